@@ -1,0 +1,154 @@
+"""Guideline lines ("Claims Administrator guideline: ...", "MAXIMUS guideline: ...") -> citations."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from kg.parser.text import CleanText
+from kg.record import Citation, Party
+from kg.vocab import load
+
+NO_EVIDENCE = re.compile(r"did\s+not\s+cite\s+any\s+medical\s+evidence", re.I)
+CLAUSE = re.compile(r"Decision\s+based\s+on\s+|(?:,?\s+and\s+)?Other\s+Medical\s+Treatment\s+Guidelines?\s+", re.I)
+MTUS_HEAD = re.compile(r"\s*(?:CA[- ])?MTUS\b[,:]?\s*(?:\(\w+\)\s*)?", re.I)
+NON_MTUS_HEAD = re.compile(r"\s*Non-?\s*MTUS\s+Citation:?\s*", re.I)
+PAGES = re.compile(
+    r"\bpages?\s*(?:\(s\))?\s*:?\s*"
+    r"(?P<v>\d+(?:\s*[-–]\s*\d+)?(?:\s*(?:,|;|and|&)\s*\d+(?:\s*[-–]\s*\d+)?(?![\d.]*\s*[A-Za-z(]{2}))*)",
+    re.I)
+PAGE_RANGE = re.compile(r"(?P<a>\d+)(?:\s*[-–]\s*(?P<b>\d+))?")
+SECTIONS = re.compile(r"Sections?\s*\(s\)\s*:|Sections?:", re.I)
+ODG_NAME = re.compile(r"\s*(?:Official\s+Disability\s+Guidelines\s*(?:\(ODG\))?|ODG)[\s,:]*", re.I)
+_TOPIC_BREAK = re.compile(r";|\.\s+|\.$|,\s+(?=[A-Z0-9])")
+_NOISE = re.compile(r"^(?:and|or|X)\b\s*|\bX?\s*(?:2004|2007|2009|2016)\s*:?$|,?\s+and$|[\s.,:;]+$", re.I)
+MAX_PAGE_RANGE = 60  # wider "ranges" are misread numbers, not pages
+
+
+@dataclass(frozen=True)
+class GuidelineLine:
+    citations: tuple[Citation, ...]
+    no_evidence: bool
+
+
+def parse_guideline_line(clean: CleanText, start: int, end: int, party: Party) -> GuidelineLine:
+    """Citations one party gave in clean text [start, end)."""
+    if NO_EVIDENCE.search(clean.text, start, end):
+        return GuidelineLine((), True)
+    bounds = [m.end() for m in CLAUSE.finditer(clean.text, start, end)] or [start]
+    citations: list[Citation] = []
+    for i, clause_start in enumerate(bounds):
+        nxt = CLAUSE.search(clean.text, clause_start, end)
+        clause_end = nxt.start() if nxt and i + 1 < len(bounds) else end
+        citations += _clause(clean, clause_start, clause_end, party)
+    return GuidelineLine(tuple(citations), False)
+
+
+def _clause(clean: CleanText, start: int, end: int, party: Party) -> list[Citation]:
+    mtus = MTUS_HEAD.match(clean.text, start, end)
+    if mtus:
+        return _mtus(clean, mtus.end(), end, party)
+    head = NON_MTUS_HEAD.match(clean.text, start, end)
+    return _non_mtus(clean, head.end() if head else start, end, party)
+
+
+def _mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Citation]:
+    titles: list[tuple[int, int, str]] = []
+    for code, pattern in load().mtus_titles:
+        titles += [(m.start(), m.end(), code) for m in pattern.finditer(clean.text, start, end)]
+    titles = _merge(_non_overlapping(sorted(titles, key=lambda t: (t[0], -t[1]))), clean.text)
+    if not titles:
+        return [_citation(clean, party, "OTHER", start, start, end, source_name="MTUS")] if end > start else []
+    out = []
+    for i, (s, e, code) in enumerate(titles):
+        seg_end = titles[i + 1][0] if i + 1 < len(titles) else end
+        out.append(_citation(clean, party, code, s, e, seg_end))
+    return out
+
+
+def _non_overlapping(titles: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
+    kept: list[tuple[int, int, str]] = []
+    for t in titles:
+        if not kept or t[0] >= kept[-1][1]:
+            kept.append(t)
+    return kept
+
+
+def _merge(titles: list[tuple[int, int, str]], text: str) -> list[tuple[int, int, str]]:
+    """Join adjacent titles of one guideline ('ACOEM Chapter 3' + 'Initial Approaches to Treatment')."""
+    merged: list[tuple[int, int, str]] = []
+    for t in titles:
+        if merged and merged[-1][2] == t[2] and not text[merged[-1][1]:t[0]].strip(" ,"):
+            merged[-1] = (merged[-1][0], t[1], t[2])
+        else:
+            merged.append(t)
+    return merged
+
+
+def _non_mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Citation]:
+    body = clean.text[start:end]
+    if not body.strip(" .,;"):
+        return []
+    for code, pattern in load().non_mtus:
+        if pattern.search(body):
+            name = ODG_NAME.match(clean.text, start, end) if code == "ODG" else None
+            return [_citation(clean, party, code, start, name.end() if name else start, end)]
+    source = re.split(r"[,.;:]\s", body.strip(), maxsplit=1)[0].strip(" .")
+    return [_citation(clean, party, "OTHER", start, start, end, source_name=source)]
+
+
+def _citation(clean: CleanText, party: Party, code: str, start: int, body_start: int, end: int,
+              source_name: str | None = None) -> Citation:
+    body = clean.flat(body_start, end)
+    return Citation(
+        party=party,
+        guideline=code,
+        written=clean.fact(clean.flat(start, end), start, end),
+        source_name=source_name,
+        sections=tuple(_sections(body)),
+        pages=tuple(parse_pages(body)),
+    )
+
+
+def parse_pages(text: str) -> list[int]:
+    """Pages named in `text` ("Page(s): 29; 64", "Page 63-65", "pages 29 and 65"), ranges expanded."""
+    pages: set[int] = set()
+    for m in PAGES.finditer(text):
+        for r in PAGE_RANGE.finditer(m.group("v")):
+            a = int(r.group("a"))
+            b = int(r.group("b")) if r.group("b") else a
+            if a <= b <= a + MAX_PAGE_RANGE:
+                pages.update(range(a, b + 1))
+            else:
+                pages.update({a, b})
+    return sorted(pages)
+
+
+def _sections(body: str) -> list[str]:
+    """Sections or topics a citation names, in order, without page references."""
+    marker = SECTIONS.search(body)
+    text = body[marker.end():] if marker else body
+    text = PAGES.sub(";", text)
+    out: list[str] = []
+    for piece in _split_topics(text):
+        topic = piece.strip(" ,.:;")
+        previous = None
+        while topic != previous:
+            previous, topic = topic, _NOISE.sub("", topic).strip(" ,.:;")
+        if re.search(r"[A-Za-z]{2}", topic) and topic not in out:
+            out.append(topic)
+    return out
+
+
+def _split_topics(text: str) -> list[str]:
+    """Split at ';', '. ' and ', X' (X capitalised), but never inside parentheses."""
+    pieces: list[str] = []
+    depth, last = 0, 0
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if depth <= 0 and ch in ";.," and _TOPIC_BREAK.match(text, i):
+            pieces.append(text[last:i])
+            last = i + 1
+            depth = 0
+    pieces.append(text[last:])
+    return pieces

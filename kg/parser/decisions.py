@@ -1,0 +1,106 @@
+"""The 'IMR ISSUES, DECISIONS AND RATIONALES' section: one block per disputed item."""
+
+from __future__ import annotations
+
+import re
+
+from kg.parser.citations import parse_guideline_line
+from kg.parser.medications import item_details
+from kg.parser.text import CleanText, LetterError
+from kg.record import Decision, Fact, Outcome
+
+OUTCOME_LINE = re.compile(r"(?:\s+is)?\s*:\s*(?P<v>Upheld|Overturned)[ \t]*$", re.I | re.M)
+ADMIN_GUIDELINE = re.compile(r"Claims\s+Administrator\s+guideline\s*:", re.I)
+REVIEWER_GUIDELINE = re.compile(r"MAXIMUS\s+guideline\s*:", re.I)
+RATIONALE = re.compile(r"Decision\s+rationale\s*:", re.I)
+PARTIAL = re.compile(
+    r"(?P<orig>.+?)\s+was\s+the\s+original\s+request\.\s*(?P<auth>.+?)\s+was\s+authorized\s+by\s+the\s+"
+    r"Claims\s+Administrator\.\s*The\s+remaining\s+IMR\s+eligible\s+portion\s+of\s+the\s+original\s+"
+    r"request,?\s*(?P<item>.+)", re.I | re.S)
+CONCLUSION = re.compile(r"[^.]*?\b(?:is|are|was|were)\s+(?P<not>not\s+)?medically\s+necessary[^.]*\.?", re.I)
+MAX_ITEM_LINES = 4
+
+
+def parse_decisions(clean: CleanText, start: int, end: int, name: str) -> list[Decision]:
+    """Every decision block in clean text [start, end), in letter order."""
+    outcomes = list(OUTCOME_LINE.finditer(clean.text, start, end))
+    if not outcomes:
+        raise LetterError(f"{name}: no disputed item with an outcome (Upheld/Overturned) found")
+    item_starts = [_item_start(clean.text, start, m.start()) for m in outcomes]
+    decisions: list[Decision] = []
+    for i, m in enumerate(outcomes):
+        block_end = item_starts[i + 1] if i + 1 < len(outcomes) else end
+        decisions.append(_decision(clean, i + 1, item_starts[i], m, block_end, name))
+    return decisions
+
+
+def _item_start(text: str, floor: int, outcome_at: int) -> int:
+    """Where the item line(s) before an outcome begin: after the last line that ends a sentence."""
+    line_start = text.rfind("\n", floor, outcome_at) + 1 or floor
+    for _ in range(MAX_ITEM_LINES - 1):
+        if line_start <= floor:
+            return floor
+        prev_end = line_start - 1
+        if text[prev_end - 1: prev_end] in (".", ":") or _is_heading(text, floor, prev_end):
+            return line_start
+        line_start = text.rfind("\n", floor, prev_end) + 1 or floor
+    return max(line_start, floor)
+
+
+def _is_heading(text: str, floor: int, line_end: int) -> bool:
+    line = text[text.rfind("\n", floor, line_end) + 1: line_end]
+    return line.isupper()
+
+
+def _decision(clean: CleanText, number: int, item_start: int, outcome: re.Match[str], end: int,
+              name: str) -> Decision:
+    text = clean.text
+    admin = ADMIN_GUIDELINE.search(text, outcome.end(), end)
+    reviewer = REVIEWER_GUIDELINE.search(text, outcome.end(), end)
+    rationale = RATIONALE.search(text, outcome.end(), end)
+    if rationale is None:
+        raise LetterError(f"{name}: decision {number} has no 'Decision rationale' (letter cut short?)")
+    item_end = outcome.start()
+    partial = PARTIAL.fullmatch(text, item_start, item_end)
+    decided = partial.span("item") if partial else (item_start, item_end)
+    details = item_details(clean, *decided)
+    citations, no_evidence = [], []
+    for party, head, stop in (("administrator", admin, reviewer or rationale), ("reviewer", reviewer, rationale)):
+        if head is None:
+            continue
+        line = parse_guideline_line(clean, head.end(), stop.start(), party)  # type: ignore[arg-type]
+        citations += line.citations
+        if line.no_evidence:
+            no_evidence.append(party)
+    conclusion = _conclusion(clean, rationale.end(), end)
+    outcome_value: Outcome = "Upheld" if outcome.group("v").lower() == "upheld" else "Overturned"
+    return Decision(
+        number=number,
+        item=clean.fact(clean.flat(*decided), *decided),
+        outcome=clean.fact(outcome_value, *outcome.span("v")),
+        original_request=clean.fact(clean.flat(*partial.span("orig")), *partial.span("orig")) if partial else None,
+        authorized_portion=clean.fact(clean.flat(*partial.span("auth")), *partial.span("auth")) if partial else None,
+        ingredients=details.ingredients,
+        service_type=details.service_type,
+        strength_mg=details.strength_mg,
+        directions=details.directions,
+        quantity=details.quantity,
+        refills=details.refills,
+        citations=tuple(citations),
+        no_evidence_cited=tuple(no_evidence),  # type: ignore[arg-type]
+        rationale=clean.fact(clean.flat(rationale.end(), end), rationale.end(), end),
+        medically_necessary=conclusion,
+    )
+
+
+def _conclusion(clean: CleanText, start: int, end: int) -> Fact[bool] | None:
+    """The rationale's last 'is (not) medically necessary' sentence."""
+    last = None
+    for m in CONCLUSION.finditer(clean.text, start, end):
+        last = m
+    if last is None:
+        return None
+    s = last.start()
+    while s < last.end() and not clean.text[s].isalnum():
+        s += 1
+    return clean.fact(last.group("not") is None, s, last.end())

@@ -1,0 +1,148 @@
+"""A disputed item's drugs (generic names, classes, percentages), strength, directions, quantity,
+refills, and the service type of a non-drug item."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from drug_named_entity_recognition import find_drugs
+
+from kg.parser.text import CleanText
+from kg.record import Fact, Ingredient
+from kg.vocab import load
+
+WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
+PERCENT_AFTER = re.compile(r"\s*(?P<v>\d+(?:\.\d+)?)\s*%")
+STRENGTH_MG = re.compile(r"(?<![\d.])(?P<v>\d+(?:\.\d+)?)(?:\s*/\s*\d+(?:\.\d+)?)*\s*mg\b", re.I)
+QUANTITY = re.compile(r"#\s*(?P<v>\d+(?:\.\d+)?)|\b(?:QTY|quantity)\s*[:.]?\s*(?P<v2>\d+(?:\.\d+)?)", re.I)
+_NUMBER_WORDS = {"no": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
+                 "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
+REFILLS = re.compile(
+    r"\b(?P<v>\d+|no|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+refills?\b"
+    r"|\brefills?\s*[:x]?\s*(?P<v2>\d+)", re.I)
+ASSOCIATED_SERVICE = re.compile(r"^\s*Associated\s+surgical\s+services?:\s*", re.I)
+# Words that make a stretch of an item its directions ("one TID", "1 TAB, PO QHS PRN sleep").
+DOSING = re.compile(
+    r"\b(?:t\.?i\.?d|b\.?i\.?d|q\.?i\.?d|q\.?d|qhs|q\d+h|prn|po|daily|nightly|bedtime|by\s+mouth|"
+    r"times\s+(?:a|per)\s+day|(?:once|twice)\s+(?:a|per)\s+day|every\s+\d+|as\s+needed|tab(?:let)?s?|cap(?:sule)?s?|"
+    r"apply|topical(?:ly)?)\b", re.I)
+DIRECTIONS_END = re.compile(r"#|\bQTY\b|\bquantity\b|\bwith\s+\w+\s+refills?|\b\d+\s+refills?|,?\s*\(?\d+\s*(?:gm?s?|grams|ml)\b", re.I)
+# Dosage-form words the dictionary sometimes appends to a generic ("Lidocaine Patch").
+_FORM_WORDS = re.compile(r"\s+(?:patch|gel|cream|tablets?|capsules?|er|sr|cr|xr|hcl|hydrochloride)$", re.I)
+# Words the drug dictionary reads as drugs but that name services or body parts in items.
+_NOT_DRUGS = frozenset({"pt", "ot", "ct", "mri", "tens", "ice", "heat", "oxygen", "water", "cold", "unit",
+                        "support", "brace", "scan", "pillow", "program", "cbc", "bmp", "ekg", "urine"})
+
+
+@dataclass(frozen=True)
+class ItemDetails:
+    ingredients: tuple[Ingredient, ...]
+    service_type: str | None
+    strength_mg: Fact[float] | None
+    directions: Fact[str] | None
+    quantity: Fact[float] | None
+    refills: Fact[int] | None
+
+
+@cache
+def _alias_pattern() -> re.Pattern[str]:
+    names = sorted(load().drug_aliases, key=len, reverse=True)
+    return re.compile(r"(?<![A-Za-z])(?:" + "|".join(re.escape(n) for n in names) + r")(?![A-Za-z])", re.I)
+
+
+def _generic_label(name: str) -> str:
+    return _FORM_WORDS.sub("", name.strip()).lower()
+
+
+def find_ingredients(clean: CleanText, start: int, end: int) -> tuple[list[Ingredient], int]:
+    """Every drug named in clean text [start, end), resolved to generic names, in order; and
+    where the last drug name ends."""
+    vocab = load()
+    found: list[tuple[int, int, str, str | None]] = []  # start, end, generic, drugbank id
+    taken: list[tuple[int, int]] = []
+    for m in _alias_pattern().finditer(clean.text, start, end):
+        for generic in vocab.drug_aliases[m.group(0).lower()]:
+            found.append((m.start(), m.end(), generic, None))
+        taken.append(m.span())
+    words = [w for w in WORD.finditer(clean.text, start, end)
+             if not any(s <= w.start() < e for s, e in taken) and w.group(0).lower() not in _NOT_DRUGS]
+    for data, first, last in find_drugs([w.group(0) for w in words], is_ignore_case=True):
+        generic = _generic_label(str(data.get("name", "")))
+        if generic:
+            found.append((words[first].start(), words[last - 1].end(), generic, data.get("drugbank_id")))
+    last_end = max((e for _, e, _, _ in found), default=start)
+    return _ingredients(clean, sorted(found), end), last_end
+
+
+def _ingredients(clean: CleanText, found: list[tuple[int, int, str, str | None]], end: int) -> list[Ingredient]:
+    vocab = load()
+    out: list[Ingredient] = []
+    seen: set[str] = set()
+    for s, e, generic, drugbank in found:
+        if generic in seen:
+            continue
+        seen.add(generic)
+        pct = PERCENT_AFTER.match(clean.text, e, end)
+        out.append(Ingredient(
+            generic=generic,
+            written=clean.fact(clean.flat(s, e), s, e),
+            drug_class=vocab.drug_classes.get(generic),
+            drugbank_id=str(drugbank) if drugbank else None,
+            percent=float(pct.group("v")) if pct else None,
+        ))
+    return out
+
+
+def service_type(text: str) -> str:
+    """The service type of a non-drug item ('other' when no rule names it)."""
+    text = ASSOCIATED_SERVICE.sub("", text)
+    for label, pattern in load().service_rules:
+        if pattern.search(text):
+            return label
+    return "other"
+
+
+def _number(clean: CleanText, pattern: re.Pattern[str], start: int, end: int) -> tuple[str, int, int] | None:
+    m = pattern.search(clean.text, start, end)
+    if not m:
+        return None
+    group = "v" if m.group("v") is not None else "v2"
+    return m.group(group), *m.span(group)
+
+
+def item_details(clean: CleanText, start: int, end: int) -> ItemDetails:
+    """Drugs, dose and service type of the item written in clean text [start, end)."""
+    found, drug_end = find_ingredients(clean, start, end)
+    ingredients = tuple(found)
+    strength = STRENGTH_MG.search(clean.text, start, end) if ingredients else None
+    quantity = _number(clean, QUANTITY, start, end)
+    refills = _number(clean, REFILLS, start, end)
+    dose_start = max(drug_end, strength.end() if strength else start)
+    directions = _directions(clean, dose_start, end) if ingredients else None
+    return ItemDetails(
+        ingredients=ingredients,
+        service_type=None if ingredients else service_type(clean.flat(start, end)),
+        strength_mg=clean.fact(float(strength.group("v")), *strength.span()) if strength else None,
+        directions=directions,
+        quantity=clean.fact(float(quantity[0]), quantity[1], quantity[2]) if quantity else None,
+        refills=clean.fact(_refill_count(refills[0]), refills[1], refills[2]) if refills else None,
+    )
+
+
+def _refill_count(word: str) -> int:
+    return int(word) if word.isdigit() else _NUMBER_WORDS[word.lower()]
+
+
+def _directions(clean: CleanText, after: int, end: int) -> Fact[str] | None:
+    """The dosing words after the drug and strength, up to the quantity: "one by mouth three times a day"."""
+    stop = DIRECTIONS_END.search(clean.text, after, end)
+    s, e = after, stop.start() if stop else end
+    while s < e and clean.text[s] in " ,;-":
+        s += 1
+    while e > s and clean.text[e - 1] in " ,;-":
+        e -= 1
+    if e <= s or not DOSING.search(clean.text, s, e):
+        return None
+    return clean.fact(clean.flat(s, e), s, e)

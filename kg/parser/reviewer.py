@@ -1,0 +1,71 @@
+"""The expert reviewer's qualifications: specialties and states of licensure, in both wordings."""
+
+from __future__ import annotations
+
+import re
+
+from kg.parser.text import CleanText
+from kg.record import Fact, Reviewer, Specialty
+from kg.vocab import load
+
+# Field wording (2015+): "Certification(s)/Specialty: A, B" and "State(s) of Licensure: X, Y".
+SPECIALTY_FIELD = re.compile(r"Certification\(s\)\s*/\s*Specialty:[ \t]*(?P<v>[^\n]+)", re.I)
+LICENSURE_FIELD = re.compile(r"State\(s\)\s+of\s+Licensure:[ \t]*(?P<v>[^\n]+)", re.I)
+# Sentence wording: "is Board Certified in A, has a subspecialty in B and is licensed to practice in X."
+BOARD_SENTENCE = re.compile(
+    r"Board\s+Certified\s+in\s+(?P<v>.+?)(?=,?\s+(?:has\s+a\s+subspecialty|and\s+is\s+licensed|is\s+licensed)|\.)",
+    re.I | re.S)
+SUBSPECIALTY_SENTENCE = re.compile(
+    r"subspecialty\s+in\s+(?P<v>.+?)(?=,?\s+and\s+is\s+licensed|,?\s+is\s+licensed|\.)", re.I | re.S)
+LICENSED_SENTENCE = re.compile(r"licensed\s+to\s+practice\s+in\s+(?P<v>.+?)\.", re.I | re.S)
+
+_LIST_ITEM = re.compile(r"[^,;]+")
+
+
+def _items(clean: CleanText, start: int, end: int, *, split_and: bool = False) -> list[tuple[str, int, int]]:
+    """Split a written list in clean text [start, end) into (item, start, end)."""
+    out: list[tuple[str, int, int]] = []
+    for part in _LIST_ITEM.finditer(clean.text, start, end):
+        pieces = re.split(r"\s+and\s+", part.group(0)) if split_and else [part.group(0)]
+        offset = part.start()
+        for piece in pieces:
+            at = clean.text.index(piece, offset)
+            offset = at + len(piece)
+            word = " ".join(piece.split()).strip(" .")
+            if word:
+                lead = len(piece) - len(piece.lstrip())
+                out.append((word, at + lead, at + lead + len(piece.strip().rstrip("."))))
+    return out
+
+
+def _states(clean: CleanText, start: int, end: int) -> list[Fact[str]]:
+    names = load().states
+    lowered = {k.lower(): v for k, v in names.items()}
+    codes = set(names.values())
+    out: list[Fact[str]] = []
+    for word, s, e in _items(clean, start, end, split_and=True):
+        code = lowered.get(word.lower()) or (word.upper() if word.upper() in codes else None)
+        if code:
+            out.append(clean.fact(code, s, e))
+    return out
+
+
+def parse_reviewer(clean: CleanText, start: int, end: int) -> Reviewer:
+    """Reviewer qualifications from the 'HOW THE IMR FINAL DETERMINATION WAS MADE' section."""
+    specialties: list[Specialty] = []
+    states: list[Fact[str]] = []
+    field = SPECIALTY_FIELD.search(clean.text, start, end)
+    if field:
+        specialties += [Specialty(clean.fact(w, s, e)) for w, s, e in _items(clean, *field.span("v"))]
+    board = BOARD_SENTENCE.search(clean.text, start, end)
+    if board:
+        specialties += [Specialty(clean.fact(w, s, e)) for w, s, e in _items(clean, *board.span("v"))]
+    sub = SUBSPECIALTY_SENTENCE.search(clean.text, start, end)
+    if sub:
+        specialties += [Specialty(clean.fact(w, s, e), subspecialty=True)
+                        for w, s, e in _items(clean, *sub.span("v"))]
+    for pattern in (LICENSURE_FIELD, LICENSED_SENTENCE):
+        m = pattern.search(clean.text, start, end)
+        if m:
+            states += _states(clean, *m.span("v"))
+    return Reviewer(specialties=tuple(specialties), states=tuple(states))

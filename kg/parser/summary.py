@@ -1,0 +1,181 @@
+"""The clinical case summary: the worker's age and sex, the injury, diagnoses and the UR decision."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from kg.parser.dates import DATE, DATE_TEXT, date_from_match
+from kg.parser.text import CleanText
+from kg.record import Diagnosis, Fact, UtilizationReview
+from kg.vocab import load
+
+AGE = re.compile(r"\b(?P<v>\d{1,3})[- ]?(?:years?|yrs?)[- ]?old\b", re.I)
+SEX = re.compile(r"\b(?:an?|the)\s+(?:now\s+)?(?:\d{1,3}[- ]?(?:years?|yrs?)[- ]?old,?\s+)?"
+                 r"(?P<v>female|male|woman|man|gentleman|lady)\b", re.I)
+_SEX_VALUES = {"female": "female", "woman": "female", "lady": "female",
+               "male": "male", "man": "male", "gentleman": "male"}
+
+_D = DATE_TEXT
+INJURY_DATE = re.compile(
+    rf"(?:date\s+of\s+injury|injury\s+date|injur(?:y|ies|ed)|occupational\s+claim|claim)\b"
+    rf"[^.;]{{0,40}}?(?P<v>{_D})", re.I)
+INJURY_REGIONS = re.compile(r"injur(?:y|ies|ed)\s+(?:to|of)\s+(?:the\s+|his\s+|her\s+)?(?P<v>[^.;]+)", re.I)
+
+# Sentences that introduce a list of diagnoses; the list runs to the end of the sentence.
+_END = r"(?=\.\s|\.$|\.\)|\)|$)"
+DIAGNOSIS_LISTS = (
+    re.compile(r"diagnos[ie]s\s*\((?P<v>[^)]+)\)", re.I),
+    re.compile(r"diagnos(?:es|is)\s+(?:that\s+)?(?:was|were|is|are|include[sd]?|included)\s+"
+               r"(?:documented\s+)?(?:as\s+)?(?:having\s+)?:?\s*(?P<v>.+?)" + _END, re.I | re.S),
+    re.compile(r"diagnosed\s+(?:as\s+having|with)\s+(?P<v>.+?)" + _END, re.I | re.S),
+    re.compile(r"(?:undergoing|being)\s+treat(?:ment|ments|ed)\s+for\s+(?:the\s+diagnosis\s+of\s+)?"
+               r"(?P<v>.+?)" + _END, re.I | re.S),
+    re.compile(r"submitted\s+a\s+claim\s+for\s+(?P<v>.+?)(?=,\s+associated\s+with|" + _END[3:], re.I | re.S),
+)
+
+UR_MENTION = re.compile(
+    rf"(?:utilization\s+review|\bUR\b|prior\s+(?:determination|review)|previous\s+review)"
+    rf"[^.;]{{0,80}}?(?P<v>{_D})"
+    rf"|(?:denied|non-?certified|modified|certified)\s+(?:on|dated)\s+(?P<v2>{_D})"
+    rf"|(?P<v3>{_D})[^.;]{{0,12}}(?:utilization\s+review|\bUR\b)", re.I)
+UR_ACTION = re.compile(
+    r"\b(?P<v>partially\s+certified|conditionally\s+non-?certified|non-?certified|noncertified|"
+    r"denied|modified|certified|not\s+medically\s+necessary)\b", re.I)
+
+
+@dataclass(frozen=True)
+class Summary:
+    age: Fact[int] | None
+    sex: Fact[str] | None
+    injury_date: Fact[dt.date] | None
+    body_regions: tuple[Fact[str], ...]
+    diagnoses: tuple[Diagnosis, ...]
+    utilization_review: UtilizationReview
+
+
+def parse_summary(clean: CleanText, start: int, end: int) -> Summary:
+    """Every field of the clinical case summary in clean text [start, end)."""
+    return Summary(
+        age=_age(clean, start, end),
+        sex=_sex(clean, start, end),
+        injury_date=_injury_date(clean, start, end),
+        body_regions=_injury_regions(clean, start, end),
+        diagnoses=tuple(_diagnoses(clean, start, end)),
+        utilization_review=_utilization_review(clean, start, end),
+    )
+
+
+def _age(clean: CleanText, start: int, end: int) -> Fact[int] | None:
+    m = AGE.search(clean.text, start, end)
+    return clean.fact(int(m.group("v")), *m.span("v")) if m else None
+
+
+def _sex(clean: CleanText, start: int, end: int) -> Fact[str] | None:
+    m = SEX.search(clean.text, start, end)
+    return clean.fact(_SEX_VALUES[m.group("v").lower()], *m.span("v")) if m else None
+
+
+def _date_in(clean: CleanText, m: re.Match[str], group: str) -> Fact[dt.date] | None:
+    inner = DATE.search(clean.text, *m.span(group))
+    value = date_from_match(inner) if inner else None
+    return clean.fact(value, *m.span(group)) if value else None
+
+
+def _injury_date(clean: CleanText, start: int, end: int) -> Fact[dt.date] | None:
+    for m in INJURY_DATE.finditer(clean.text, start, end):
+        fact = _date_in(clean, m, "v")
+        if fact:
+            return fact
+    return None
+
+
+def regions_of(text: str) -> tuple[str, ...]:
+    """Body regions a phrase names (cervical -> neck, lumbar -> low back, ...)."""
+    return tuple(region for region, pattern in load().body_region_rules if pattern.search(text))
+
+
+def _injury_regions(clean: CleanText, start: int, end: int) -> tuple[Fact[str], ...]:
+    m = INJURY_REGIONS.search(clean.text, start, end)
+    if not m:
+        return ()
+    out: list[Fact[str]] = []
+    for region, pattern in load().body_region_rules:
+        hit = pattern.search(clean.text, *m.span("v"))
+        if hit:
+            out.append(clean.fact(region, *hit.span()))
+    return tuple(out)
+
+
+def _diagnoses(clean: CleanText, start: int, end: int) -> list[Diagnosis]:
+    seen: set[str] = set()
+    out: list[Diagnosis] = []
+    for pattern in DIAGNOSIS_LISTS:
+        for m in pattern.finditer(clean.text, start, end):
+            for s, e in _split_list(clean.text, *m.span("v")):
+                written = clean.flat(s, e)
+                label = written.lower()
+                if label in seen or len(label) < 3:
+                    continue
+                seen.add(label)
+                out.append(Diagnosis(clean.fact(written, s, e), label, regions_of(label)))
+    return out
+
+
+_LEADING_AND = re.compile(r"^\s*(?:and|or|as well as|an?|the)\s+", re.I)
+_LAST_AND = re.compile(r"\s+and\s+")
+
+
+def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Split a written list into item ranges: on ';' when the list uses it, else on ',' and the
+    final 'and'."""
+    chunk = text[start:end]
+    separator = ";" if ";" in chunk else ","
+    ranges: list[tuple[int, int]] = []
+    offset = start
+    parts = chunk.split(separator)
+    for i, part in enumerate(parts):
+        s, e = offset, offset + len(part)
+        offset = e + 1
+        lead = _LEADING_AND.match(part)
+        if lead:
+            s += lead.end()
+        if i == len(parts) - 1:
+            last_and = list(_LAST_AND.finditer(text, s, e))
+            if last_and:
+                ranges.append((s, last_and[-1].start()))
+                s = last_and[-1].end()
+        ranges.append((s, e))
+    return [(s, e) for s, e in (_trim(text, s, e) for s, e in ranges) if e > s]
+
+
+def _trim(text: str, s: int, e: int) -> tuple[int, int]:
+    while s < e and text[s] in " \n,.:;":
+        s += 1
+    while e > s and text[e - 1] in " \n,.:;":
+        e -= 1
+    return s, e
+
+
+def _utilization_review(clean: CleanText, start: int, end: int) -> UtilizationReview:
+    m = UR_MENTION.search(clean.text, start, end)
+    if not m:
+        return UtilizationReview()
+    group = next(g for g in ("v", "v2", "v3") if m.group(g))
+    sentence_end = clean.text.find(". ", m.end(), end)
+    window_end = min(sentence_end if sentence_end > 0 else end, m.end() + 200)
+    action = UR_ACTION.search(clean.text, m.start(), window_end)
+    return UtilizationReview(
+        date=_date_in(clean, m, group),
+        action=clean.fact(_action_value(action.group("v")), *action.span("v")) if action else None,
+    )
+
+
+def _action_value(word: str) -> str:
+    word = " ".join(word.lower().split())
+    if "partially" in word or word == "modified":
+        return "modified"
+    if "non" in word or word == "not medically necessary":
+        return "non-certified"
+    return word

@@ -1,0 +1,185 @@
+"""Letter text: decode bytes or PDFs, repair encoding, and build a clean reading text mapped to the source."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import ftfy
+
+from typing import TypeVar
+
+from kg.record import Fact, Span
+
+T = TypeVar("T")
+
+
+class LetterError(Exception):
+    """A letter that cannot be read or parsed; the message says why."""
+
+
+# Lines that a PDF puts between text lines: page numbers and running headers/footers.
+_PAGE_FURNITURE = re.compile(
+    r"^\s*(?:Page\s+\d+\s+of\s+\d+|-?\s*\d{1,3}\s*-?|Page\s+\d+|"
+    r"(?:IMR\s+)?Case\s+(?:Number|No\.?):?\s*CM\d{2}-\d{7}\s+Page\s+\d+.*)\s*$",
+    re.IGNORECASE,
+)
+# Space-like characters that extraction leaves: NBSP, thin spaces, tabs, zero-width.
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+_ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
+_TRANSLATE = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+                            "\u2013": "-", "\u2014": "-", "\u00ad": "-"})
+
+
+def decode(data: bytes, name: str) -> str:
+    """Bytes of a text letter -> str: UTF-8 (BOM dropped), else cp1252; mojibake repaired; LF line ends."""
+    if not data.strip():
+        raise LetterError(f"{name}: empty file")
+    if b"\x00" in data[:4096] or _binary_share(data[:4096]) > 0.05:
+        raise LetterError(f"{name}: binary data, not a text letter")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = data.decode("cp1252", errors="replace")
+    return normalize_source(text)
+
+
+def normalize_source(text: str) -> str:
+    """The stored form of a letter's text: encoding repaired, BOM dropped, LF line ends."""
+    text = ftfy.fix_encoding(text.lstrip("\ufeff"))
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _binary_share(chunk: bytes) -> float:
+    controls = sum(1 for b in chunk if b < 9 or 13 < b < 32)
+    return controls / max(len(chunk), 1)
+
+
+def pdf_text(data: bytes, name: str) -> str:
+    """Text of a published PDF letter: pages joined by a newline, as pypdf extracts them."""
+    from pypdf import PdfReader
+    from pypdf.errors import PdfReadError
+
+    try:
+        reader = PdfReader(io.BytesIO(data))
+        return normalize_source("\n".join(page.extract_text() or "" for page in reader.pages))
+    except (PdfReadError, ValueError, KeyError) as exc:
+        raise LetterError(f"{name}: unreadable PDF ({exc})") from exc
+
+
+def read_letter(path: Path) -> str:
+    """The stored text of the letter at `path` (.pdf or text)."""
+    data = path.read_bytes()
+    if path.suffix.lower() == ".pdf" or data.startswith(b"%PDF"):
+        return pdf_text(data, path.name)
+    return decode(data, path.name)
+
+
+@dataclass(frozen=True)
+class CleanText:
+    """A reading text for the regexes, each character mapped back to the stored source text.
+
+    Blank lines and page furniture are dropped, runs of spaces become one, curly quotes and
+    dashes become ASCII, and a word hyphenated across a line break is joined.
+    """
+
+    source: str
+    text: str
+    origin: tuple[int, ...]  # origin[i] = offset in source of text[i]
+
+    def span(self, start: int, end: int) -> Span:
+        """Span of source text covering clean text [start, end), trimmed of surrounding space."""
+        while start < end and self.text[start].isspace():
+            start += 1
+        while end > start and self.text[end - 1].isspace():
+            end -= 1
+        if start >= end:
+            raise ValueError("empty span")
+        s, e = self.origin[start], self.origin[end - 1] + 1
+        return Span(s, e, self.source[s:e])
+
+    def fact(self, value: T, start: int, end: int) -> Fact[T]:
+        """`value` with the evidence of clean text [start, end)."""
+        return Fact(value, self.span(start, end))
+
+    def flat(self, start: int, end: int) -> str:
+        """Clean text [start, end) on one line: the wording as written, line-wraps joined."""
+        return " ".join(self.text[start:end].split())
+
+
+_HYPHEN_BREAK = re.compile(r"([A-Za-z]+)-$")
+
+
+def clean(source: str) -> CleanText:
+    """Build the reading text of `source`."""
+    out: list[str] = []
+    origin: list[int] = []
+    words = set(re.findall(r"[a-z]+", source.lower()))
+    for offset, line in _source_lines(source):
+        pieces = _normalized_chars(line, offset)
+        if out:
+            join = _hyphen_join(out, pieces, words)
+            if join == "drop":
+                out.pop()
+                origin.pop()
+            elif join is None:
+                out.append("\n")
+                origin.append(origin[-1] + 1)
+        for ch, pos in pieces:
+            out.append(ch)
+            origin.append(pos)
+    return CleanText(source, "".join(out), tuple(origin))
+
+
+def _source_lines(source: str) -> list[tuple[int, str]]:
+    """Non-blank, non-furniture lines of the source with their offsets."""
+    lines: list[tuple[int, str]] = []
+    offset = 0
+    for raw in source.split("\n"):
+        if raw.strip() and not _PAGE_FURNITURE.match(raw):
+            lines.append((offset, raw))
+        offset += len(raw) + 1
+    return lines
+
+
+def _normalized_chars(line: str, offset: int) -> list[tuple[str, int]]:
+    """Characters of one line after space collapsing and ASCII folding, with source offsets."""
+    chars: list[tuple[str, int]] = []
+    pending_space = False
+    for i in range(len(line) - len(line.lstrip()), len(line.rstrip())):
+        ch = line[i]
+        if _ZERO_WIDTH.match(ch):
+            continue
+        if _SPACES.match(ch):
+            pending_space = True
+            continue
+        if pending_space:
+            chars.append((" ", offset + i - 1))
+            pending_space = False
+        chars.append((ch.translate(_TRANSLATE), offset + i))
+    return chars
+
+
+_WORD_BEFORE_HYPHEN = re.compile(r"([A-Za-z]+)-$")
+_WORD_START = re.compile(r"[A-Za-z]+")
+
+
+def _hyphen_join(out: list[str], nxt: list[tuple[str, int]], words: set[str]) -> str | None:
+    """How a line ending in a hyphen joins the next: 'drop' the hyphen ('guide-' + 'lines'),
+    'keep' it ('L5-' + 'S1', 'Pre-' + 'operative'), or None for an ordinary line break."""
+    if not out or out[-1] != "-" or not nxt:
+        return None
+    head = _WORD_BEFORE_HYPHEN.search("".join(out[-40:]))
+    rest = _WORD_START.match("".join(ch for ch, _ in nxt[:40]))
+    if not head:
+        return None
+    if not rest:
+        return "keep" if nxt[0][0].isdigit() else None
+    first, second = head.group(1), rest.group(0)
+    if (first + second).lower() in words:
+        return "drop"
+    if first.islower() and second.islower() and len(first) > 2:
+        return "drop"
+    return "keep"
