@@ -1,0 +1,107 @@
+"""The `kg` command line: a thin layer that parses options and calls one library function each."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from kg.build import build as build_letters
+from kg.build import collect_inputs
+from kg.queries import named_query, table_rows, to_csv
+from kg.store import DUMP_FORMATS, Store
+
+app = typer.Typer(help="Build and query a knowledge graph of California IMR determination letters.",
+                  no_args_is_help=True, add_completion=False)
+err = Console(stderr=True)
+
+StoreOption = Annotated[Path, typer.Option("--store", help="Directory of the embedded store.")]
+DEFAULT_STORE = Path("kg-store")
+
+
+def _open(store: Path) -> Store:
+    try:
+        return Store(store, read_only=True)
+    except FileNotFoundError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+
+
+@app.command()
+def build(
+    letters: Annotated[list[Path], typer.Argument(help="Letter files (.txt, .pdf) and/or folders of them.")],
+    store: StoreOption = DEFAULT_STORE,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parser processes.")] = 1,
+) -> None:
+    """Parse letters into the store. Exit 0 if every letter was accepted, 1 if any was rejected."""
+    try:
+        total = len(collect_inputs(letters))
+    except FileNotFoundError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    kg_store = Store(store)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeRemainingColumn(), console=err, disable=not err.is_terminal) as progress:
+        task = progress.add_task("parsing letters", total=total)
+        report = build_letters(letters, kg_store, jobs=jobs,
+                               on_letter=lambda _name: progress.advance(task))
+    err.print(f"letters read: {report.read}, accepted: {report.accepted} "
+              f"({report.unchanged} unchanged), rejected: {len(report.rejected)}")
+    for rejected in report.rejected:
+        err.print(f"  rejected {rejected.name}: {rejected.reason}")
+    err.print(f"decisions: {report.decisions}, triples in store: {report.triples}, "
+              f"time: {report.seconds:.1f} s")
+    raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def dump(
+    store: StoreOption = DEFAULT_STORE,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="ttl, nt, nq, trig or jsonld.")] = "ttl",
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="File to write (default stdout).")] = None,
+) -> None:
+    """Write the whole graph as RDF (nq and trig keep one named graph per letter)."""
+    if fmt not in DUMP_FORMATS:
+        err.print(f"[red]error:[/red] unknown format {fmt!r}; choose from {', '.join(DUMP_FORMATS)}")
+        raise typer.Exit(2)
+    kg_store = _open(store)
+    if output is None:
+        kg_store.dump(sys.stdout.buffer, fmt)
+        sys.stdout.buffer.flush()
+    else:
+        with output.open("wb") as out:
+            kg_store.dump(out, fmt)
+
+
+@app.command()
+def table(
+    name: Annotated[str, typer.Argument(help="decisions (one row per disputed item) or cases (one per letter).")],
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Print a table as CSV, computed by the named SPARQL query of the same name."""
+    if name not in ("decisions", "cases"):
+        err.print(f"[red]error:[/red] unknown table {name!r}; choose decisions or cases")
+        raise typer.Exit(2)
+    columns, rows = table_rows(_open(store), named_query(name))
+    sys.stdout.write(to_csv(columns, rows))
+
+
+@app.command()
+def stats(store: StoreOption = DEFAULT_STORE) -> None:
+    """Count letters, decisions (by outcome) and triples in the store."""
+    kg_store = _open(store)
+    _, rows = table_rows(kg_store, named_query("stats-by-outcome"))
+    decisions = sum(int(n) for _, n in rows)
+    typer.echo(f"letters: {kg_store.letter_count()}")
+    typer.echo(f"decisions: {decisions}")
+    for outcome, n in rows:
+        typer.echo(f"  {outcome}: {n}")
+    typer.echo(f"triples: {kg_store.count_quads()}")
+
+
+if __name__ == "__main__":
+    app()

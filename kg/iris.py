@@ -1,0 +1,86 @@
+"""Every IRI kg mints, in one place: the same letter always yields the same IRIs."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from pyoxigraph import NamedNode
+
+from kg.namespaces import DATA, DRUGBANK
+
+_NON_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def slug(label: str) -> str:
+    """A readable, stable IRI segment for a label ("Physical Medicine & Rehabilitation" ->
+    "physical-medicine-rehabilitation")."""
+    s = _NON_SLUG.sub("-", label.lower()).strip("-")
+    return s or quote(label, safe="")
+
+
+def _iri(*segments: str) -> NamedNode:
+    return NamedNode(DATA + "/".join(quote(s, safe="-._~") for s in segments))
+
+
+def letter(letter_id: str) -> NamedNode:
+    return _iri("letter", letter_id)
+
+
+def letter_graph(letter_id: str) -> NamedNode:
+    """The named graph holding one letter's facts."""
+    return _iri("graph", "letter", letter_id)
+
+
+VOCABULARY_GRAPH = _iri("graph", "vocabulary")
+ONTOLOGY_GRAPH = _iri("graph", "ontology")
+
+
+def case(case_key: str) -> NamedNode:
+    """A case by its case number (CM16-0213037), or by letter id where the letter has no cover."""
+    return _iri("case", case_key)
+
+
+def part(letter_id: str, *path: str) -> NamedNode:
+    """A node that belongs to one letter: its worker, injury, decisions, citations..."""
+    return _iri("letter", letter_id, *path)
+
+
+def evidence(letter_id: str, start: int, end: int) -> NamedNode:
+    return _iri("letter", letter_id, "evidence", f"{start}-{end}")
+
+
+def medication(generic: str) -> NamedNode:
+    return _iri("medication", slug(generic))
+
+
+def drug_class(label: str) -> NamedNode:
+    return _iri("drug-class", slug(label))
+
+
+def service_type(label: str) -> NamedNode:
+    return _iri("service-type", slug(label))
+
+
+def guideline(code: str) -> NamedNode:
+    return _iri("guideline", code)
+
+
+def guideline_section(code: str, label: str) -> NamedNode:
+    return _iri("guideline", code, "section", slug(label))
+
+
+def specialty(label: str) -> NamedNode:
+    return _iri("specialty", slug(label.replace("&", "and")))
+
+
+def state(usps: str) -> NamedNode:
+    return _iri("state", usps)
+
+
+def body_region(label: str) -> NamedNode:
+    return _iri("body-region", slug(label))
+
+
+def drugbank(drugbank_id: str) -> NamedNode:
+    return NamedNode(DRUGBANK + drugbank_id)

@@ -1,0 +1,110 @@
+"""The embedded on-disk store (pyoxigraph/RocksDB): atomic per-letter graphs, queries, dumps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pyoxigraph as ox
+
+from kg import iris
+from kg.namespaces import DATA, DCT_IDENTIFIER, IMR, PREFIXES
+from kg.resources import data_dir
+
+DUMP_FORMATS: dict[str, ox.RdfFormat] = {
+    "ttl": ox.RdfFormat.TURTLE,
+    "nt": ox.RdfFormat.N_TRIPLES,
+    "nq": ox.RdfFormat.N_QUADS,
+    "trig": ox.RdfFormat.TRIG,
+    "jsonld": ox.RdfFormat.JSON_LD,
+}
+QUAD_FORMATS = {"nq", "trig"}
+
+
+@dataclass(frozen=True)
+class LetterGraph:
+    """One letter's quads, ready to replace whatever the store holds for that letter."""
+
+    letter_id: str
+    sha256: str
+    quads: list[ox.Quad]
+
+
+class Store:
+    """A kg store in directory `path`."""
+
+    def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
+        self.path = Path(path)
+        if read_only:
+            if not self.path.exists():
+                raise FileNotFoundError(f"no kg store at {self.path} (run `kg build` first)")
+            self._store = ox.Store.read_only(str(self.path))
+        else:
+            self._store = ox.Store(str(self.path))
+
+    def letter_hashes(self) -> dict[str, str]:
+        """letter id -> sha256 of the text of every letter committed to the store."""
+        q = (f"SELECT ?id ?sha WHERE {{ GRAPH ?g {{ ?l a <{IMR}Letter> ; <{DCT_IDENTIFIER.value}> ?id ;"
+             f" <{IMR}sha256> ?sha }} }}")
+        return {row["id"].value: row["sha"].value for row in self._store.query(q)}  # type: ignore[union-attr,index]
+
+    def replace_letters(self, letters: Iterable[LetterGraph], extra: Iterable[ox.Quad] = ()) -> None:
+        """Write letters so that each is whole or absent: old graphs are dropped, then all new quads
+        go in one transaction (an interrupted build leaves the letters already committed intact)."""
+        batch = list(letters)
+        for letter in batch:
+            graph = iris.letter_graph(letter.letter_id)
+            if self._store.contains_named_graph(graph):
+                self._store.remove_graph(graph)
+        self._store.extend([q for letter in batch for q in letter.quads] + list(extra))
+
+    def remove_letter(self, letter_id: str) -> bool:
+        graph = iris.letter_graph(letter_id)
+        if not self._store.contains_named_graph(graph):
+            return False
+        self._store.remove_graph(graph)
+        return True
+
+    def load_ontology(self) -> None:
+        """Keep the ontology in its own named graph so that dumps and clients see the schema."""
+        graph = iris.ONTOLOGY_GRAPH
+        if self._store.contains_named_graph(graph):
+            self._store.remove_graph(graph)
+        for path in sorted(data_dir("ontology").glob("*.ttl")):
+            self._store.load(path=str(path), format=ox.RdfFormat.TURTLE, to_graph=graph)
+
+    def query(self, sparql: str, **kwargs: object) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
+        """Run a SPARQL query over the union of all graphs."""
+        return self._store.query(sparql, use_default_graph_as_union=True, **kwargs)  # type: ignore[arg-type]
+
+    def quads(self) -> Iterator[ox.Quad]:
+        return iter(self._store)
+
+    def count_quads(self) -> int:
+        return len(self._store)
+
+    def letter_count(self) -> int:
+        q = f"SELECT (COUNT(DISTINCT ?l) AS ?n) WHERE {{ ?l a <{IMR}Letter> }}"
+        return int(next(iter(self.query(q)))["n"].value)  # type: ignore[index,arg-type]
+
+    def dump(self, out: IO[bytes], fmt: str) -> None:
+        """Serialize the store: quad formats keep one named graph per letter; triple formats hold the
+        union of the letter and vocabulary graphs."""
+        rdf_format = DUMP_FORMATS[fmt]
+        if fmt in QUAD_FORMATS:
+            self._store.dump(out, rdf_format)
+            return
+        triples = {ox.Triple(q.subject, q.predicate, q.object) for q in self._store}
+        ox.serialize(triples, out, rdf_format, prefixes=_prefixes())
+
+    def flush(self) -> None:
+        self._store.flush()
+
+    def optimize(self) -> None:
+        self._store.optimize()
+
+
+def _prefixes() -> dict[str, str]:
+    return {**PREFIXES, "id": DATA}
