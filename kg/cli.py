@@ -13,11 +13,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from kg.build import build as build_letters
 from kg.build import collect_inputs
 from kg.queries import named_query, table_rows, to_csv
+from kg.resources import samples_dir
 from kg.store import DUMP_FORMATS, Store
 
 app = typer.Typer(help="Build and query a knowledge graph of California IMR determination letters.",
                   no_args_is_help=True, add_completion=False)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 StoreOption = Annotated[Path, typer.Option("--store", help="Directory of the embedded store.")]
 DEFAULT_STORE = Path("kg-store")
@@ -33,11 +34,18 @@ def _open(store: Path) -> Store:
 
 @app.command()
 def build(
-    letters: Annotated[list[Path], typer.Argument(help="Letter files (.txt, .pdf) and/or folders of them.")],
+    letters: Annotated[list[Path] | None, typer.Argument(
+        help="Letter files (.txt, .pdf) and/or folders of them.", show_default=False)] = None,
     store: StoreOption = DEFAULT_STORE,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parser processes.")] = 1,
+    sample: Annotated[bool, typer.Option("--sample", help="Also build the bundled sample letters.")] = False,
 ) -> None:
-    """Parse letters into the store. Exit 0 if every letter was accepted, 1 if any was rejected."""
+    """Parse letters into the store. Exit 0 if every letter was accepted, 1 if any was rejected,
+    2 on a usage error."""
+    letters = list(letters or []) + ([samples_dir()] if sample else [])
+    if not letters:
+        err.print("[red]error:[/red] name letter files or folders, or pass --sample")
+        raise typer.Exit(2)
     try:
         total = len(collect_inputs(letters))
     except FileNotFoundError as exc:

@@ -17,7 +17,9 @@ PARTIAL = re.compile(
     r"(?P<orig>.+?)\s+was\s+the\s+original\s+request\.\s*(?P<auth>.+?)\s+was\s+authorized\s+by\s+the\s+"
     r"Claims\s+Administrator\.\s*The\s+remaining\s+IMR\s+eligible\s+portion\s+of\s+the\s+original\s+"
     r"request,?\s*(?P<item>.+)", re.I | re.S)
-CONCLUSION = re.compile(r"[^.]*?\b(?:is|are|was|were)\s+(?P<not>not\s+)?medically\s+necessary[^.]*\.?", re.I)
+CONCLUSION = re.compile(r"[^.]*?\b(?:is|are|was|were)\s+(?:determined\s+to\s+|considered\s+)?"
+                        r"(?P<not>not\s+)?(?:be\s+)?medically\s+necessary[^.]*\.?", re.I)
+SENTENCE_END = re.compile(r"[.!?)\"']\s*$")
 MAX_ITEM_LINES = 4
 
 
@@ -31,6 +33,8 @@ def parse_decisions(clean: CleanText, start: int, end: int, name: str) -> list[D
     for i, m in enumerate(outcomes):
         block_end = item_starts[i + 1] if i + 1 < len(outcomes) else end
         decisions.append(_decision(clean, i + 1, item_starts[i], m, block_end, name))
+    if not SENTENCE_END.search(clean.text, start, end):
+        raise LetterError(f"{name}: the last decision rationale stops mid-sentence (letter cut short?)")
     return decisions
 
 

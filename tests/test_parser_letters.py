@@ -1,0 +1,168 @@
+"""Concrete values read off real letters, per field."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from kg.parser import parse_file
+from kg.record import LetterRecord
+
+from .conftest import ALL_LETTERS, GOLD, LETTERS
+
+
+def _parse(name: str) -> LetterRecord:
+    return parse_file(LETTERS / f"{name}.txt")
+
+
+@pytest.mark.parametrize("path", ALL_LETTERS, ids=lambda p: p.stem)
+def test_every_fixture_letter_parses_with_decisions(path):
+    record = parse_file(path)
+    assert record.decisions, path.name
+    assert all(d.outcome.value in ("Upheld", "Overturned") for d in record.decisions)
+
+
+@pytest.mark.parametrize("letter", sorted(GOLD), ids=str)
+def test_gold_case_fields(letter):
+    want = GOLD[letter]["case"]
+    r = _parse(letter)
+    assert r.age.value == want["age"]
+    assert r.sex.value == want["sex"]
+    assert r.injury_date.value.isoformat() == want["injury_date"]
+    assert [s.name.value for s in r.reviewer.specialties] == want["reviewer_specialties"]
+    assert sorted(s.value for s in r.reviewer.states) == sorted(want["reviewer_states"])
+    ur = r.utilization_review.date
+    assert (ur.value.isoformat() if ur else None) == want["ur_date"]
+    assert len(r.decisions) == want["decisions"]
+    labels = " ; ".join(d.label for d in r.diagnoses)
+    for phrase in GOLD[letter]["diagnoses_must_include"]:
+        assert phrase in labels
+
+
+@pytest.mark.parametrize("letter", sorted(GOLD), ids=str)
+def test_gold_decision_fields(letter):
+    r = _parse(letter)
+    for got, want in zip(r.decisions, GOLD[letter]["decisions"], strict=True):
+        assert got.item.value == want["item"]
+        assert got.outcome.value == want["outcome"]
+        assert sorted(i.generic for i in got.ingredients) == sorted(want["medications"])
+        assert (got.strength_mg.value if got.strength_mg else None) == want["strength_mg"]
+        assert (got.quantity.value if got.quantity else None) == want["quantity"]
+        assert (got.refills.value if got.refills else None) == want["refills"]
+        for party, key in (("reviewer", "reviewer"), ("administrator", "administrator")):
+            cites = [c for c in got.citations if c.party == party]
+            assert sorted({c.guideline for c in cites}) == sorted(want[f"{key}_guidelines"])
+            assert sorted({p for c in cites for p in c.pages}) == want[f"{key}_pages"]
+
+
+def test_cover_page_fields():
+    cover = _parse("CM17-0003284").cover
+    assert cover.case_number.value == "CM17-0003284"
+    assert cover.date_assigned.value == dt.date(2017, 1, 10)
+    assert cover.injury_date.value == dt.date(2016, 10, 20)
+    assert cover.decision_date.value == dt.date(2017, 2, 10)
+    assert cover.ur_denial_date.value == dt.date(2016, 12, 9)
+    assert cover.priority.value == "Standard"
+    assert cover.application_received.value == dt.date(2017, 1, 4)
+
+
+def test_wrapped_item_line_is_joined():
+    first = _parse("CM17-0003284").decisions[0]
+    assert first.item.value == ("Chiropractic treatment for cervical and lumbar spine, left wrist/hand, "
+                                "3 times a week for 4 weeks")
+    assert first.service_type == "chiropractic"
+    assert first.item.span.quote.endswith("3 times a week for 4 \nweeks")
+
+
+def test_reviewer_sentence_wording_with_subspecialty():
+    reviewer = _parse("001_31f77f8318a90c33").reviewer
+    assert [(s.name.value, s.subspecialty) for s in reviewer.specialties] == [
+        ("Anesthesiology", False), ("Pain Medicine", True)]
+    assert [s.value for s in reviewer.states] == ["CT"]
+
+
+def test_reviewer_field_wording_with_many_states():
+    reviewer = _parse("CM16-0248655").reviewer
+    assert [s.name.value for s in reviewer.specialties] == [
+        "Preventive Medicine", "Occupational Medicine", "Medical Toxicology"]
+    assert [s.value for s in reviewer.states] == ["OH", "WV", "CA"]
+
+
+def test_compound_ingredients_with_percentages_and_classes():
+    compound = _parse("004_cb07c567c7678ea3").decisions[1]
+    got = [(i.generic, i.percent, i.drug_class) for i in compound.ingredients]
+    assert got == [("gabapentin", 10.0, "anticonvulsant"), ("amitriptyline", 10.0, "antidepressant"),
+                   ("bupivacaine", 5.0, "local anesthetic"), ("flurbiprofen", 20.0, "NSAID"),
+                   ("baclofen", 10.0, "muscle relaxant"), ("dexamethasone", 2.0, "corticosteroid")]
+    assert compound.ingredients[2].written.value == "Bupivacine"
+
+
+def test_directions_refills_and_brand_resolution():
+    pantoprazole = _parse("CM16-0249170").decisions[0]
+    assert pantoprazole.directions.value == "one by mouth, twice a day"
+    assert pantoprazole.quantity.value == 60
+    assert pantoprazole.refills.value == 1
+    lorzone = _parse("CM17-0005412").decisions[0]
+    assert [i.generic for i in lorzone.ingredients] == ["chlorzoxazone"]
+    assert lorzone.directions.value == "one by mouth three times a day"
+    assert lorzone.strength_mg.value == 750
+
+
+def test_overturned_outcomes_and_conclusions():
+    decisions = _parse("CM17-0007142").decisions
+    assert [d.outcome.value for d in decisions] == [
+        "Overturned", "Overturned", "Overturned", "Upheld", "Overturned", "Overturned", "Upheld",
+        "Upheld", "Upheld"]
+    assert [d.medically_necessary.value for d in decisions] == [
+        d.outcome.value == "Overturned" for d in decisions]
+    assert decisions[7].item.value == "Associated surgical service: Cold therapy unit"
+    assert decisions[7].service_type == "durable medical equipment"
+
+
+def test_conclusion_in_unusual_wording():
+    only = _parse("CM16-0236969").decisions[0]
+    assert only.medically_necessary.value is False
+
+
+def test_citation_kinds_and_no_evidence():
+    decisions = _parse("CM16-0248655").decisions
+    reviewer = [(c.guideline, c.sections) for c in decisions[0].citations if c.party == "reviewer"]
+    assert reviewer == [("ODG", ("Hips and Pelvis (Acute and Chronic)", "MRI (magnetic resonance imaging)")),
+                        ("ACOEM", ("ACOEM Hip and Groin Disorders", "Diagnostic Testing", "MRI"))]
+    no_evidence = _parse("CM16-0247274").decisions[1]
+    assert no_evidence.no_evidence_cited == ("administrator", "reviewer")
+    assert no_evidence.citations == ()
+
+
+def test_other_source_is_kept_by_name():
+    assistant = _parse("CM17-0007142").decisions[1]
+    admin = [c for c in assistant.citations if c.party == "administrator"]
+    assert [(c.guideline, c.source_name) for c in admin] == [
+        ("OTHER", "Centers for Medicare and Medicaid services")]
+
+
+def test_mtus_sections_split_without_breaking_names():
+    cites = _parse("CM16-0248471").decisions[0].citations
+    assert [c.sections for c in cites] == [
+        ("TENS, chronic pain (transcutaneous electrical nerve stimulation)",)] * 2
+    multi = [c for c in _parse("CM17-0003623").decisions[1].citations if c.party == "reviewer"]
+    assert [c.guideline for c in multi] == ["MTUS-ACOEM"] * 4 + ["MTUS-CPMTG"]
+
+
+def test_diagnoses_split_on_semicolons_and_regions():
+    dx = _parse("CM17-0010728").diagnoses
+    assert [d.written.value for d in dx] == [
+        "left shoulder labral tear, possible rotator cuff tear and impingement syndrome",
+        "left thumb non-displaced fracture"]
+    assert dx[0].body_regions == ("shoulder",)
+    assert dx[1].body_regions == ("wrist and hand",)
+
+
+def test_every_span_slices_to_its_quote():
+    for path in ALL_LETTERS:
+        r = parse_file(path)
+        for d in r.decisions:
+            for fact in (d.item, d.outcome, d.rationale, *(i.written for i in d.ingredients),
+                         *(c.written for c in d.citations)):
+                assert r.text[fact.span.start:fact.span.end] == fact.span.quote
