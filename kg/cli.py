@@ -51,9 +51,9 @@ def build(
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    kg_store = Store(store)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), console=err, disable=not err.is_terminal) as progress:
+    with Store(store) as kg_store, Progress(
+            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+            console=err, disable=not err.is_terminal) as progress:
         task = progress.add_task("parsing letters", total=total)
         report = build_letters(letters, kg_store, jobs=jobs,
                                on_letter=lambda _name: progress.advance(task))

@@ -37,12 +37,26 @@ class Store:
 
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self.read_only = read_only
         if read_only:
             if not self.path.exists():
                 raise FileNotFoundError(f"no kg store at {self.path} (run `kg build` first)")
             self._store = ox.Store.read_only(str(self.path))
         else:
             self._store = ox.Store(str(self.path))
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Flush and release the RocksDB handle (pyoxigraph closes a store when it is dropped)."""
+        if hasattr(self, "_store"):
+            if not self.read_only:
+                self._store.flush()
+            del self._store
 
     def letter_hashes(self) -> dict[str, str]:
         """letter id -> sha256 of the text of every letter committed to the store."""

@@ -1,0 +1,115 @@
+"""The same letter through every extraction artefact of the primer gives the same facts."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable
+
+import pytest
+
+from kg.parser import parse_text
+from kg.parser.text import LetterError, decode
+
+from .conftest import ALL_LETTERS
+
+
+def facts(record) -> object:
+    """Every value of a record, without the spans and the text (which move with the artefacts)."""
+    def strip(value):
+        if dataclasses.is_dataclass(value):
+            return {f.name: strip(getattr(value, f.name)) for f in dataclasses.fields(value)
+                    if f.name not in ("span", "text", "sha256", "source_name")}
+        if isinstance(value, tuple | list):
+            return [strip(v) for v in value]
+        return value
+    return strip(record)
+
+
+def crlf(t: str) -> bytes:
+    return t.replace("\n", "\r\n").encode()
+
+
+def blank_lines(t: str) -> bytes:
+    return t.replace("\n", "\n \n").encode()
+
+
+def no_blank_lines(t: str) -> bytes:
+    return re.sub(r"\n\s*\n", "\n", t).encode()
+
+
+def page_furniture(t: str) -> bytes:
+    lines = t.split("\n")
+    for at in range(len(lines) - 1, 0, -25):
+        lines.insert(at, "Page 2 of 5")
+    return "\n".join(lines).encode()
+
+
+def hyphenation(t: str) -> bytes:
+    # break a long lowercase word at the end of every 4th line: "medication" -> "medi-" / "cation"
+    lines = t.split("\n")
+    for i in range(0, len(lines) - 1, 4):
+        m = re.search(r"\b([a-z]{4})([a-z]{4,})\s*$", lines[i])
+        if m:
+            lines[i] = lines[i][: m.start()] + m.group(1) + "-"
+            lines[i + 1] = m.group(2) + " " + lines[i + 1].lstrip()
+    return "\n".join(lines).encode()
+
+
+def curly_quotes(t: str) -> bytes:
+    return t.replace("'", "\u2019").replace('"', "\u201c").encode()
+
+
+def nbsp_and_trailing(t: str) -> bytes:
+    return "\n".join(line.replace(" ", "\u00a0", 2) + "   " for line in t.split("\n")).encode()
+
+
+def bom(t: str) -> bytes:
+    return b"\xef\xbb\xbf" + t.encode()
+
+
+def cp1252(t: str) -> bytes:
+    return t.replace("'", "\u2019").encode("cp1252")
+
+
+def mojibake(t: str) -> bytes:
+    # UTF-8 bytes read as cp1252 and written back as UTF-8: "’" becomes "â€™"
+    return t.replace("'", "\u2019").encode("utf-8").decode("cp1252", errors="ignore").encode("utf-8")
+
+
+VARIANTS: dict[str, Callable[[str], bytes]] = {
+    f.__name__: f for f in (crlf, blank_lines, no_blank_lines, page_furniture, hyphenation, curly_quotes,
+                            nbsp_and_trailing, bom, cp1252, mojibake)
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+@pytest.mark.parametrize("path", ALL_LETTERS, ids=lambda p: p.stem)
+def test_same_facts_through_artefacts(path, variant):
+    original = decode(path.read_bytes(), path.name)
+    want = facts(parse_text(original, path.stem, path.name))
+    changed = decode(VARIANTS[variant](original), path.name)
+    got = facts(parse_text(changed, path.stem, path.name))
+    assert got == want
+
+
+@pytest.mark.parametrize("data, reason", [
+    (b"", "empty file"),
+    (b"   \n\n", "empty file"),
+    (bytes(range(256)) * 8, "binary data"),
+    (b"Dear customer, your order has shipped.\n", "not an IMR determination letter"),
+    (b"NOTICE OF INDEPENDENT MEDICAL REVIEW DETERMINATION\n1) MAXIMUS Federal Services, Inc. has "
+     b"determined the request for a 28 day functional restoration program is not medically necessary.\n",
+     "2013 'Notice of Independent Medical Review Determination' layout"),
+])
+def test_bad_inputs_say_why(data, reason):
+    with pytest.raises(LetterError, match=re.escape(reason)):
+        parse_text(decode(data, "bad.txt"), "bad", "bad.txt")
+
+
+@pytest.mark.parametrize("cut_at", ["Decision rationale: As stated on pages 29", "IMR ISSUES", "MAXIMUS guideline"])
+def test_letter_cut_short_is_rejected(cut_at):
+    text = (ALL_LETTERS[0]).read_text()
+    short = text[: text.index(cut_at) + len(cut_at)]
+    with pytest.raises(LetterError, match="cut short|no disputed item"):
+        parse_text(short, "short", "short.txt")

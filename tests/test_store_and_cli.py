@@ -1,0 +1,215 @@
+"""End to end through the store and the `kg` command: tables, dumps, evidence, rebuilds, failures."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyoxigraph as ox
+import pytest
+import rdflib
+from typer.testing import CliRunner
+
+from kg import iris
+from kg.build import build
+from kg.cli import app
+from kg.graph import letter_quads
+from kg.parser import parse_file
+from kg.queries import named_query, table_rows
+from kg.store import DUMP_FORMATS, Store
+
+from .conftest import ALL_LETTERS, FIXTURES, LETTERS
+
+runner = CliRunner()
+DECISION_COLUMNS = ["letter", "item", "outcome", "medications", "strength_mg", "quantity", "refills",
+                    "reviewer_guidelines", "reviewer_pages", "administrator_guidelines", "administrator_pages"]
+CASE_COLUMNS = ["letter", "case_number", "decision_date", "age", "sex", "injury_date",
+                "reviewer_specialties", "reviewer_states", "ur_date", "decisions", "diagnoses"]
+
+
+def _csv(text: str) -> list[dict[str, str]]:
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+@pytest.fixture(scope="module")
+def gold_store(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("gold") / "store"
+    result = runner.invoke(app, ["build", *map(str, sorted(LETTERS.glob("0*.txt"))), "--store", str(path)])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def test_decisions_table_exact(gold_store):
+    result = runner.invoke(app, ["table", "decisions", "--store", str(gold_store)])
+    assert result.exit_code == 0
+    rows = _csv(result.stdout)
+    assert list(rows[0]) == DECISION_COLUMNS
+    assert len(rows) == 9
+    assert rows[0] == {
+        "letter": "000_ed7318db5454d5ef", "item": "Soma tablets 350mg", "outcome": "Upheld",
+        "medications": "carisoprodol", "strength_mg": "350", "quantity": "", "refills": "",
+        "reviewer_guidelines": "MTUS-CPMTG", "reviewer_pages": "29;65",
+        "administrator_guidelines": "MTUS-CPMTG", "administrator_pages": "29"}
+    compound = rows[7]
+    assert compound["medications"] == "amitriptyline;baclofen;bupivacaine;dexamethasone;flurbiprofen;gabapentin"
+    assert compound["quantity"] == "1"
+    assert rows[6]["reviewer_pages"] == "29;47;48;49;63;64;65"
+    assert rows[6]["reviewer_guidelines"] == "MTUS-ACOEM;MTUS-CPMTG"
+
+
+def test_cases_table_exact(gold_store):
+    rows = _csv(runner.invoke(app, ["table", "cases", "--store", str(gold_store)]).stdout)
+    assert list(rows[0]) == CASE_COLUMNS
+    assert [r["letter"] for r in rows] == ["000_ed7318db5454d5ef", "001_31f77f8318a90c33",
+                                           "002_d7e3603ed8b34fa0", "004_cb07c567c7678ea3"]
+    assert rows[1] | {"diagnoses": ""} == {
+        "letter": "001_31f77f8318a90c33", "case_number": "", "decision_date": "", "age": "68",
+        "sex": "male", "injury_date": "2011-06-13", "reviewer_specialties": "Anesthesiology;Pain Medicine",
+        "reviewer_states": "CT", "ur_date": "2014-05-29", "decisions": "1", "diagnoses": ""}
+    assert rows[2]["reviewer_states"] == "CA;OH;PA"
+    assert rows[3]["ur_date"] == ""
+
+
+def test_cover_fields_in_cases_table(sample_store):
+    _, rows = table_rows(sample_store, named_query("cases"))
+    by_letter = {r[0]: r for r in rows}
+    row = by_letter["CM17-0003284"]
+    assert row[1:4] == ["CM17-0003284", "2017-02-10", "32"]
+    assert row[8] == "2016-12-09"  # the cover's UR denial date
+
+
+def test_shared_scorer_on_gold_letters(gold_store, tmp_path):
+    scorer = Path(__file__).parents[2] / "shared" / "tools" / "score_extraction.py"
+    if not scorer.exists():
+        pytest.skip("../shared is not beside this checkout")
+    for name in ("decisions", "cases"):
+        (tmp_path / f"{name}.csv").write_text(runner.invoke(app, ["table", name, "--store", str(gold_store)]).stdout)
+    out = subprocess.run([sys.executable, str(scorer), str(FIXTURES / "gold_seen.json"),
+                          str(tmp_path / "decisions.csv"), str(tmp_path / "cases.csv")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout
+    assert "seen letters 100.0%" in out.stdout
+
+
+def test_every_evidence_slices_its_letter(sample_store):
+    q = """PREFIX imr: <https://w3id.org/imr-kg/ontology#> PREFIX oa: <http://www.w3.org/ns/oa#>
+           SELECT ?text ?s ?e ?exact WHERE { ?ev imr:inLetter ?l ; oa:start ?s ; oa:end ?e ; oa:exact ?exact .
+           ?l imr:text ?text }"""
+    n = 0
+    for row in sample_store.query(q):
+        assert row["text"].value[int(row["s"].value):int(row["e"].value)] == row["exact"].value
+        n += 1
+    total = next(iter(sample_store.query(
+        "SELECT (COUNT(?ev) AS ?n) WHERE { ?ev a <https://w3id.org/imr-kg/ontology#Evidence> }")))["n"]
+    assert n == int(total.value) > 900
+
+
+def test_every_decision_has_evidenced_outcome(sample_store):
+    q = """PREFIX imr: <https://w3id.org/imr-kg/ontology#>
+           SELECT (COUNT(?d) AS ?n) WHERE { ?d a imr:Decision . FILTER NOT EXISTS {
+             ?d imr:evidence ?ev . ?ev imr:supports imr:outcome } }"""
+    assert next(iter(sample_store.query(q)))["n"].value == "0"
+
+
+@pytest.mark.parametrize("fmt", list(DUMP_FORMATS))
+def test_dump_round_trips_through_two_parsers(gold_store, tmp_path, fmt):
+    out = tmp_path / f"dump.{fmt}"
+    result = runner.invoke(app, ["dump", "--format", fmt, "-o", str(out), "--store", str(gold_store)])
+    assert result.exit_code == 0, result.output
+    rdflib_format = {"ttl": "turtle", "nt": "nt", "nq": "nquads", "trig": "trig", "jsonld": "json-ld"}[fmt]
+    if fmt in ("nq", "trig"):
+        ds = rdflib.Dataset()
+        ds.parse(out, format=rdflib_format)
+        rdflib_count = sum(len(g) for g in ds.graphs())
+        ox_count = len(list(ox.parse(path=str(out), format=DUMP_FORMATS[fmt])))
+        assert rdflib_count == ox_count == Store(gold_store, read_only=True).count_quads()
+        named = {str(g.identifier) for g in ds.graphs()}
+        assert iris.letter_graph("000_ed7318db5454d5ef").value in named
+    else:
+        g = rdflib.Graph().parse(out, format=rdflib_format)
+        ox_count = len(set(ox.parse(path=str(out), format=DUMP_FORMATS[fmt])))
+        assert len(g) == ox_count > 1000
+
+
+def test_rebuild_is_idempotent_and_replaces_changed_letters(tmp_path):
+    store = Store(tmp_path / "s")
+    first = build([LETTERS / "001_31f77f8318a90c33.txt"], store)
+    count = store.count_quads()
+    again = build([LETTERS / "001_31f77f8318a90c33.txt"], store)
+    assert (first.accepted, again.unchanged, store.count_quads()) == (1, 1, count)
+    changed = tmp_path / "001_31f77f8318a90c33.txt"
+    changed.write_text((LETTERS / changed.name).read_text().replace("68-year-old", "69-year-old"))
+    report = build([changed], store)
+    assert report.unchanged == 0
+    ages = [r["a"].value for r in store.query(
+        "SELECT ?a WHERE { ?w <https://w3id.org/imr-kg/ontology#age> ?a }")]
+    assert ages == ["69"]
+    assert store.count_quads() == count
+
+
+def test_build_rejects_bad_files_and_builds_the_rest(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(LETTERS / "000_ed7318db5454d5ef.txt", folder)
+    (folder / "empty.txt").write_bytes(b"")
+    (folder / "junk.pdf").write_bytes(b"%PDF-1.4 not really")
+    result = runner.invoke(app, ["build", str(folder), "--store", str(tmp_path / "s")])
+    assert result.exit_code == 1
+    assert "rejected empty.txt: empty file" in result.stderr
+    assert "rejected junk.pdf: unreadable PDF" in result.stderr
+    assert "accepted: 1" in result.stderr
+    stats = runner.invoke(app, ["stats", "--store", str(tmp_path / "s")])
+    assert "letters: 1" in stats.stdout and "Upheld: 2" in stats.stdout
+
+
+def test_usage_errors_exit_2(tmp_path):
+    assert runner.invoke(app, ["build", str(tmp_path / "missing"), "--store", str(tmp_path / "s")]).exit_code == 2
+    assert runner.invoke(app, ["table", "nonsense", "--store", str(tmp_path / "s")]).exit_code == 2
+    assert runner.invoke(app, ["stats", "--store", str(tmp_path / "none")]).exit_code == 2
+
+
+def test_pdf_letters_give_the_same_facts_as_their_text(tmp_path):
+    pdf = parse_file(FIXTURES / "pdf" / "CM17-0003284.pdf")
+    txt = parse_file(LETTERS / "CM17-0003284.txt")
+    assert pdf.text == txt.text
+    assert [d.item.value for d in pdf.decisions] == [d.item.value for d in txt.decisions]
+
+
+@pytest.mark.parametrize("command", [c.name or c.callback.__name__ for c in app.registered_commands])
+def test_every_command_has_help(command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0
+    assert len(result.stdout.strip()) > 40
+
+
+def test_interrupted_build_leaves_whole_letters(tmp_path):
+    """Kill `kg build` mid-way: every letter in the store has all of its quads, the rest are absent."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(40):
+        for src in ALL_LETTERS:
+            shutil.copy(src, corpus / f"{src.stem}-{i:03d}.txt")
+    store_dir = tmp_path / "s"
+    proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "build", str(corpus), "--store", str(store_dir)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (store_dir / "CURRENT").exists():
+        time.sleep(0.05)
+    time.sleep(2.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    store = Store(store_dir)
+    present = store.letter_hashes()
+    assert len(present) < 40 * len(ALL_LETTERS), "build finished before it was killed; grow the corpus"
+    for letter_id in list(present)[:60]:
+        path = corpus / f"{letter_id}.txt"
+        want = len(letter_quads(parse_file(path)))
+        got = len(list(store._store.quads_for_pattern(None, None, None, iris.letter_graph(letter_id))))
+        assert got == want, letter_id
