@@ -111,5 +111,5 @@ def test_bad_inputs_say_why(data, reason):
 def test_letter_cut_short_is_rejected(cut_at):
     text = (ALL_LETTERS[0]).read_text()
     short = text[: text.index(cut_at) + len(cut_at)]
-    with pytest.raises(LetterError, match="cut short|no disputed item"):
+    with pytest.raises(LetterError, match=r"cut short|no disputed item"):
         parse_text(short, "short", "short.txt")

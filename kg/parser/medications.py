@@ -28,7 +28,8 @@ DOSING = re.compile(
     r"\b(?:t\.?i\.?d|b\.?i\.?d|q\.?i\.?d|q\.?d|qhs|q\d+h|prn|po|daily|nightly|bedtime|by\s+mouth|"
     r"times\s+(?:a|per)\s+day|(?:once|twice)\s+(?:a|per)\s+day|every\s+\d+|as\s+needed|tab(?:let)?s?|cap(?:sule)?s?|"
     r"apply|topical(?:ly)?)\b", re.I)
-DIRECTIONS_END = re.compile(r"#|\bQTY\b|\bquantity\b|\bwith\s+\w+\s+refills?|\b\d+\s+refills?|,?\s*\(?\d+\s*(?:gm?s?|grams|ml)\b", re.I)
+DIRECTIONS_END = re.compile(r"#|\bQTY\b|\bquantity\b|\bwith\s+\w+\s+refills?|\b\d+\s+refills?|"
+                            r",?\s*\(?\d+\s*(?:gm?s?|grams|ml)\b", re.I)
 # Dosage-form words the dictionary sometimes appends to a generic ("Lidocaine Patch").
 _FORM_WORDS = re.compile(r"\s+(?:patch|gel|cream|tablets?|capsules?|er|sr|cr|xr|hcl|hydrochloride)$", re.I)
 # Words the drug dictionary reads as drugs but that name services or body parts in items.

@@ -6,10 +6,9 @@ import io
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import ftfy
-
-from typing import TypeVar
 
 from kg.record import Fact, Span
 

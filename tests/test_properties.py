@@ -1,0 +1,68 @@
+"""Property-based tests of the small parsers (dates, pages, quantities) and vocabulary integrity."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from kg.parser.citations import parse_pages
+from kg.parser.dates import parse_date
+from kg.parser.medications import item_details
+from kg.parser.text import clean
+from kg.vocab import load
+
+DATES = st.dates(min_value=dt.date(1960, 1, 1), max_value=dt.date(2039, 12, 31))
+
+
+@given(DATES, st.sampled_from(["%B %d, %Y", "%m/%d/%Y", "%m-%d-%Y", "%b %d, %Y", "%Y-%m-%d"]))
+def test_dates_round_trip(day, fmt):
+    assert parse_date(f"injured on {day.strftime(fmt)}.") == day
+
+
+@given(st.dates(min_value=dt.date(1940, 1, 1), max_value=dt.date(2039, 12, 31)))
+def test_two_digit_years_and_unpadded_fields(day):
+    text = f"{day.month}-{day.day}-{day.year % 100:02d}"
+    assert parse_date(text) == day
+
+
+@given(st.lists(st.integers(1, 400), min_size=1, max_size=6, unique=True),
+       st.sampled_from(["Page(s): ", "Page ", "pages ", "Pages: "]), st.sampled_from(["; ", ", "]))
+def test_page_lists(pages, label, sep):
+    assert parse_pages(label + sep.join(map(str, pages)) + ".") == sorted(pages)
+
+
+@given(st.integers(1, 390), st.integers(0, 10))
+def test_page_ranges_expand(start, width):
+    assert parse_pages(f"Page(s): {start}-{start + width}") == list(range(start, start + width + 1))
+
+
+@given(st.integers(1, 999), st.sampled_from(["#{}", "QTY {}.00", "Qty: {}.00", "QTY: {}"]))
+def test_quantities(n, form):
+    text = f"Soma 350mg {form.format(n)}"
+    reading = clean(text)
+    details = item_details(reading, 0, len(reading.text))
+    assert details.quantity.value == n
+    assert details.strength_mg.value == 350
+
+
+def test_vocabulary_files_load_without_duplicate_keys():
+    def no_dupes(pairs):
+        keys = [k for k, _ in pairs]
+        assert len(keys) == len(set(keys)), [k for k in keys if keys.count(k) > 1]
+        return dict(pairs)
+    for path in (Path(__file__).parents[1] / "kg" / "vocab").glob("*.json"):
+        json.loads(path.read_text(), object_pairs_hook=no_dupes)
+    vocab = load()
+    assert vocab.states["West Virginia"] == "WV"
+    assert all(isinstance(p, re.Pattern) for _, p in vocab.service_rules + vocab.mtus_titles)
+
+
+def test_every_alias_generic_has_a_drug_class():
+    vocab = load()
+    missing = {g for generics in vocab.drug_aliases.values() for g in generics} - set(vocab.drug_classes)
+    assert missing == set()
