@@ -17,7 +17,7 @@ PARTIAL = re.compile(
     r"(?P<orig>.+?)\s+was\s+the\s+original\s+request\.\s*(?P<auth>.+?)\s+was\s+authorized\s+by\s+the\s+"
     r"Claims\s+Administrator\.\s*The\s+remaining\s+IMR\s+eligible\s+portion\s+of\s+the\s+original\s+"
     r"request,?\s*(?P<item>.+)", re.I | re.S)
-CONCLUSION = re.compile(r"[^.]*?\b(?:is|are|was|were)\s+(?:determined\s+to\s+|considered\s+)?"
+CONCLUSION = re.compile(r"\b(?:is|are|was|were)\s+(?:determined\s+to\s+|considered\s+)?"
                         r"(?P<not>not\s+)?(?:be\s+)?medically\s+necessary[^.]*\.?", re.I)
 SENTENCE_END = re.compile(r"[.!?)\"']\s*$")
 MAX_ITEM_LINES = 4
@@ -104,7 +104,8 @@ def _conclusion(clean: CleanText, start: int, end: int) -> Fact[bool] | None:
         last = m
     if last is None:
         return None
-    s = last.start()
+    s = max(clean.text.rfind(". ", start, last.start()) + 1, clean.text.rfind(".\n", start, last.start()) + 1,
+            start)
     while s < last.end() and not clean.text[s].isalnum():
         s += 1
     return clean.fact(last.group("not") is None, s, last.end())

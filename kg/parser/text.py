@@ -25,9 +25,9 @@ _PAGE_FURNITURE = re.compile(
     r"(?:IMR\s+)?Case\s+(?:Number|No\.?):?\s*CM\d{2}-\d{7}\s+Page\s+\d+.*)\s*$",
     re.IGNORECASE,
 )
-# Space-like characters that extraction leaves: NBSP, thin spaces, tabs, zero-width.
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
-_ZERO_WIDTH = re.compile(r"[\u200b-\u200d\u2060\ufeff]")
+# Space-like characters that extraction leaves: NBSP, thin spaces, tabs; and zero-width ones.
+_SPACE_CHARS = frozenset(" \t\u00a0\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B))))
+_ZERO_WIDTH_CHARS = frozenset("\u200b\u200c\u200d\u2060\ufeff")
 _TRANSLATE = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
                             "\u2013": "-", "\u2014": "-", "\u00ad": "-"})
 
@@ -149,9 +149,9 @@ def _normalized_chars(line: str, offset: int) -> list[tuple[str, int]]:
     pending_space = False
     for i in range(len(line) - len(line.lstrip()), len(line.rstrip())):
         ch = line[i]
-        if _ZERO_WIDTH.match(ch):
+        if ch in _ZERO_WIDTH_CHARS:
             continue
-        if _SPACES.match(ch):
+        if ch in _SPACE_CHARS:
             pending_space = True
             continue
         if pending_space:
