@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from kg.parser import parse_file
+from kg.parser import parse_file, parse_text
 from kg.record import LetterRecord
 
 from .conftest import ALL_LETTERS, GOLD, LETTERS
@@ -166,3 +166,17 @@ def test_every_span_slices_to_its_quote():
             for fact in (d.item, d.outcome, d.rationale, *(i.written for i in d.ingredients),
                          *(c.written for c in d.citations)):
                 assert r.text[fact.span.start:fact.span.end] == fact.span.quote
+
+
+def test_partial_authorization_item_is_the_remaining_portion():
+    text = (LETTERS / "000_ed7318db5454d5ef.txt").read_text()
+    partial = ("Norco 10/325mg #120 was the original request. Norco 10/325mg #60 was authorized by the Claims \n"
+               "Administrator. The remaining IMR eligible portion of the original request, Norco 10/325mg #60 "
+               "is: Upheld")
+    record = parse_text(text.replace("Soma tablets 350mg: Upheld", partial), "p", "p.txt")
+    d = record.decisions[0]
+    assert d.item.value == "Norco 10/325mg #60"
+    assert d.original_request.value == "Norco 10/325mg #120"
+    assert d.authorized_portion.value == "Norco 10/325mg #60"
+    assert sorted(i.generic for i in d.ingredients) == ["acetaminophen", "hydrocodone"]
+    assert (d.quantity.value, d.strength_mg.value) == (60, 10)
