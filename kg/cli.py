@@ -47,15 +47,15 @@ def build(
         err.print("[red]error:[/red] name letter files or folders, or pass --sample")
         raise typer.Exit(2)
     try:
-        total = len(collect_inputs(letters))
+        files = collect_inputs(letters)
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
     with Store(store) as kg_store, Progress(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             console=err, disable=not err.is_terminal) as progress:
-        task = progress.add_task("parsing letters", total=total)
-        report = build_letters(letters, kg_store, jobs=jobs,
+        task = progress.add_task("parsing letters", total=len(files))
+        report = build_letters(files, kg_store, jobs=jobs,
                                on_letter=lambda _name: progress.advance(task))
     err.print(f"letters read: {report.read}, accepted: {report.accepted} "
               f"({report.unchanged} unchanged), rejected: {len(report.rejected)}")

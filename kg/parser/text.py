@@ -108,7 +108,6 @@ class CleanText:
         return " ".join(self.text[start:end].split())
 
 
-_HYPHEN_BREAK = re.compile(r"([A-Za-z]+)-$")
 
 
 def clean(source: str) -> CleanText:
