@@ -12,8 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from kg.build import build as build_letters
 from kg.build import collect_inputs
-from kg.queries import named_query, table_rows, to_csv
+from kg.queries import QueryError, all_queries, named_query, run, table_rows
 from kg.resources import samples_dir
+from kg.results import render, to_csv
 from kg.store import DUMP_FORMATS, Store
 
 app = typer.Typer(help="Build and query a knowledge graph of California IMR determination letters.",
@@ -96,6 +97,44 @@ def table(
         raise typer.Exit(2)
     columns, rows = table_rows(_open(store), named_query(name))
     sys.stdout.write(to_csv(columns, rows))
+
+
+@app.command()
+def query(
+    name: Annotated[str | None, typer.Argument(help="A named query of queries/ or a path to a .rq file.",
+                                               show_default=False)] = None,
+    param: Annotated[list[str] | None, typer.Option("--param", "-p", help="NAME=VALUE, repeatable.")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="table, csv, tsv, json; ttl, nt, jsonld "
+                                            "for CONSTRUCT (default: table on a terminal, else csv).")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the named queries and their parameters.")] = False,
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Run a named SPARQL query (or any SPARQL file) over the store. Parameters are bound as typed
+    values, never pasted into the query."""
+    if list_ or name is None:
+        for q in all_queries():
+            params = " ".join(f"{p.name}=<{p.type}{'' if p.required else ', default ' + str(p.default)}>"
+                              for p in q.parameters)
+            typer.echo(f"{q.name:32s} {q.title}{'  [' + params + ']' if params else ''}")
+        return
+    given = {}
+    for item in param or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            err.print(f"[red]error:[/red] --param takes NAME=VALUE, got {item!r}")
+            raise typer.Exit(2)
+        given[key.strip()] = value
+    kg_store = _open(store)
+    try:
+        result = run(kg_store, named_query(name), given)
+        output = render(result, fmt or ("table" if sys.stdout.isatty() else "csv"))
+    except (QueryError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if isinstance(output, bytes):
+        sys.stdout.buffer.write(output)
+    elif output is not None:
+        sys.stdout.write(output)
 
 
 @app.command()

@@ -1,9 +1,8 @@
-"""Named SPARQL queries (queries/*.rq): discovery, safe parameter binding, and tabular results."""
+"""Named SPARQL queries (queries/*.rq): discovery, typed parameter binding, and running them."""
 
 from __future__ import annotations
 
-import csv
-import io
+import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,61 +13,184 @@ from kg.resources import data_dir
 from kg.store import Store
 
 _HEADER = re.compile(r"^#\s*(?P<key>[a-z-]+):\s*(?P<value>.*)$", re.I)
+_CONTINUATION = re.compile(r"^#\s{2,}(?P<value>\S.*)$")
+# "# param: medication string required -- lowercase generic name"
+_PARAM = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*)\s+(?P<type>string|integer|decimal|date|iri)\s+"
+                    r"(?:(?P<required>required)|default=(?P<default>\S+))\s*(?:--\s*(?P<doc>.*))?$", re.I)
+XSD = "http://www.w3.org/2001/XMLSchema#"
+
+
+class QueryError(ValueError):
+    """A query that cannot be run as asked: unknown name, missing or ill-typed parameter."""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    type: str
+    required: bool
+    default: str | None
+    doc: str
+
+    def bind(self, text: str) -> ox.NamedNode | ox.Literal:
+        """The user's text as a typed RDF term: never pasted into the query string."""
+        try:
+            if self.type == "iri":
+                if not re.fullmatch(r"[a-z][a-z0-9+.-]*:[^\s<>\"{}|\\^`]+", text, re.I):
+                    raise ValueError("not an absolute IRI")
+                return ox.NamedNode(text)
+            if self.type == "integer":
+                return ox.Literal(str(int(text)), datatype=ox.NamedNode(XSD + "integer"))
+            if self.type == "decimal":
+                return ox.Literal(str(float(text)), datatype=ox.NamedNode(XSD + "decimal"))
+            if self.type == "date":
+                return ox.Literal(dt.date.fromisoformat(text).isoformat(), datatype=ox.NamedNode(XSD + "date"))
+        except ValueError as exc:
+            raise QueryError(f"parameter {self.name}: {text!r} is not a valid {self.type} ({exc})") from exc
+        return ox.Literal(text)
 
 
 @dataclass(frozen=True)
 class NamedQuery:
-    """A query file with its comment header: title, description, multivalued columns."""
+    """A query file with its comment header: title, description, parameters, multivalued columns."""
 
     name: str
     path: Path
     sparql: str
     title: str
+    description: str
+    example: str
+    parameters: tuple[Parameter, ...]
     multivalued: frozenset[str]
+
+    def substitutions(self, given: dict[str, str]) -> dict[ox.Variable, ox.NamedNode | ox.Literal]:
+        """Typed bindings for the query's parameters from user text; unknown or missing ones fail."""
+        known = {p.name: p for p in self.parameters}
+        unknown = set(given) - set(known)
+        if unknown:
+            raise QueryError(f"query {self.name!r} has no parameter {', '.join(sorted(unknown))}"
+                             f" (it takes: {', '.join(known) or 'none'})")
+        out: dict[ox.Variable, ox.NamedNode | ox.Literal] = {}
+        for p in self.parameters:
+            text = given.get(p.name, p.default)
+            if text is None:
+                raise QueryError(f"query {self.name!r} needs --param {p.name}=... ({p.doc})")
+            out[ox.Variable(p.name)] = p.bind(text)
+        return out
+
+
+def _header(sparql: str) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    params: list[str] = []
+    key = None
+    for line in sparql.splitlines():
+        if not line.startswith("#"):
+            break
+        cont = _CONTINUATION.match(line)
+        if cont and key:
+            fields[key] += " " + cont["value"].strip()
+            continue
+        m = _HEADER.match(line)
+        if m:
+            key = m["key"].lower()
+            if key == "param":
+                params.append(m["value"].strip())
+                key = None
+            else:
+                fields[key] = m["value"].strip()
+    fields["param"] = "\n".join(params)
+    return fields
+
+
+def _parameter(text: str) -> Parameter:
+    m = _PARAM.match(text)
+    if not m:
+        raise QueryError(f"malformed parameter declaration: {text!r}")
+    return Parameter(m["name"], m["type"].lower(), bool(m["required"]), m["default"], (m["doc"] or "").strip())
+
+
+def load_query(path: Path) -> NamedQuery:
+    sparql = path.read_text(encoding="utf-8")
+    h = _header(sparql)
+    return NamedQuery(
+        name=path.stem,
+        path=path,
+        sparql=sparql,
+        title=h.get("title", path.stem),
+        description=h.get("description", ""),
+        example=h.get("example", ""),
+        parameters=tuple(_parameter(p) for p in h["param"].splitlines() if p),
+        multivalued=frozenset(c.strip() for c in h.get("multivalued", "").split(",") if c.strip()),
+    )
 
 
 def named_query(name: str) -> NamedQuery:
-    """The query `name` of queries/, or a path to any .rq file."""
+    """The query `name` of queries/, or a path to any .rq/.sparql file."""
     path = Path(name)
-    if not (path.suffix == ".rq" and path.is_file()):
-        path = data_dir("queries") / f"{name}.rq"
+    if path.suffix in (".rq", ".sparql") and path.is_file():
+        return load_query(path)
+    path = data_dir("queries") / f"{name}.rq"
     if not path.is_file():
-        raise KeyError(f"no named query {name!r}")
-    sparql = path.read_text(encoding="utf-8")
-    header = {m["key"].lower(): m["value"].strip()
-              for m in map(_HEADER.match, sparql.splitlines()) if m}
-    multivalued = frozenset(c.strip() for c in header.get("multivalued", "").split(",") if c.strip())
-    return NamedQuery(path.stem, path, sparql, header.get("title", path.stem), multivalued)
+        raise QueryError(f"no named query {name!r} (see `kg query --list`)")
+    return load_query(path)
 
 
-def cell(term: ox.NamedNode | ox.Literal | ox.BlankNode | None) -> str:
-    """A result term as a table cell: the lexical value, or empty for unbound."""
-    return "" if term is None else term.value
+def all_queries() -> list[NamedQuery]:
+    return [load_query(p) for p in sorted(data_dir("queries").glob("*.rq"))]
 
 
-def _sorted_multi(value: str) -> str:
-    parts = [p for p in value.split(";") if p]
+Term = ox.NamedNode | ox.Literal | ox.BlankNode | ox.Triple | None
+
+
+@dataclass(frozen=True)
+class SelectResult:
+    columns: list[str]
+    rows: list[list[Term]]
+
+
+@dataclass(frozen=True)
+class GraphResult:
+    triples: list[ox.Triple]
+
+
+QueryResult = SelectResult | GraphResult | bool
+
+
+def _sorted_multi(term: Term) -> Term:
+    """A ';'-joined cell, sorted (numbers numerically) and deduplicated."""
+    if not isinstance(term, ox.Literal):
+        return term
+    parts = [p for p in term.value.split(";") if p]
     if all(p.isdigit() for p in parts):
-        return ";".join(str(n) for n in sorted({int(p) for p in parts}))
-    return ";".join(sorted(set(parts), key=str.lower))
+        return ox.Literal(";".join(str(n) for n in sorted({int(p) for p in parts})))
+    return ox.Literal(";".join(sorted(set(parts), key=str.lower)))
 
 
-def table_rows(store: Store, query: NamedQuery) -> tuple[list[str], list[list[str]]]:
-    """Run a SELECT query; multivalued cells come back ';'-joined and sorted (numbers numerically)."""
-    solutions = store.query(query.sparql)
-    if not isinstance(solutions, ox.QuerySolutions):
-        raise ValueError(f"query {query.name!r} is not a SELECT query")
-    columns = [v.value for v in solutions.variables]
-    rows = []
-    for solution in solutions:
-        row = [cell(solution[c]) for c in columns]
-        rows.append([_sorted_multi(v) if c in query.multivalued else v for c, v in zip(columns, row, strict=True)])
-    return columns, rows
+def run(store: Store, query: NamedQuery, params: dict[str, str] | None = None) -> QueryResult:
+    """Run a named query with typed parameters."""
+    subs = query.substitutions(params or {})
+    try:
+        result = store.query(query.sparql, substitutions=subs)
+    except SyntaxError as exc:
+        raise QueryError(f"query {query.name!r} is not valid SPARQL: {exc}") from exc
+    if isinstance(result, ox.QuerySolutions):
+        columns = [v.value for v in result.variables]
+        rows = [[_sorted_multi(s[c]) if c in query.multivalued else s[c] for c in columns] for s in result]
+        return SelectResult(columns, rows)
+    if isinstance(result, ox.QueryBoolean):
+        return bool(result)
+    return GraphResult(list(result))
 
 
-def to_csv(columns: list[str], rows: list[list[str]]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    return out.getvalue()
+def cell(term: Term) -> str:
+    """A result term as a table cell: the lexical value, or empty for unbound."""
+    return "" if term is None else term.value if not isinstance(term, ox.Triple) else str(term)
+
+
+def table_rows(store: Store, query: NamedQuery,
+               params: dict[str, str] | None = None) -> tuple[list[str], list[list[str]]]:
+    """A SELECT query's columns and rows as strings."""
+    result = run(store, query, params)
+    if not isinstance(result, SelectResult):
+        raise QueryError(f"query {query.name!r} is not a SELECT query")
+    return result.columns, [[cell(t) for t in row] for row in result.rows]

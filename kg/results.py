@@ -1,0 +1,71 @@
+"""Query results in the formats users ask for: table, CSV, TSV, SPARQL JSON, Turtle/N-Triples."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pyoxigraph as ox
+from rich.console import Console
+from rich.table import Table
+
+from kg.namespaces import PREFIXES
+from kg.queries import GraphResult, QueryResult, SelectResult, Term, cell
+
+SELECT_FORMATS = ("table", "csv", "tsv", "json")
+GRAPH_FORMATS = {"ttl": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "jsonld": ox.RdfFormat.JSON_LD}
+
+
+def to_csv(columns: list[str], rows: list[list[str]], delimiter: str = ",") -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def _json_term(term: Term) -> dict[str, str]:
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Literal):
+        out = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+        elif term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
+            out["datatype"] = term.datatype.value
+        return out
+    return {"type": "triple", "value": str(term)}
+
+
+def sparql_json(result: SelectResult | bool) -> str:
+    """SPARQL 1.1 Query Results JSON."""
+    if isinstance(result, bool):
+        return json.dumps({"head": {}, "boolean": result})
+    bindings = [{c: _json_term(t) for c, t in zip(result.columns, row, strict=True) if t is not None}
+                for row in result.rows]
+    return json.dumps({"head": {"vars": result.columns}, "results": {"bindings": bindings}}, indent=1)
+
+
+def render(result: QueryResult, fmt: str, console: Console | None = None) -> str | bytes | None:
+    """Text or bytes of `result` in `fmt`; for 'table', print to `console` and return None."""
+    if isinstance(result, GraphResult):
+        if fmt not in GRAPH_FORMATS:
+            raise ValueError(f"a CONSTRUCT/DESCRIBE result is RDF: use --format {'|'.join(GRAPH_FORMATS)}")
+        return ox.serialize(result.triples, format=GRAPH_FORMATS[fmt], prefixes=PREFIXES)
+    if fmt not in SELECT_FORMATS:
+        raise ValueError(f"a SELECT/ASK result is a table: use --format {'|'.join(SELECT_FORMATS)}")
+    if fmt == "json":
+        return sparql_json(result) + "\n"
+    if isinstance(result, bool):
+        return ("true" if result else "false") + "\n"
+    rows = [[cell(t) for t in row] for row in result.rows]
+    if fmt in ("csv", "tsv"):
+        return to_csv(result.columns, rows, "," if fmt == "csv" else "\t")
+    table = Table(*result.columns, show_lines=False)
+    for row in rows:
+        table.add_row(*row)
+    (console or Console()).print(table)
+    return None
