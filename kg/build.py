@@ -1,4 +1,5 @@
-"""kg build: letters on disk -> parsed records -> quads -> the store, with a report of every letter."""
+"""kg build: letters on disk -> parsed records -> quads -> validated -> the store, with a report of
+every letter."""
 
 from __future__ import annotations
 
@@ -12,15 +13,28 @@ from kg.graph import iter_vocabulary_quads, letter_quads
 from kg.parser import LetterError, parse_file
 from kg.record import LetterRecord
 from kg.store import LetterGraph, Store
+from kg.validate import Violation, validate_quads
 
 LETTER_SUFFIXES = {".txt", ".pdf"}
 BATCH_SIZE = 200  # letters per store transaction
+CHUNK_SIZE = 25  # letters parsed and validated together (pyshacl's fixed cost per call is high)
 
 
 @dataclass(frozen=True)
 class Rejected:
     name: str
     reason: str
+    violations: tuple[Violation, ...] = ()
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What one file became: a record (with any SHACL warnings) or a rejection."""
+
+    path: Path
+    record: LetterRecord | None
+    rejected: Rejected | None = None
+    warnings: tuple[Violation, ...] = ()
 
 
 @dataclass
@@ -29,6 +43,7 @@ class BuildReport:
     accepted: int = 0
     unchanged: int = 0
     rejected: list[Rejected] = field(default_factory=list)
+    warnings: list[Violation] = field(default_factory=list)
     decisions: int = 0
     triples: int = 0
     seconds: float = 0.0
@@ -63,17 +78,65 @@ def _parse(path: Path) -> LetterRecord | Rejected:
         return Rejected(path.name, f"internal parser error: {type(exc).__name__}: {exc}")
 
 
-def _parsed(files: list[Path], jobs: int) -> Iterator[LetterRecord | Rejected]:
-    if jobs <= 1 or len(files) < 2 * jobs:
-        yield from map(_parse, files)
+def _shacl_reason(violations: list[Violation]) -> str:
+    first = violations[0]
+    where = f" {first.path}" if first.path else ""
+    value = f" = {first.value}" if first.value is not None else ""
+    more = f" (and {len(violations) - 1} more)" if len(violations) > 1 else ""
+    return f"fails SHACL shape {first.shape}{where}{value}: {first.message}{more}"
+
+
+def _validated(parsed: list[tuple[Path, LetterRecord | Rejected]]) -> list[Parsed]:
+    """Validate the chunk's letters in one pyshacl call; attribute each result to its letter (a result
+    on a shared concept goes to every letter that links to it)."""
+    records = {r.letter_id: r for _, r in parsed if isinstance(r, LetterRecord)}
+    solo = [r for _, r in parsed if isinstance(r, LetterRecord) and records[r.letter_id] is not r]
+    quads = {lid: letter_quads(r) for lid, r in records.items()}
+    results: dict[str, list[Violation]] = {lid: [] for lid in records}
+    for v in validate_quads(q for qs in quads.values() for q in qs).violations:
+        owners = [v.letter] if v.letter in results else [
+            lid for lid, qs in quads.items() if any(q.object.value == v.focus for q in qs)]
+        for lid in owners:
+            results[lid].append(v)
+    out: list[Parsed] = []
+    for path, r in parsed:
+        if isinstance(r, Rejected):
+            out.append(Parsed(path, None, r))
+            continue
+        if any(r is s for s in solo):  # a second file with the same letter id: validate it on its own
+            found = validate_quads(letter_quads(r), r.letter_id).violations
+        else:
+            found = results[r.letter_id]
+        errors = [v for v in found if v.severity == "Violation"]
+        if errors:
+            out.append(Parsed(path, None, Rejected(path.name, _shacl_reason(errors), tuple(errors))))
+        else:
+            out.append(Parsed(path, r, warnings=tuple(found)))
+    return out
+
+
+def _parse_chunk(chunk: tuple[list[Path], bool]) -> list[Parsed]:
+    paths, validate = chunk
+    parsed = [(p, _parse(p)) for p in paths]
+    if validate:
+        return _validated(parsed)
+    return [Parsed(p, r) if isinstance(r, LetterRecord) else Parsed(p, None, r) for p, r in parsed]
+
+
+def _parsed(files: list[Path], jobs: int, validate: bool) -> Iterator[Parsed]:
+    chunks = [(files[i:i + CHUNK_SIZE], validate) for i in range(0, len(files), CHUNK_SIZE)]
+    if jobs <= 1 or len(chunks) < 2:
+        for chunk in chunks:
+            yield from _parse_chunk(chunk)
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(_parse, files, chunksize=16)
+        for done in pool.map(_parse_chunk, chunks):
+            yield from done
 
 
-def build(paths: Iterable[Path], store: Store, *, jobs: int = 1,
+def build(paths: Iterable[Path], store: Store, *, jobs: int = 1, validate: bool = True,
           on_letter: Callable[[str], None] | None = None) -> BuildReport:
-    """Parse every letter under `paths` and commit the accepted ones to `store`."""
+    """Parse (and by default SHACL-validate) every letter under `paths`; commit the accepted ones."""
     started = time.perf_counter()
     files = collect_inputs(paths)
     report = BuildReport()
@@ -82,24 +145,26 @@ def build(paths: Iterable[Path], store: Store, *, jobs: int = 1,
     batch: list[LetterGraph] = []
     store.load_ontology()
     store.replace_letters([], iter_vocabulary_quads())
-    for path, result in zip(files, _parsed(files, jobs), strict=True):
+    for item in _parsed(files, jobs, validate):
         report.read += 1
         if on_letter:
-            on_letter(path.name)
-        if isinstance(result, Rejected):
-            report.rejected.append(result)
+            on_letter(item.path.name)
+        if item.rejected or item.record is None:
+            report.rejected.append(item.rejected or Rejected(item.path.name, "no record"))
             continue
-        if result.letter_id in seen:
-            report.rejected.append(Rejected(path.name, f"duplicate letter id {result.letter_id!r} "
-                                                       f"(already read from {seen[result.letter_id]})"))
+        record = item.record
+        if record.letter_id in seen:
+            report.rejected.append(Rejected(item.path.name, f"duplicate letter id {record.letter_id!r} "
+                                                            f"(already read from {seen[record.letter_id]})"))
             continue
-        seen[result.letter_id] = path.name
+        seen[record.letter_id] = item.path.name
         report.accepted += 1
-        report.decisions += len(result.decisions)
-        if known.get(result.letter_id) == result.sha256:
+        report.decisions += len(record.decisions)
+        report.warnings += item.warnings
+        if known.get(record.letter_id) == record.sha256:
             report.unchanged += 1
             continue
-        batch.append(LetterGraph(result.letter_id, result.sha256, letter_quads(result)))
+        batch.append(LetterGraph(record.letter_id, record.sha256, letter_quads(record)))
         if len(batch) >= BATCH_SIZE:
             store.replace_letters(batch)
             batch = []

@@ -16,6 +16,7 @@ from kg.queries import QueryError, all_queries, named_query, run, table_rows
 from kg.resources import samples_dir
 from kg.results import render, to_csv
 from kg.store import DUMP_FORMATS, Store
+from kg.validate import json_report, load_files, merge, summary_line, text_report, validate_graph, validate_quads
 
 app = typer.Typer(help="Build and query a knowledge graph of California IMR determination letters.",
                   no_args_is_help=True, add_completion=False)
@@ -40,6 +41,9 @@ def build(
     store: StoreOption = DEFAULT_STORE,
     jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parser processes.")] = 1,
     sample: Annotated[bool, typer.Option("--sample", help="Also build the bundled sample letters.")] = False,
+    validate: Annotated[bool, typer.Option("--validate/--no-validate",
+                                           help="Check each letter's graph with the SHACL shapes; a letter "
+                                                "that violates them is rejected, not loaded.")] = True,
 ) -> None:
     """Parse letters into the store. Exit 0 if every letter was accepted, 1 if any was rejected,
     2 on a usage error."""
@@ -56,12 +60,14 @@ def build(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             console=err, disable=not err.is_terminal) as progress:
         task = progress.add_task("parsing letters", total=len(files))
-        report = build_letters(files, kg_store, jobs=jobs,
+        report = build_letters(files, kg_store, jobs=jobs, validate=validate,
                                on_letter=lambda _name: progress.advance(task))
     err.print(f"letters read: {report.read}, accepted: {report.accepted} "
               f"({report.unchanged} unchanged), rejected: {len(report.rejected)}")
     for rejected in report.rejected:
         err.print(f"  rejected {rejected.name}: {rejected.reason}")
+    if report.warnings:
+        err.print(f"SHACL warnings (letters kept): {summary_line(report.warnings)}; see `kg validate`")
     err.print(f"decisions: {report.decisions}, triples in store: {report.triples}, "
               f"time: {report.seconds:.1f} s")
     raise typer.Exit(0 if report.ok else 1)
@@ -135,6 +141,36 @@ def query(
         sys.stdout.buffer.write(output)
     elif output is not None:
         sys.stdout.write(output)
+
+
+@app.command(name="validate")
+def validate_command(
+    files: Annotated[list[Path] | None, typer.Argument(
+        help="RDF files (.ttl, .nt, .nq, .trig, .jsonld) to check instead of the store.", show_default=False)] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text, ttl (a sh:ValidationReport) or json.")] = "text",
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Check the store (or RDF files) against the SHACL shapes. Exit 0 if the data conforms (warnings
+    allowed), 1 if it does not, 2 on a usage or input error."""
+    if fmt not in ("text", "ttl", "json"):
+        err.print(f"[red]error:[/red] unknown format {fmt!r}; choose text, ttl or json")
+        raise typer.Exit(2)
+    try:
+        if files:
+            result = validate_graph(load_files(files))
+        else:
+            kg_store = _open(store)
+            result = merge(validate_quads(kg_store.letter_with_vocabulary(lid), lid) for lid in kg_store.letter_ids())
+    except (ValueError, FileNotFoundError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if fmt == "text":
+        sys.stdout.write(text_report(result.violations))
+    elif fmt == "json":
+        sys.stdout.write(json_report(result))
+    else:
+        sys.stdout.write(result.report.serialize(format="turtle"))
+    raise typer.Exit(0 if result.conforms else 1)
 
 
 @app.command()

@@ -66,12 +66,17 @@ def guideline(code: str) -> NamedNode:
     return _iri("guideline", code)
 
 
+def _exact(label: str) -> str:
+    """An IRI segment that differs whenever the (canonical) label differs."""
+    return label.replace(" ", "_")
+
+
 def guideline_section(code: str, label: str) -> NamedNode:
-    return _iri("guideline", code, "section", slug(label))
+    return _iri("guideline", code, "section", _exact(label))
 
 
 def specialty(label: str) -> NamedNode:
-    return _iri("specialty", slug(label.replace("&", "and")))
+    return _iri("specialty", _exact(label))
 
 
 def state(usps: str) -> NamedNode:

@@ -74,6 +74,24 @@ class Store:
                 self._store.remove_graph(graph)
         self._store.extend([q for letter in batch for q in letter.quads] + list(extra))
 
+    def letter_ids(self) -> list[str]:
+        return sorted(self.letter_hashes())
+
+    def letter_with_vocabulary(self, letter_id: str) -> list[ox.Quad]:
+        """A letter's quads plus the vocabulary-graph quads of the shared concepts it links to (and
+        of the concepts those link to: a medication's class, a section's guideline)."""
+        quads = list(self._store.quads_for_pattern(None, None, None, iris.letter_graph(letter_id)))
+        frontier = {q.object for q in quads if isinstance(q.object, ox.NamedNode)}
+        seen: set[ox.NamedNode] = set()
+        for _ in range(2):
+            found = []
+            for node in frontier - seen:
+                found += self._store.quads_for_pattern(node, None, None, iris.VOCABULARY_GRAPH)
+            seen |= frontier
+            quads += found
+            frontier = {q.object for q in found if isinstance(q.object, ox.NamedNode)}
+        return quads
+
     def remove_letter(self, letter_id: str) -> bool:
         graph = iris.letter_graph(letter_id)
         if not self._store.contains_named_graph(graph):

@@ -128,8 +128,8 @@ def test_conclusion_in_unusual_wording():
 def test_citation_kinds_and_no_evidence():
     decisions = _parse("CM16-0248655").decisions
     reviewer = [(c.guideline, c.sections) for c in decisions[0].citations if c.party == "reviewer"]
-    assert reviewer == [("ODG", ("Hips and Pelvis (Acute and Chronic)", "MRI (magnetic resonance imaging)")),
-                        ("ACOEM", ("ACOEM Hip and Groin Disorders", "Diagnostic Testing", "MRI"))]
+    assert reviewer == [("ODG", ("Hips and pelvis (Acute and Chronic)", "MRI (magnetic resonance imaging)")),
+                        ("ACOEM", ("ACOEM hip and groin disorders", "Diagnostic testing", "MRI"))]
     no_evidence = _parse("CM16-0247274").decisions[1]
     assert no_evidence.no_evidence_cited == ("administrator", "reviewer")
     assert no_evidence.citations == ()
@@ -146,6 +146,8 @@ def test_mtus_sections_split_without_breaking_names():
     cites = _parse("CM16-0248471").decisions[0].citations
     assert [c.sections for c in cites] == [
         ("TENS, chronic pain (transcutaneous electrical nerve stimulation)",)] * 2
+    soma = [c.sections for c in _parse("004_cb07c567c7678ea3").decisions[0].citations]
+    assert soma == [(), ("Muscle relaxants",), (), ("Carisoprodol (Soma)", "Muscle relaxants")]
     multi = [c for c in _parse("CM17-0003623").decisions[1].citations if c.party == "reviewer"]
     assert [c.guideline for c in multi] == ["MTUS-ACOEM"] * 4 + ["MTUS-CPMTG"]
 

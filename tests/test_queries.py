@@ -70,7 +70,7 @@ def test_outcome_rates_by_class_service_year_specialty(sample_store):
 
 def test_cited_sections_and_pages(sample_store):
     sections = rows(sample_store, "cited-sections-by-outcome")
-    assert sections[0] == ["reviewer", "MTUS-ACOEM", "Special Studies", "18", "18", "0"]
+    assert sections[0] == ["reviewer", "MTUS-ACOEM", "Special studies", "18", "18", "0"]
     admin = rows(sample_store, "cited-sections-by-outcome", party="administrator")
     assert all(r[0] == "administrator" for r in admin)
     pages = rows(sample_store, "cited-pages-by-outcome")

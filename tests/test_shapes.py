@@ -1,60 +1,277 @@
-"""The core SHACL shapes: real letters conform, a broken graph fails on the exact shape and path."""
+"""SHACL shapes: real letters conform; every shape fails on a graph made to break it, on the exact
+shape and path; shapes and ontology agree; `kg validate` exit codes and reports."""
 
 from __future__ import annotations
 
-import pyoxigraph as ox
-import pyshacl
+import datetime as dt
+import json
+from functools import cache
+
 import pytest
 import rdflib
+from rdflib.namespace import OWL, RDF, SH, XSD
+from typer.testing import CliRunner
 
+from kg.cli import app
 from kg.graph import letter_quads
 from kg.parser import parse_file
 from kg.resources import data_dir
+from kg.validate import _path_text, _short, shapes_graph, to_rdflib, validate_graph
 
-from .conftest import ALL_LETTERS
+from .conftest import ALL_LETTERS, LETTERS
 
 IMR = rdflib.Namespace("https://w3id.org/imr-kg/ontology#")
-SH = rdflib.Namespace("http://www.w3.org/ns/shacl#")
+runner = CliRunner()
 
 
-def _graph(path) -> rdflib.Graph:
-    triples = [ox.Triple(q.subject, q.predicate, q.object) for q in letter_quads(parse_file(path))]
-    return rdflib.Graph().parse(data=ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES), format="nt")
+@cache
+def letter_graph(stem: str) -> rdflib.Graph:
+    return to_rdflib(letter_quads(parse_file(LETTERS / f"{stem}.txt")))
 
 
-@pytest.fixture(scope="module")
-def shapes() -> rdflib.Graph:
+def copy(stem: str) -> rdflib.Graph:
     g = rdflib.Graph()
-    for path in data_dir("shapes").glob("*.ttl"):
+    for t in letter_graph(stem):
+        g.add(t)
+    return g
+
+
+def test_all_sample_letters_conform():
+    union = rdflib.Graph()
+    for path in ALL_LETTERS:
+        for t in letter_graph(path.stem):
+            union.add(t)
+    result = validate_graph(union)
+    assert result.conforms, [v for v in result.violations if v.severity == "Violation"]
+    assert [v for v in result.violations] == []
+
+
+# ---------------------------------------------------------------- a broken graph for every shape
+
+def _property_shapes() -> list[rdflib.URIRef]:
+    sg = shapes_graph()
+    return sorted(s for s in sg.subjects(RDF.type, SH.PropertyShape) if isinstance(s, rdflib.URIRef))
+
+
+def _bad_value(sg: rdflib.Graph, shape: rdflib.URIRef, current: rdflib.term.Node | None) -> rdflib.term.Node | None:
+    """A value that breaks the first value constraint of `shape`, or None if it has none."""
+    if sg.value(shape, SH["in"]) is not None:
+        return rdflib.Literal("Bogus")
+    if sg.value(shape, SH.pattern) is not None:
+        return rdflib.Literal("Bad Value!")
+    for bound, step in ((SH.minInclusive, -1), (SH.minExclusive, 0), (SH.maxInclusive, 1)):
+        limit = sg.value(shape, bound)
+        if limit is not None:
+            v = limit.toPython()
+            if isinstance(v, dt.date):
+                return rdflib.Literal(v + dt.timedelta(days=step), datatype=XSD.date)
+            return rdflib.Literal(v + step, datatype=limit.datatype)
+    if sg.value(shape, SH.minLength) is not None:
+        return rdflib.Literal("")
+    if sg.value(shape, SH["class"]) is not None:
+        return rdflib.URIRef("https://example.org/untyped")
+    if sg.value(shape, SH.nodeKind) == SH.IRI:
+        return rdflib.Literal("not an IRI")
+    datatype = sg.value(shape, SH.datatype)
+    if datatype is not None:
+        return rdflib.Literal(7) if datatype == XSD.string else rdflib.Literal("not typed")
+    return None
+
+
+def _break(shape: rdflib.URIRef) -> tuple[rdflib.Graph, str]:
+    """A copy of a real letter graph changed so that `shape` fails on one focus node."""
+    sg = shapes_graph()
+    path = sg.value(shape, SH.path)
+    classes = list(sg.objects(shape, SH.targetClass))
+    for stem in ("004_cb07c567c7678ea3", "CM17-0003284", "001_31f77f8318a90c33", "CM16-0249170",
+                 "CM17-0007142", "000_ed7318db5454d5ef"):
+        g = copy(stem)
+        for cls in classes:
+            for focus in g.subjects(RDF.type, cls):
+                if isinstance(path, rdflib.URIRef) and _mutate(g, sg, shape, focus, path):
+                    return g, str(focus)
+                if not isinstance(path, rdflib.URIRef) and _mutate_other(g, sg, shape, focus):
+                    return g, str(focus)
+    raise AssertionError(f"no sample letter can be broken for {shape}")
+
+
+def _mutate(g: rdflib.Graph, sg: rdflib.Graph, shape, focus, path) -> bool:
+    values = list(g.objects(focus, path))
+    other = sg.value(shape, SH.lessThan) or sg.value(shape, SH.lessThanOrEquals)
+    if other is not None and values and g.value(focus, other) is not None:
+        g.set((focus, other, _smaller(values[0])))
+        return True
+    bad = _bad_value(sg, shape, values[0] if values else None)
+    if bad is not None and values:
+        g.set((focus, path, bad))
+        return True
+    if sg.value(shape, SH.minCount) is not None and values:
+        g.remove((focus, path, None))
+        return True
+    if sg.value(shape, SH.maxCount) is not None and values:
+        g.add((focus, path, rdflib.Literal("a second value") if isinstance(values[0], rdflib.Literal)
+               else rdflib.URIRef(str(values[0]) + "-second")))
+        return True
+    return False
+
+
+def _mutate_other(g: rdflib.Graph, sg: rdflib.Graph, shape, focus) -> bool:
+    """Shapes over path expressions: a date comparison where the later date is moved back."""
+    other = sg.value(shape, SH.lessThanOrEquals)
+    if other is not None and g.value(focus, other) is not None:
+        g.set((focus, other, rdflib.Literal(dt.date(1900, 1, 1), datatype=XSD.date)))
+        return True
+    return False
+
+
+def _smaller(value: rdflib.term.Node) -> rdflib.Literal:
+    v = value.toPython()
+    if isinstance(v, dt.date):
+        return rdflib.Literal(v - dt.timedelta(days=1), datatype=XSD.date)
+    return rdflib.Literal(v - 1, datatype=value.datatype)
+
+
+@pytest.mark.parametrize("shape", _property_shapes(), ids=lambda s: _short(s))
+def test_every_property_shape_catches_a_broken_graph(shape):
+    graph, focus = _break(shape)
+    result = validate_graph(graph)
+    expected_path = _path_text(shapes_graph(), shape, SH.path)
+    hits = [v for v in result.violations if v.shape == _short(shape)]
+    assert hits, result.violations
+    assert {(v.focus, v.path) for v in hits} == {(focus, expected_path)}
+    assert all(v.message for v in hits)
+
+
+def test_every_shape_has_message_and_severity():
+    sg = shapes_graph()
+    for shape in set(sg.subjects(RDF.type, SH.PropertyShape)) | set(sg.subjects(SH.targetClass, None)):
+        if isinstance(shape, rdflib.URIRef) and (sg.value(shape, SH.path) or sg.value(shape, SH["or"])
+                                                 or sg.value(shape, SH.xone)):
+            assert sg.value(shape, SH.message) is not None, shape
+            assert sg.value(shape, SH.severity) is not None, shape
+
+
+@pytest.mark.parametrize("name, mutate, shape, path", [
+    ("missing outcome", lambda g: g.remove((_first(g, IMR.Decision), IMR.outcome, None)),
+     "s:Decision-outcome", "imr:outcome"),
+    ("age of 430", lambda g: g.set((_first(g, IMR.InjuredWorker), IMR.age, rdflib.Literal(430))),
+     "s:InjuredWorker-age", "imr:age"),
+    ("injury after the review", lambda g: g.set((_first(g, IMR.Injury), IMR.injuryDate,
+                                                 rdflib.Literal(dt.date(2016, 12, 31), datatype=XSD.date))),
+     "s:Case-injuryBeforeUrDenial", "imr:injury/imr:injuryDate"),
+    ("unknown state code", lambda g: g.set((_first(g, IMR.State), rdflib.URIRef(
+        "http://www.w3.org/2004/02/skos/core#notation"), rdflib.Literal("XX"))), "s:State-notation", "skos:notation"),
+    ("decision without evidence", lambda g: g.remove((_first(g, IMR.Decision), IMR.evidence, None)),
+     "s:Decision-evidence", "imr:evidence"),
+])
+def test_named_errors(name, mutate, shape, path):
+    g = copy("CM17-0003284")
+    mutate(g)
+    result = validate_graph(g)
+    assert not result.conforms
+    assert (shape, path) in {(v.shape, v.path) for v in result.violations if v.severity == "Violation"}
+
+
+def _first(g: rdflib.Graph, cls: rdflib.URIRef) -> rdflib.term.Node:
+    return sorted(g.subjects(RDF.type, cls))[0]
+
+
+def test_item_both_drug_and_service_violates_xone():
+    g = copy("000_ed7318db5454d5ef")
+    g.add((_first(g, IMR.TreatmentRequest), IMR.serviceType, rdflib.URIRef("https://w3id.org/imr-kg/id/service-type/imaging")))
+    assert ("s:TreatmentRequest", None) in {(v.shape, v.path) for v in validate_graph(g).violations}
+
+
+def test_outcome_conclusion_mismatch_is_a_warning_only():
+    g = copy("000_ed7318db5454d5ef")
+    g.set((_first(g, IMR.Decision), IMR.medicallyNecessary, rdflib.Literal(True)))
+    result = validate_graph(g)
+    assert result.conforms
+    assert [(v.severity, v.shape) for v in result.violations] == [("Warning", "s:Decision")]
+
+
+def test_violations_are_attributed_to_their_letter():
+    union = copy("000_ed7318db5454d5ef")
+    for t in letter_graph("001_31f77f8318a90c33"):
+        union.add(t)
+    union.set((_first(union, IMR.InjuredWorker), IMR.age, rdflib.Literal(430)))
+    letters = {v.letter for v in validate_graph(union).violations}
+    assert letters == {"000_ed7318db5454d5ef"}
+
+
+# ---------------------------------------------------------------- shapes and ontology agree
+
+def _ontology() -> rdflib.Graph:
+    g = rdflib.Graph()
+    for path in data_dir("ontology").glob("*.ttl"):
         g.parse(path)
     return g
 
 
-@pytest.mark.parametrize("path", ALL_LETTERS[:6], ids=lambda p: p.stem)
-def test_real_letters_conform(path, shapes):
-    conforms, _, text = pyshacl.validate(_graph(path), shacl_graph=shapes)
-    assert conforms, text
+def test_shapes_name_only_declared_terms_and_every_class_has_a_shape():
+    onto, sg = _ontology(), shapes_graph()
+    classes = set(onto.subjects(RDF.type, OWL.Class))
+    properties = set(onto.subjects(RDF.type, OWL.ObjectProperty)) | set(onto.subjects(RDF.type, OWL.DatatypeProperty))
+    targeted = set(sg.objects(None, SH.targetClass)) | set(sg.objects(None, SH["class"]))
+    assert {c for c in targeted if str(c).startswith(str(IMR))} <= classes
+    paths = {p for p in sg.objects(None, SH.path) if isinstance(p, rdflib.URIRef)}
+    assert {p for p in paths if str(p).startswith(str(IMR))} <= properties
+    assert classes <= set(sg.objects(None, SH.targetClass)), classes - set(sg.objects(None, SH.targetClass))
 
 
-@pytest.mark.parametrize("path_, mutate", [
-    (IMR.outcome, lambda g, d: (g.remove((d, IMR.outcome, None)), g.add((d, IMR.outcome, rdflib.Literal("Maybe"))))),
-    (IMR.outcome, lambda g, d: g.remove((d, IMR.outcome, None))),
-    (IMR.evidence, lambda g, d: g.remove((d, IMR.evidence, None))),
-])
-def test_broken_decision_fails_on_its_path(path_, mutate, shapes):
-    g = _graph(ALL_LETTERS[0])
-    decision = next(g.subjects(rdflib.RDF.type, IMR.Decision))
-    mutate(g, decision)
-    conforms, report, _ = pyshacl.validate(g, shacl_graph=shapes)
-    assert not conforms
-    paths = {report.value(r, SH.resultPath) for r in report.subjects(rdflib.RDF.type, SH.ValidationResult)}
-    assert paths == {path_}
+# ---------------------------------------------------------------- kg validate
+
+@pytest.fixture(scope="module")
+def dumped(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("validate")
+    store = folder / "store"
+    assert runner.invoke(app, ["build", str(LETTERS / "CM17-0003284.txt"), "--store", str(store)]).exit_code == 0
+    ttl = folder / "dump.ttl"
+    assert runner.invoke(app, ["dump", "-o", str(ttl), "--store", str(store)]).exit_code == 0
+    return store, ttl
 
 
-def test_age_out_of_range_fails(shapes):
-    g = _graph(ALL_LETTERS[0])
-    worker = next(g.subjects(rdflib.RDF.type, IMR.InjuredWorker))
-    g.set((worker, IMR.age, rdflib.Literal(430)))
-    conforms, report, _ = pyshacl.validate(g, shacl_graph=shapes)
-    assert not conforms
-    assert {report.value(r, SH.resultPath) for r in report.subjects(rdflib.RDF.type, SH.ValidationResult)} == {IMR.age}
+def test_kg_validate_store_and_files_conform(dumped):
+    store, ttl = dumped
+    result = runner.invoke(app, ["validate", "--store", str(store)])
+    assert (result.exit_code, result.stdout) == (0, "conforms\n")
+    assert runner.invoke(app, ["validate", str(ttl)]).exit_code == 0
+
+
+def test_kg_validate_edited_file_exits_1_and_names_the_rule(dumped, tmp_path):
+    _, ttl = dumped
+    broken = tmp_path / "broken.ttl"
+    broken.write_text(ttl.read_text().replace('imr:outcome "Upheld"', 'imr:outcome "Maybe"', 1))
+    result = runner.invoke(app, ["validate", str(broken)])
+    assert result.exit_code == 1
+    assert "letter CM17-0003284:" in result.stdout
+    assert "Violation s:Decision-outcome: A decision has exactly one outcome, Upheld or Overturned." in result.stdout
+    assert 'imr:outcome = Maybe' in result.stdout
+    assert result.stdout.rstrip().endswith("1 violation(s), 1 warning(s) in 1 letter(s)")
+    data = json.loads(runner.invoke(app, ["validate", str(broken), "-f", "json"]).stdout)
+    assert data["conforms"] is False
+    assert {r["shape"] for r in data["results"] if r["severity"] == "Violation"} == {"s:Decision-outcome"}
+    report = rdflib.Graph().parse(data=runner.invoke(app, ["validate", str(broken), "-f", "ttl"]).stdout,
+                                  format="turtle")
+    assert report.value(next(report.subjects(RDF.type, SH.ValidationReport)), SH.conforms).toPython() is False
+
+
+def test_kg_validate_input_errors_exit_2(tmp_path):
+    bad = tmp_path / "bad.ttl"
+    bad.write_text("this is not turtle <<<")
+    assert runner.invoke(app, ["validate", str(bad)]).exit_code == 2
+    assert runner.invoke(app, ["validate", str(tmp_path / "x.csv")]).exit_code == 2
+    assert runner.invoke(app, ["validate", "-f", "xml"]).exit_code == 2
+
+
+def test_build_rejects_a_letter_that_breaks_a_shape(tmp_path):
+    text = (LETTERS / "001_31f77f8318a90c33.txt").read_text().replace("68-year-old", "430-year-old")
+    (tmp_path / "old.txt").write_text(text)
+    result = runner.invoke(app, ["build", str(tmp_path / "old.txt"), str(LETTERS / "000_ed7318db5454d5ef.txt"),
+                                 "--store", str(tmp_path / "s")])
+    assert result.exit_code == 1
+    assert "rejected old.txt: fails SHACL shape s:InjuredWorker-age imr:age = 430" in result.stderr
+    assert "accepted: 1" in result.stderr
+    unchecked = runner.invoke(app, ["build", str(tmp_path / "old.txt"), "--no-validate",
+                                    "--store", str(tmp_path / "t")])
+    assert unchecked.exit_code == 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kg.parser.labels import sentence_case
 from kg.parser.text import CleanText
 from kg.record import Citation, Party
 from kg.vocab import load
@@ -135,6 +136,7 @@ def _sections(body: str) -> list[str]:
         previous = None
         while topic != previous:
             previous, topic = topic, _NOISE.sub("", topic).strip(" ,.:;")
+        topic = sentence_case(topic)
         if re.search(r"[A-Za-z]{2}", topic) and topic not in out:
             out.append(topic)
     return out

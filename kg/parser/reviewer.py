@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from kg.parser.labels import title_case
 from kg.parser.text import CleanText
 from kg.record import Fact, Reviewer, Specialty
 from kg.vocab import load
@@ -31,7 +32,7 @@ def _items(clean: CleanText, start: int, end: int, *, split_and: bool = False) -
         for piece in pieces:
             at = clean.text.index(piece, offset)
             offset = at + len(piece)
-            word = " ".join(piece.split()).strip(" .")
+            word = title_case(piece) if not split_and else " ".join(piece.split()).strip(" .")
             if word:
                 lead = len(piece) - len(piece.lstrip())
                 out.append((word, at + lead, at + lead + len(piece.strip().rstrip("."))))

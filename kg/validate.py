@@ -1,0 +1,219 @@
+"""SHACL validation of letter graphs with the shapes of shapes/, each result attributed to its letter."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from functools import cache
+from pathlib import Path
+
+import pyoxigraph as ox
+import pyshacl
+import rdflib
+from rdflib.namespace import RDF, SH
+
+from kg.namespaces import DATA, IMR
+from kg.resources import data_dir
+
+_LETTER_IRI = re.compile(re.escape(DATA) + r"letter/(?P<id>[^/]+)")
+SHAPES_NS = "https://w3id.org/imr-kg/shapes#"
+_SHORT = {SHAPES_NS: "s:", IMR: "imr:", "http://www.w3.org/ns/oa#": "oa:",
+          "http://www.w3.org/2004/02/skos/core#": "skos:", "http://purl.org/dc/terms/": "dcterms:"}
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One SHACL result: which letter, which rule, where, what value, and the rule's message."""
+
+    letter: str | None  # None: a shared concept (medication, guideline, ...) or unknown
+    severity: str  # Violation, Warning or Info
+    shape: str
+    focus: str
+    path: str | None
+    value: str | None
+    message: str
+
+
+@dataclass
+class ValidationResult:
+    violations: list[Violation]
+    report: rdflib.Graph
+
+    @property
+    def conforms(self) -> bool:
+        """Warnings are reported but do not break conformance."""
+        return not any(v.severity == "Violation" for v in self.violations)
+
+
+@cache
+def shapes_graph() -> rdflib.Graph:
+    """The shapes of shapes/*.ttl, parsed once per process."""
+    g = rdflib.Graph()
+    for path in sorted(data_dir("shapes").glob("*.ttl")):
+        g.parse(path, format="turtle")
+    return g
+
+
+def _short(term: rdflib.term.Node | None) -> str | None:
+    if term is None:
+        return None
+    if isinstance(term, rdflib.URIRef):
+        for ns, prefix in _SHORT.items():
+            if term.startswith(ns):
+                return prefix + term[len(ns):]
+        return str(term)
+    if isinstance(term, rdflib.BNode):
+        return "(path expression)"
+    return str(term)
+
+
+def _term(term: ox.NamedNode | ox.BlankNode | ox.Literal) -> rdflib.term.Node:
+    if isinstance(term, ox.NamedNode):
+        return rdflib.URIRef(term.value)
+    if isinstance(term, ox.BlankNode):
+        return rdflib.BNode(term.value)
+    if term.language:
+        return rdflib.Literal(term.value, lang=term.language)
+    datatype = term.datatype.value
+    return rdflib.Literal(term.value, datatype=None if datatype == _XSD_STRING else rdflib.URIRef(datatype))
+
+
+_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+
+
+def to_rdflib(quads: Iterable[ox.Quad]) -> rdflib.Graph:
+    """Quads (any graphs) as one rdflib graph of triples, converted term by term (parsing N-Triples
+    back would cost several times more)."""
+    g = rdflib.Graph()
+    cache: dict[object, rdflib.term.Node] = {}
+    for q in quads:
+        s, p, o = (cache.get(t) or cache.setdefault(t, _term(t)) for t in (q.subject, q.predicate, q.object))
+        g.add((s, p, o))
+    return g
+
+
+def _letter_of(focus: rdflib.term.Node, data: rdflib.Graph, default: str | None) -> str | None:
+    m = _LETTER_IRI.match(str(focus))
+    if m:
+        return m.group("id")
+    for letter in data.subjects(rdflib.URIRef(IMR + "aboutCase"), focus):
+        m = _LETTER_IRI.match(str(letter))
+        if m:
+            return m.group("id")
+    return default
+
+
+def _path_text(report: rdflib.Graph, result: rdflib.term.Node, prop: rdflib.URIRef = SH.resultPath) -> str | None:
+    """A readable SHACL path: imr:outcome, imr:injury/imr:injuryDate, ^imr:utilizationReview/..."""
+    path = report.value(result, prop)
+    if isinstance(path, rdflib.BNode):
+        items = list(rdflib.collection.Collection(report, path)) if report.value(path, RDF.first) else []
+        inverse = report.value(path, SH.inversePath)
+        if inverse is not None:
+            return f"^{_short(inverse)}"
+        return "/".join(p for p in (_path_text_node(report, i) for i in items) if p) or "(path expression)"
+    return _short(path)
+
+
+def _path_text_node(report: rdflib.Graph, node: rdflib.term.Node) -> str | None:
+    inverse = report.value(node, SH.inversePath) if isinstance(node, rdflib.BNode) else None
+    return f"^{_short(inverse)}" if inverse is not None else _short(node)
+
+
+def validate_graph(data: rdflib.Graph, letter: str | None = None) -> ValidationResult:
+    """Validate one graph; results name the letter of their focus node (or `letter`)."""
+    _, report, _ = pyshacl.validate(data, shacl_graph=shapes_graph(), inference="none",
+                                    allow_warnings=True)
+    violations = []
+    for result in report.subjects(RDF.type, SH.ValidationResult):
+        focus = report.value(result, SH.focusNode)
+        value = report.value(result, SH.value)
+        shape = report.value(result, SH.sourceShape)
+        severity = report.value(result, SH.resultSeverity)
+        message = report.value(result, SH.resultMessage)
+        violations.append(Violation(
+            letter=_letter_of(focus, data, letter),
+            severity=str(severity).rsplit("#", 1)[-1],
+            shape=_short(shape) or "",
+            focus=str(focus),
+            path=_path_text(report, result),
+            value=None if value == focus else _short(value),
+            message=str(message) if message else "",
+        ))
+    violations.sort(key=lambda v: (v.letter or "", v.shape, v.focus, v.path or "", v.value or ""))
+    return ValidationResult(violations, report)
+
+
+def validate_quads(quads: Iterable[ox.Quad], letter: str | None = None) -> ValidationResult:
+    return validate_graph(to_rdflib(quads), letter)
+
+
+def merge(results: Iterable[ValidationResult]) -> ValidationResult:
+    """One result (and one sh:ValidationReport) from the results of several letters."""
+    results = list(results)
+    report = rdflib.Graph()
+    node = rdflib.BNode()
+    report.add((node, RDF.type, SH.ValidationReport))
+    violations: list[Violation] = []
+    for r in results:
+        violations += r.violations
+        for result in r.report.subjects(RDF.type, SH.ValidationResult):
+            report.add((node, SH.result, result))
+        for triple in r.report:
+            if triple[0] != node and triple[1] != SH.conforms and triple[2] != SH.ValidationReport:
+                report.add(triple)
+    merged = ValidationResult(violations, report)
+    report.add((node, SH.conforms, rdflib.Literal(merged.conforms)))
+    return merged
+
+
+def summary_line(violations: list[Violation]) -> str:
+    errors = sum(v.severity == "Violation" for v in violations)
+    warnings = len(violations) - errors
+    letters = len({v.letter for v in violations})
+    return f"{errors} violation(s), {warnings} warning(s) in {letters} letter(s)" if violations else "conforms"
+
+
+def text_report(violations: list[Violation]) -> str:
+    """Grouped by letter, then by rule: focus node, path, offending value, the rule's message."""
+    lines: list[str] = []
+    current: tuple[str | None, str] | None = None
+    for v in violations:
+        if v.letter != (current or (None,))[0] or current is None:
+            lines.append(f"letter {v.letter or '(shared concepts)'}:")
+        key = (v.letter, v.shape)
+        if key != current:
+            lines.append(f"  {v.severity} {v.shape}: {v.message}")
+            current = key
+        where = f"    at <{v.focus}>" + (f" {v.path}" if v.path else "")
+        lines.append(where + (f" = {v.value}" if v.value is not None else ""))
+    lines.append(summary_line(violations))
+    return "\n".join(lines) + "\n"
+
+
+def json_report(result: ValidationResult) -> str:
+    return json.dumps({"conforms": result.conforms, "summary": summary_line(result.violations),
+                       "results": [asdict(v) for v in result.violations]}, indent=1) + "\n"
+
+
+RDF_SUFFIXES = {".ttl": "turtle", ".nt": "nt", ".nq": "nquads", ".trig": "trig", ".jsonld": "json-ld",
+                ".json": "json-ld", ".rdf": "xml", ".owl": "xml"}
+
+
+def load_files(paths: Iterable[Path]) -> rdflib.Graph:
+    """The union of RDF files (by extension) as one graph; raises ValueError naming a bad file."""
+    union = rdflib.Graph()
+    for path in paths:
+        fmt = RDF_SUFFIXES.get(path.suffix.lower())
+        if fmt is None:
+            raise ValueError(f"{path}: unknown RDF file type (use {', '.join(RDF_SUFFIXES)})")
+        try:
+            ds = rdflib.Dataset()
+            ds.parse(path, format=fmt)
+        except Exception as exc:
+            raise ValueError(f"{path}: cannot parse as {fmt}: {exc}") from exc
+        for s, p, o, _ in ds.quads((None, None, None, None)):
+            union.add((s, p, o))
+    return union
