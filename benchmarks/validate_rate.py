@@ -12,7 +12,6 @@ import argparse
 import multiprocessing
 import time
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import pyoxigraph as ox
 import pyshacl

@@ -174,6 +174,29 @@ def validate_command(
 
 
 @app.command()
+def serve(
+    store: StoreOption = DEFAULT_STORE,
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    timeout: Annotated[float, typer.Option(help="Seconds a query may run before it is stopped.")] = 5.0,
+    workers: Annotated[int, typer.Option(min=1, help="Query worker processes.")] = 2,
+    max_rows: Annotated[int, typer.Option(help="Most rows (or triples) a result may have.")] = 10_000,
+    cors_origin: Annotated[list[str] | None, typer.Option(help="Allow browser calls from this origin.")] = None,
+) -> None:
+    """Serve the store read-only over HTTP: /sparql (SPARQL 1.1 Protocol), /graphql, /queries/NAME,
+    /letters/ID and /health."""
+    import uvicorn
+
+    from kg.server import ServeSettings, create_app
+
+    _open(store).close()  # fail early, with exit 2, when there is no store
+    settings = ServeSettings(store=store, timeout=timeout, workers=workers, max_rows=max_rows,
+                             cors_origins=tuple(cors_origin or ()))
+    err.print(f"serving {store} on http://{host}:{port}/ (SPARQL at /sparql, GraphQL at /graphql)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+@app.command()
 def stats(store: StoreOption = DEFAULT_STORE) -> None:
     """Count letters, decisions (by outcome) and triples in the store."""
     kg_store = _open(store)

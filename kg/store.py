@@ -108,8 +108,10 @@ class Store:
             self._store.load(path=str(path), format=ox.RdfFormat.TURTLE, to_graph=graph)
 
     def query(self, sparql: str, **kwargs: object) -> ox.QuerySolutions | ox.QueryBoolean | ox.QueryTriples:
-        """Run a SPARQL query over the union of all graphs."""
-        return self._store.query(sparql, use_default_graph_as_union=True, **kwargs)  # type: ignore[arg-type]
+        """Run a SPARQL query; its default graph is the union of all graphs unless `default_graph` is given."""
+        if "default_graph" not in kwargs:
+            kwargs["use_default_graph_as_union"] = True
+        return self._store.query(sparql, **kwargs)  # type: ignore[arg-type]
 
     def quads(self) -> Iterator[ox.Quad]:
         return iter(self._store)

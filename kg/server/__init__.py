@@ -1,0 +1,5 @@
+"""The HTTP service: SPARQL endpoint, GraphQL API, named queries and letter pages."""
+
+from kg.server.app import ServeSettings, create_app
+
+__all__ = ["ServeSettings", "create_app"]

@@ -1,0 +1,197 @@
+"""The HTTP service: a SPARQL 1.1 Protocol endpoint, named queries, letter pages and health, on Starlette."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+
+import anyio
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from kg.queries import QueryError, all_queries, named_query
+from kg.server.guard import Refused, check_query, is_update
+from kg.server.pages import index_page, letter_page
+from kg.server.pool import Answer, QueryPool, QueryTimeout, ServiceBusy
+
+
+@dataclass(frozen=True)
+class ServeSettings:
+    """Everything `kg serve` can be told; safe defaults."""
+
+    store: Path = Path("kg-store")
+    timeout: float = 5.0  # seconds per query
+    max_rows: int = 10_000
+    max_body: int = 1_000_000  # bytes
+    workers: int = 2
+    cors_origins: tuple[str, ...] = ()
+    graphql_max_depth: int = 8
+    graphql_max_tokens: int = 2_000
+    graphql_max_aliases: int = 15
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _text(status: int, message: str) -> PlainTextResponse:
+    return PlainTextResponse(message + "\n", status_code=status)
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _TooLarge
+    return body
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _answer(pool: QueryPool, payload: dict[str, Any]) -> Answer:
+    """Run a request in the pool; a timeout or a full pool becomes a 503 answer."""
+    try:
+        return await anyio.to_thread.run_sync(pool.run, payload)
+    except (QueryTimeout, ServiceBusy) as exc:
+        return Answer(503, "text/plain; charset=utf-8", f"{exc}\n".encode())
+
+
+async def _ask(pool: QueryPool, payload: dict[str, Any]) -> Response:
+    answer = await _answer(pool, payload)
+    return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+
+
+def create_app(settings: ServeSettings) -> Starlette:
+    """The ASGI app for `settings`; query workers start with the app and stop with it."""
+    state: dict[str, QueryPool] = {}
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        state["pool"] = QueryPool(settings.store, workers=settings.workers, timeout=settings.timeout,
+                                  max_rows=settings.max_rows)
+        try:
+            yield
+        finally:
+            state["pool"].close()
+
+    async def sparql(request: Request) -> Response:
+        params = parse_qs(request.url.query, keep_blank_values=True)
+        try:
+            query = await _query_text(request, params, settings.max_body)
+        except _TooLarge:
+            return _text(413, f"request body larger than {settings.max_body} bytes")
+        except _Protocol as exc:
+            return _text(exc.status, str(exc))
+        if is_update(query):
+            return _text(403, "this endpoint is read-only: SPARQL Update is refused")
+        try:
+            check_query(query)
+        except Refused as exc:
+            return _text(403, str(exc))
+        return await _ask(state["pool"], {
+            "kind": "sparql", "query": query, "accept": request.headers.get("accept", ""),
+            "default_graphs": params.get("default-graph-uri", []), "named_graphs": params.get("named-graph-uri", []),
+        })
+
+    async def named(request: Request) -> Response:
+        name = request.path_params["name"]
+        try:
+            query = named_query(name)
+        except QueryError as exc:
+            return _text(404, str(exc))
+        given = {k: v for k, v in request.query_params.items() if k != "format"}
+        accept = request.headers.get("accept", "")
+        fmt = request.query_params.get("format")
+        if fmt:
+            accept = {"json": "application/sparql-results+json", "xml": "application/sparql-results+xml",
+                      "csv": "text/csv", "tsv": "text/tab-separated-values"}.get(fmt, "none/none")
+        return await _ask(state["pool"], {"kind": "named", "name": query.name, "params": given, "accept": accept})
+
+    async def queries(request: Request) -> Response:
+        return JSONResponse([{"name": q.name, "title": q.title, "description": q.description,
+                              "parameters": [{"name": p.name, "type": p.type, "required": p.required,
+                                              "default": p.default, "doc": p.doc} for p in q.parameters],
+                              "url": f"/queries/{q.name}"} for q in all_queries()])
+
+    async def letter(request: Request) -> Response:
+        answer = await _answer(state["pool"], {"kind": "named", "name": "letter-evidence",
+                                            "params": {"letter": request.path_params["id"]},
+                                            "accept": "application/sparql-results+json"})
+        if answer.status != 200:
+            return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+        rows = json.loads(answer.body)["results"]["bindings"]
+        if not rows:
+            return _text(404, f"no letter {request.path_params['id']!r} in the store")
+        return HTMLResponse(letter_page(request.path_params["id"], rows))
+
+    async def health(request: Request) -> Response:
+        pool = state["pool"]
+        return JSONResponse({"status": "ok", "store": str(settings.store), "workers": settings.workers,
+                             "worker_restarts": pool.restarts, "timeout_s": settings.timeout})
+
+    async def index(request: Request) -> Response:
+        return HTMLResponse(index_page([(q.name, q.title) for q in all_queries()]))
+
+    routes = [
+        Route("/", index),
+        Route("/health", health),
+        Route("/sparql", sparql, methods=["GET", "POST"]),
+        Route("/queries", queries),
+        Route("/queries/{name}", named),
+        Route("/letters/{id}", letter),
+    ]
+    cors = Middleware(CORSMiddleware, allow_origins=list(settings.cors_origins), allow_methods=["GET", "POST"])
+    middleware = [cors] if settings.cors_origins else []  # CORS stays off unless origins are configured
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    _mount_graphql(app, settings, state)
+    return app
+
+
+def _mount_graphql(app: Starlette, settings: ServeSettings, state: dict[str, QueryPool]) -> None:
+    from kg.server.graphql import graphql_app
+
+    app.mount("/graphql", graphql_app(settings, lambda: state["pool"]))
+
+
+class _Protocol(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+async def _query_text(request: Request, params: dict[str, list[str]], limit: int) -> str:
+    """The query of a SPARQL Protocol request (GET query=, POST form, POST sparql-query)."""
+    if request.method == "GET":
+        if "update" in params:
+            raise _Protocol(403, "this endpoint is read-only: SPARQL Update is refused")
+        if "query" not in params:
+            raise _Protocol(400, "missing 'query' parameter")
+        return params["query"][0]
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = await _body(request, limit)
+    if content_type == "application/x-www-form-urlencoded":
+        form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
+        if "update" in form:
+            raise _Protocol(403, "this endpoint is read-only: SPARQL Update is refused")
+        if "query" not in form:
+            raise _Protocol(400, "missing 'query' field")
+        for key in ("default-graph-uri", "named-graph-uri"):
+            params.setdefault(key, []).extend(form.get(key, []))
+        return form["query"][0]
+    if content_type == "application/sparql-query":
+        return body.decode("utf-8", errors="replace")
+    if content_type == "application/sparql-update":
+        raise _Protocol(403, "this endpoint is read-only: SPARQL Update is refused")
+    raise _Protocol(415, "POST a query as application/x-www-form-urlencoded or application/sparql-query")

@@ -1,0 +1,433 @@
+"""The GraphQL API (strawberry): decisions, letters, medications and outcome statistics over the
+store, one SPARQL query per level (DataLoaders batch the nested fields of a page)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from enum import Enum
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import pyoxigraph as ox
+import strawberry
+from strawberry.asgi import GraphQL
+from strawberry.dataloader import DataLoader
+from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+
+from kg.server.pool import QueryPool, QueryTimeout, ServiceBusy
+
+if TYPE_CHECKING:
+    from kg.server.app import ServeSettings
+
+PREFIXES = """PREFIX imr: <https://w3id.org/imr-kg/ontology#>
+PREFIX dcterms: <http://purl.org/dc/terms/>
+PREFIX skos: <http://www.w3.org/2004/02/skos/core#>
+PREFIX oa: <http://www.w3.org/ns/oa#>
+PREFIX xsd: <http://www.w3.org/2001/XMLSchema#>
+"""
+MAX_PAGE = 500
+
+# Which ontology class and properties each GraphQL type and field shows; a test checks them against
+# the SHACL shapes so that API, shapes and data cannot drift apart.
+SCHEMA_MAP: dict[str, tuple[str, dict[str, str]]] = {
+    "Decision": ("imr:Decision", {"sequence": "imr:sequence", "outcome": "imr:outcome",
+                                  "rationale": "imr:rationale", "conclusion": "imr:conclusion",
+                                  "medically_necessary": "imr:medicallyNecessary", "request": "imr:decides",
+                                  "citations": "imr:citation", "evidence": "imr:evidence"}),
+    "TreatmentRequest": ("imr:TreatmentRequest", {"text": "imr:itemText", "strength_mg": "imr:strengthMg",
+                                                  "quantity": "imr:quantity", "refills": "imr:refills",
+                                                  "directions": "imr:directions", "service_type": "imr:serviceType",
+                                                  "medications": "imr:medication"}),
+    "Medication": ("imr:Medication", {"name": "skos:prefLabel", "drug_class": "imr:drugClass",
+                                      "drugbank_id": "imr:drugbankId"}),
+    "Citation": ("imr:GuidelineCitation", {"party": "imr:citedBy", "guideline": "imr:guideline",
+                                           "sections": "imr:section", "pages": "imr:page"}),
+    "Guideline": ("imr:Guideline", {"code": "skos:notation", "label": "skos:prefLabel"}),
+    "Evidence": ("imr:Evidence", {"start": "oa:start", "end": "oa:end", "quote": "oa:exact",
+                                  "property": "imr:supports", "letter_id": "imr:inLetter"}),
+    "Letter": ("imr:Letter", {"id": "dcterms:identifier", "decisions": "imr:hasDecision"}),
+    "Case": ("imr:Case", {"case_number": "imr:caseNumber", "decision_date": "imr:decisionDate"}),
+    "InjuredWorker": ("imr:InjuredWorker", {"age": "imr:age", "sex": "imr:sex"}),
+    "Injury": ("imr:Injury", {"injury_date": "imr:injuryDate"}),
+    "Diagnosis": ("imr:Diagnosis", {"diagnoses": "imr:writtenAs"}),
+    "Reviewer": ("imr:Reviewer", {"specialties": "imr:specialty", "states": "imr:licensedIn"}),
+}
+
+
+def _term(value: str | int | dt.date) -> str:
+    """A user value as a SPARQL term, written by pyoxigraph's serializer (quotes escaped)."""
+    if isinstance(value, dt.date):
+        return str(ox.Literal(value.isoformat(), datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#date")))
+    return str(ox.Literal(str(value)))
+
+
+async def _select(pool: QueryPool, sparql: str) -> list[dict[str, str]]:
+    try:
+        answer = await anyio.to_thread.run_sync(pool.run, {"kind": "sparql", "query": PREFIXES + sparql,
+                                                           "accept": "application/sparql-results+json"})
+    except (QueryTimeout, ServiceBusy) as exc:
+        raise ValueError(str(exc)) from exc
+    if answer.status != 200:
+        raise ValueError(answer.body.decode(errors="replace").strip())
+    rows = json.loads(answer.body)["results"]["bindings"]
+    return [{k: v["value"] for k, v in row.items()} for row in rows]
+
+
+def _values(var: str, iris: list[str]) -> str:
+    return f"VALUES ?{var} {{ {' '.join(str(ox.NamedNode(i)) for i in iris)} }}"
+
+
+@strawberry.enum
+class Outcome(Enum):
+    UPHELD = "Upheld"
+    OVERTURNED = "Overturned"
+
+
+@strawberry.enum
+class GroupBy(Enum):
+    MEDICATION = "medication"
+    DRUG_CLASS = "drug_class"
+    SECTION = "section"
+    SPECIALTY = "specialty"
+    SERVICE_TYPE = "service_type"
+
+
+@strawberry.type
+class Medication:
+    name: str
+    drug_class: str | None
+    drugbank_id: str | None
+
+
+@strawberry.type
+class Guideline:
+    code: str
+    label: str
+
+
+@strawberry.type
+class Citation:
+    party: str
+    guideline: Guideline
+    sections: list[str]
+    pages: list[int]
+
+
+@strawberry.type
+class Evidence:
+    letter_id: str
+    start: int
+    end: int
+    quote: str
+    property: str | None
+
+
+@strawberry.type
+class TreatmentRequest:
+    iri: strawberry.Private[str]
+    text: str
+    strength_mg: float | None
+    quantity: float | None
+    refills: int | None
+    directions: str | None
+    service_type: str | None
+
+    @strawberry.field
+    async def medications(self, info: strawberry.Info) -> list[Medication]:
+        return await info.context["loaders"]["medications"].load(self.iri)
+
+
+@strawberry.type
+class Decision:
+    iri: str
+    letter_id: str
+    sequence: int
+    outcome: str
+    rationale: str | None
+    conclusion: str | None
+    medically_necessary: bool | None
+    request: TreatmentRequest
+
+    @strawberry.field
+    async def citations(self, info: strawberry.Info) -> list[Citation]:
+        return await info.context["loaders"]["citations"].load(self.iri)
+
+    @strawberry.field
+    async def evidence(self, info: strawberry.Info) -> list[Evidence]:
+        return await info.context["loaders"]["evidence"].load(self.iri)
+
+
+@strawberry.type
+class DecisionPage:
+    total: int
+    items: list[Decision]
+
+
+@strawberry.type
+class Letter:
+    iri: strawberry.Private[str]
+    id: str
+    case_number: str | None
+    decision_date: dt.date | None
+    age: int | None
+    sex: str | None
+    injury_date: dt.date | None
+    diagnoses: list[str]
+    specialties: list[str]
+    states: list[str]
+
+    @strawberry.field
+    async def decisions(self, info: strawberry.Info) -> list[Decision]:
+        return await info.context["loaders"]["letter_decisions"].load(self.iri)
+
+
+@strawberry.type
+class LetterPage:
+    total: int
+    items: list[Letter]
+
+
+@strawberry.type
+class OutcomeCount:
+    key: str
+    decisions: int
+    upheld: int
+    overturned: int
+
+
+@strawberry.input
+class DecisionFilter:
+    medication: str | None = None
+    drug_class: str | None = None
+    outcome: Outcome | None = None
+    guideline_section: str | None = None
+    specialty: str | None = None
+    state: str | None = None
+    decided_from: dt.date | None = None
+    decided_to: dt.date | None = None
+    text: str | None = None
+
+
+def _filter_patterns(f: DecisionFilter | None) -> str:
+    if f is None:
+        return ""
+    parts = []
+    if f.medication:
+        parts.append(f"?r imr:medication/skos:prefLabel {_term(f.medication.lower())} .")
+    if f.drug_class:
+        parts.append(f"?r imr:medication/imr:drugClass/skos:prefLabel {_term(f.drug_class)} .")
+    if f.outcome:
+        parts.append(f"?d imr:outcome {_term(f.outcome.value)} .")
+    if f.guideline_section:
+        parts.append(f"?d imr:citation/imr:section/skos:prefLabel ?fsec . "
+                     f"FILTER(LCASE(?fsec) = LCASE({_term(f.guideline_section)}))")
+    if f.specialty:
+        parts.append(f"?l imr:reviewedBy/(imr:specialty|imr:subspecialty)/skos:prefLabel {_term(f.specialty)} .")
+    if f.state:
+        parts.append(f"?l imr:reviewedBy/imr:licensedIn/skos:notation {_term(f.state.upper())} .")
+    if f.decided_from or f.decided_to:
+        parts.append("?l imr:aboutCase/imr:decisionDate ?fdate .")
+        if f.decided_from:
+            parts.append(f"FILTER(?fdate >= {_term(f.decided_from)})")
+        if f.decided_to:
+            parts.append(f"FILTER(?fdate <= {_term(f.decided_to)})")
+    if f.text:
+        parts.append("?r imr:itemText ?ftext . OPTIONAL { ?d imr:rationale ?frat } "
+                     f"FILTER(CONTAINS(LCASE(?ftext), LCASE({_term(f.text)})) || "
+                     f"CONTAINS(LCASE(COALESCE(?frat, \"\")), LCASE({_term(f.text)})))")
+    return "\n".join(parts)
+
+
+_DECISION_FIELDS = """
+  ?l imr:hasDecision ?d ; dcterms:identifier ?letter .
+  ?d imr:sequence ?seq ; imr:outcome ?outcome ; imr:decides ?r .
+  ?r imr:itemText ?item .
+  OPTIONAL { ?d imr:rationale ?rationale } OPTIONAL { ?d imr:conclusion ?conclusion }
+  OPTIONAL { ?d imr:medicallyNecessary ?necessary }
+  OPTIONAL { ?r imr:strengthMg ?strength } OPTIONAL { ?r imr:quantity ?quantity }
+  OPTIONAL { ?r imr:refills ?refills } OPTIONAL { ?r imr:directions ?directions }
+  OPTIONAL { ?r imr:serviceType/skos:prefLabel ?service }
+"""
+
+
+def _decision(row: dict[str, str]) -> Decision:
+    num = (lambda k, f: f(row[k]) if k in row else None)  # noqa: E731
+    return Decision(
+        iri=row["d"], letter_id=row["letter"], sequence=int(row["seq"]), outcome=row["outcome"],
+        rationale=row.get("rationale"), conclusion=row.get("conclusion"),
+        medically_necessary=None if "necessary" not in row else row["necessary"] == "true",
+        request=TreatmentRequest(iri=row["r"], text=row["item"], strength_mg=num("strength", float),
+                                 quantity=num("quantity", float), refills=num("refills", int),
+                                 directions=row.get("directions"), service_type=row.get("service")))
+
+
+async def _decisions_by_iri(pool: QueryPool, iris: list[str]) -> list[Decision]:
+    if not iris:
+        return []
+    rows = await _select(pool, f"SELECT * WHERE {{ {_values('d', iris)} {_DECISION_FIELDS} }}")
+    by_iri = {r["d"]: _decision(r) for r in rows}
+    return [by_iri[i] for i in iris if i in by_iri]
+
+
+def _loaders(pool: QueryPool) -> dict[str, DataLoader]:
+    async def medications(requests: list[str]) -> list[list[Medication]]:
+        rows = await _select(pool, f"""SELECT ?r ?name ?class ?drugbank WHERE {{ {_values('r', requests)}
+            ?r imr:medication ?m . ?m skos:prefLabel ?name .
+            OPTIONAL {{ ?m imr:drugClass/skos:prefLabel ?class }} OPTIONAL {{ ?m imr:drugbankId ?drugbank }} }}
+            ORDER BY ?name""")
+        out: dict[str, list[Medication]] = defaultdict(list)
+        for r in rows:
+            out[r["r"]].append(Medication(name=r["name"], drug_class=r.get("class"), drugbank_id=r.get("drugbank")))
+        return [out[k] for k in requests]
+
+    async def citations(decisions: list[str]) -> list[list[Citation]]:
+        rows = await _select(pool, f"""SELECT ?d ?c ?party ?code ?label ?section ?page WHERE {{
+            {_values('d', decisions)} ?d imr:citation ?c . ?c imr:citedBy ?party ; imr:guideline ?g .
+            ?g skos:notation ?code ; skos:prefLabel ?label .
+            OPTIONAL {{ ?c imr:section/skos:prefLabel ?section }} OPTIONAL {{ ?c imr:page ?page }} }} ORDER BY ?c""")
+        found: dict[str, dict[str, dict[str, Any]]] = defaultdict(dict)
+        for r in rows:
+            c = found[r["d"]].setdefault(r["c"], {"party": r["party"], "code": r["code"], "label": r["label"],
+                                                   "sections": [], "pages": set()})
+            if "section" in r and r["section"] not in c["sections"]:
+                c["sections"].append(r["section"])
+            if "page" in r:
+                c["pages"].add(int(r["page"]))
+        return [[Citation(party=c["party"], guideline=Guideline(code=c["code"], label=c["label"]),
+                          sections=c["sections"], pages=sorted(c["pages"])) for c in found[d].values()]
+                for d in decisions]
+
+    async def evidence(decisions: list[str]) -> list[list[Evidence]]:
+        rows = await _select(pool, f"""SELECT ?d ?letter ?start ?end ?exact ?prop WHERE {{
+            {_values('d', decisions)} ?d imr:evidence ?ev . ?ev oa:start ?start ; oa:end ?end ; oa:exact ?exact ;
+            imr:inLetter/dcterms:identifier ?letter . OPTIONAL {{ ?ev imr:supports ?prop }} }} ORDER BY ?start""")
+        out: dict[str, list[Evidence]] = defaultdict(list)
+        for r in rows:
+            out[r["d"]].append(Evidence(letter_id=r["letter"], start=int(r["start"]), end=int(r["end"]),
+                                        quote=r["exact"], property=r.get("prop", "").rsplit("#", 1)[-1] or None))
+        return [out[k] for k in decisions]
+
+    async def letter_decisions(letters: list[str]) -> list[list[Decision]]:
+        rows = await _select(pool, f"SELECT * WHERE {{ {_values('l', letters)} {_DECISION_FIELDS} }} ORDER BY ?seq")
+        out: dict[str, list[Decision]] = defaultdict(list)
+        for r in rows:
+            out[r["l"]].append(_decision(r))
+        return [out[k] for k in letters]
+
+    return {"medications": DataLoader(medications), "citations": DataLoader(citations),
+            "evidence": DataLoader(evidence), "letter_decisions": DataLoader(letter_decisions)}
+
+
+def _page_args(limit: int, offset: int) -> tuple[int, int]:
+    if not 0 < limit <= MAX_PAGE or offset < 0:
+        raise ValueError(f"limit must be 1..{MAX_PAGE} and offset >= 0")
+    return limit, offset
+
+
+_GROUPS = {
+    GroupBy.MEDICATION: "?d imr:decides/imr:medication/skos:prefLabel ?key .",
+    GroupBy.DRUG_CLASS: "?d imr:decides/imr:medication/imr:drugClass/skos:prefLabel ?key .",
+    GroupBy.SECTION: "?d imr:citation/imr:section/skos:prefLabel ?key .",
+    GroupBy.SPECIALTY: "?l imr:hasDecision ?d ; imr:reviewedBy/(imr:specialty|imr:subspecialty)/skos:prefLabel ?key .",
+    GroupBy.SERVICE_TYPE: "?d imr:decides/imr:serviceType/skos:prefLabel ?key .",
+}
+
+
+@strawberry.type
+class Query:
+    @strawberry.field(description="Decisions matching every given filter, a page at a time, with the total.")
+    async def decisions(self, info: strawberry.Info, filter: DecisionFilter | None = None,
+                        limit: int = 50, offset: int = 0) -> DecisionPage:
+        limit, offset = _page_args(limit, offset)
+        pool = info.context["pool"]
+        where = f"?l imr:hasDecision ?d ; dcterms:identifier ?letter . ?d imr:sequence ?seq ; imr:decides ?r .\n" \
+                f"{_filter_patterns(filter)}"
+        total = await _select(pool, f"SELECT (COUNT(DISTINCT ?d) AS ?n) WHERE {{ {where} }}")
+        page = await _select(pool, f"SELECT DISTINCT ?d ?letter ?seq WHERE {{ {where} }} "
+                                   f"ORDER BY ?letter ?seq LIMIT {limit} OFFSET {offset}")
+        items = await _decisions_by_iri(pool, [r["d"] for r in page])
+        return DecisionPage(total=int(total[0]["n"]), items=items)
+
+    @strawberry.field(description="Letters in id order, a page at a time, with the total.")
+    async def letters(self, info: strawberry.Info, limit: int = 50, offset: int = 0) -> LetterPage:
+        limit, offset = _page_args(limit, offset)
+        pool = info.context["pool"]
+        total = await _select(pool, "SELECT (COUNT(?l) AS ?n) WHERE { ?l a imr:Letter }")
+        ids = await _select(pool, f"SELECT ?id WHERE {{ ?l a imr:Letter ; dcterms:identifier ?id }} "
+                                  f"ORDER BY ?id LIMIT {limit} OFFSET {offset}")
+        return LetterPage(total=int(total[0]["n"]), items=await _letters(pool, [r["id"] for r in ids]))
+
+    @strawberry.field(description="One letter by its id (the file name without extension).")
+    async def letter(self, info: strawberry.Info, id: str) -> Letter | None:
+        found = await _letters(info.context["pool"], [id])
+        return found[0] if found else None
+
+    @strawberry.field(description="Every medication in the graph, by generic name.")
+    async def medications(self, info: strawberry.Info) -> list[Medication]:
+        rows = await _select(info.context["pool"], """SELECT ?name ?class ?drugbank WHERE {
+            ?m a imr:Medication ; skos:prefLabel ?name . OPTIONAL { ?m imr:drugClass/skos:prefLabel ?class }
+            OPTIONAL { ?m imr:drugbankId ?drugbank } } ORDER BY ?name""")
+        return [Medication(name=r["name"], drug_class=r.get("class"), drugbank_id=r.get("drugbank")) for r in rows]
+
+    @strawberry.field(description="Decisions by outcome, grouped by medication, drug class, guideline section, "
+                                  "reviewer specialty or service type; most decisions first.")
+    async def outcome_counts(self, info: strawberry.Info, group_by: GroupBy) -> list[OutcomeCount]:
+        rows = await _select(info.context["pool"], f"""SELECT ?key (COUNT(DISTINCT ?d) AS ?n)
+            (COUNT(DISTINCT ?up) AS ?upheld) (COUNT(DISTINCT ?over) AS ?overturned) WHERE {{
+            {_GROUPS[group_by]} ?d imr:outcome ?o .
+            BIND(IF(?o = "Upheld", ?d, ?nothing) AS ?up) BIND(IF(?o = "Overturned", ?d, ?nothing) AS ?over) }}
+            GROUP BY ?key ORDER BY DESC(?n) ?key""")
+        return [OutcomeCount(key=r["key"], decisions=int(r["n"]), upheld=int(r["upheld"]),
+                             overturned=int(r["overturned"])) for r in rows]
+
+
+async def _letters(pool: QueryPool, ids: list[str]) -> list[Letter]:
+    if not ids:
+        return []
+    values = "VALUES ?id { " + " ".join(_term(i) for i in ids) + " }"
+    rows = await _select(pool, f"""SELECT ?l ?id ?caseNumber ?decisionDate ?age ?sex ?injuryDate
+        (GROUP_CONCAT(DISTINCT ?dx; separator="\\u001f") AS ?dxs)
+        (GROUP_CONCAT(DISTINCT ?sp; separator="\\u001f") AS ?sps)
+        (GROUP_CONCAT(DISTINCT ?st; separator="\\u001f") AS ?sts) WHERE {{ {values}
+        ?l a imr:Letter ; dcterms:identifier ?id ; imr:aboutCase ?case .
+        OPTIONAL {{ ?case imr:caseNumber ?caseNumber }} OPTIONAL {{ ?case imr:decisionDate ?decisionDate }}
+        OPTIONAL {{ ?case imr:injuredWorker/imr:age ?age }} OPTIONAL {{ ?case imr:injuredWorker/imr:sex ?sex }}
+        OPTIONAL {{ ?case imr:injury/imr:injuryDate ?injuryDate }} OPTIONAL {{ ?case imr:diagnosis/imr:writtenAs ?dx }}
+        OPTIONAL {{ ?l imr:reviewedBy/(imr:specialty|imr:subspecialty)/skos:prefLabel ?sp }}
+        OPTIONAL {{ ?l imr:reviewedBy/imr:licensedIn/skos:notation ?st }} }}
+        GROUP BY ?l ?id ?caseNumber ?decisionDate ?age ?sex ?injuryDate ORDER BY ?id""")
+
+    def split(v: str | None) -> list[str]:
+        return sorted(x for x in (v or "").split("\u001f") if x)
+
+    return [Letter(iri=r["l"], id=r["id"], case_number=r.get("caseNumber"),
+                   decision_date=dt.date.fromisoformat(r["decisionDate"]) if "decisionDate" in r else None,
+                   age=int(r["age"]) if "age" in r else None, sex=r.get("sex"),
+                   injury_date=dt.date.fromisoformat(r["injuryDate"]) if "injuryDate" in r else None,
+                   diagnoses=split(r.get("dxs")), specialties=split(r.get("sps")), states=split(r.get("sts")))
+            for r in rows]
+
+
+def schema(settings: ServeSettings) -> strawberry.Schema:
+    return strawberry.Schema(query=Query, extensions=[
+        QueryDepthLimiter(max_depth=settings.graphql_max_depth),
+        MaxTokensLimiter(max_token_count=settings.graphql_max_tokens),
+        MaxAliasesLimiter(max_alias_count=settings.graphql_max_aliases),
+    ])
+
+
+class _App(GraphQL):
+    def __init__(self, schema: strawberry.Schema, pool: Callable[[], QueryPool]) -> None:
+        super().__init__(schema, graphql_ide="graphiql")
+        self._pool = pool
+
+    async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
+        pool = self._pool()
+        return {"request": request, "response": response, "pool": pool, "loaders": _loaders(pool)}
+
+
+def graphql_app(settings: ServeSettings, pool: Callable[[], QueryPool]) -> GraphQL:
+    return _App(schema(settings), pool)

@@ -1,0 +1,110 @@
+"""Run SPARQL in worker processes that can be killed: pyoxigraph's Store.query has no timeout or
+cancellation, so a runaway query is stopped by killing its process and starting a fresh one."""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+
+class QueryTimeout(Exception):
+    """The query ran past the time limit; its worker was killed and replaced."""
+
+
+class ServiceBusy(Exception):
+    """No worker became free in time."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    content_type: str
+    body: bytes
+
+
+def _serve(store_path: str, conn: Connection, max_rows: int) -> None:
+    """Worker loop: open the store read-only once, answer requests until the pipe closes."""
+    from kg.server.execute import execute  # imported in the worker, after the fork/spawn
+    from kg.store import Store
+
+    store = Store(store_path, read_only=True)
+    while True:
+        try:
+            request = conn.recv()
+        except EOFError:
+            return
+        conn.send(execute(store, request, max_rows))
+
+
+class _Worker:
+    def __init__(self, ctx: Any, store_path: Path, max_rows: int) -> None:
+        self.conn, child = ctx.Pipe()
+        self.process = ctx.Process(target=_serve, args=(str(store_path), child, max_rows), daemon=True)
+        self.process.start()
+        child.close()
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.join(5)
+        self.conn.close()
+
+
+class QueryPool:
+    """A fixed number of query worker processes over one read-only store."""
+
+    def __init__(self, store_path: Path, *, workers: int = 2, timeout: float = 5.0, max_rows: int = 10_000,
+                 queue_wait: float = 30.0) -> None:
+        self.store_path = store_path
+        self.timeout = timeout
+        self.max_rows = max_rows
+        self.queue_wait = queue_wait
+        self._ctx = mp.get_context("spawn")  # never fork a process that runs an event loop and threads
+        self._idle: queue.Queue[_Worker] = queue.Queue()
+        self._all: list[_Worker] = []
+        self._lock = threading.Lock()
+        self.restarts = 0
+        for _ in range(workers):
+            self._add()
+
+    def _add(self) -> None:
+        worker = _Worker(self._ctx, self.store_path, self.max_rows)
+        with self._lock:
+            self._all.append(worker)
+        self._idle.put(worker)
+
+    def run(self, request: dict[str, Any]) -> Answer:
+        """Send one request to a free worker; kill and replace it if it takes too long."""
+        try:
+            worker = self._idle.get(timeout=self.queue_wait)
+        except queue.Empty as exc:
+            raise ServiceBusy("every query worker is busy; try again") from exc
+        started = time.monotonic()
+        try:
+            worker.conn.send(request)
+            # the first request of a fresh worker also pays for opening the store
+            if worker.conn.poll(self.timeout):
+                status, content_type, body = worker.conn.recv()
+                self._idle.put(worker)
+                return Answer(status, content_type, body)
+        except (OSError, EOFError):
+            pass  # the worker died: replace it below
+        with self._lock:
+            self._all.remove(worker)
+        worker.kill()
+        self.restarts += 1
+        self._add()
+        if time.monotonic() - started >= self.timeout:
+            raise QueryTimeout(f"the query ran longer than {self.timeout:g} s and was stopped")
+        return Answer(500, "text/plain", b"the query worker failed; it has been restarted")
+
+    def close(self) -> None:
+        with self._lock:
+            workers, self._all = self._all, []
+        for worker in workers:
+            worker.kill()
