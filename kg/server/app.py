@@ -162,7 +162,7 @@ def create_app(settings: ServeSettings) -> Starlette:
 def _mount_graphql(app: Starlette, settings: ServeSettings, state: dict[str, QueryPool]) -> None:
     from kg.server.graphql import graphql_app
 
-    app.mount("/graphql", graphql_app(settings, lambda: state["pool"]))
+    app.router.routes.append(Route("/graphql", graphql_app(settings, lambda: state["pool"]), methods=["GET", "POST"]))
 
 
 class _Protocol(Exception):

@@ -12,6 +12,8 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+STARTUP_WAIT = 60.0  # seconds a new worker may take to import and open the store
+
 
 class QueryTimeout(Exception):
     """The query ran past the time limit; its worker was killed and replaced."""
@@ -34,6 +36,7 @@ def _serve(store_path: str, conn: Connection, max_rows: int) -> None:
     from kg.store import Store
 
     store = Store(store_path, read_only=True)
+    conn.send("ready")
     while True:
         try:
             request = conn.recv()
@@ -69,14 +72,27 @@ class QueryPool:
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self.restarts = 0
-        for _ in range(workers):
-            self._add()
+        starting = [threading.Thread(target=self._add) for _ in range(workers)]
+        for t in starting:
+            t.start()
+        for t in starting:
+            t.join()
 
     def _add(self) -> None:
+        """Start a worker and hand it out once it has opened the store (a spawned Python process
+        takes a second or two to import; that time must not count against a query)."""
         worker = _Worker(self._ctx, self.store_path, self.max_rows)
         with self._lock:
             self._all.append(worker)
-        self._idle.put(worker)
+        if worker.conn.poll(STARTUP_WAIT) and worker.conn.recv() == "ready":
+            self._idle.put(worker)
+        else:
+            with self._lock:
+                self._all.remove(worker)
+            worker.kill()
+
+    def _replace(self) -> None:
+        threading.Thread(target=self._add, daemon=True).start()
 
     def run(self, request: dict[str, Any]) -> Answer:
         """Send one request to a free worker; kill and replace it if it takes too long."""
@@ -98,7 +114,7 @@ class QueryPool:
             self._all.remove(worker)
         worker.kill()
         self.restarts += 1
-        self._add()
+        self._replace()
         if time.monotonic() - started >= self.timeout:
             raise QueryTimeout(f"the query ran longer than {self.timeout:g} s and was stopped")
         return Answer(500, "text/plain", b"the query worker failed; it has been restarted")

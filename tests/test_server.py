@@ -1,0 +1,275 @@
+"""The HTTP service, started for real (`kg serve` on uvicorn, 127.0.0.1, a free port) and called
+through real clients: SPARQLWrapper for SPARQL, httpx for GraphQL, named queries and pages."""
+
+from __future__ import annotations
+
+import csv
+import io
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+from collections.abc import Iterator
+
+import httpx
+import pytest
+import rdflib
+from SPARQLWrapper import CSV, JSON, JSONLD, N3, TSV, TURTLE, XML, SPARQLWrapper
+from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
+
+from kg.build import build
+from kg.resources import samples_dir
+from kg.store import Store
+
+IMR = "https://w3id.org/imr-kg/ontology#"
+COUNT_DECISIONS = f"SELECT (COUNT(?d) AS ?n) WHERE {{ ?d a <{IMR}Decision> }}"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> Iterator[str]:
+    store_dir = tmp_path_factory.mktemp("serve") / "store"
+    with Store(store_dir) as store:
+        assert build([samples_dir()], store).ok
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", str(store_dir), "--port", str(port),
+                             "--timeout", "2", "--max-rows", "5000"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(base + "/health", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        proc.kill()
+        raise AssertionError(proc.stderr.read().decode() if proc.stderr else "server did not start")
+    yield base
+    proc.terminate()
+    proc.wait(10)
+
+
+def _client(server: str, query: str, fmt: str) -> SPARQLWrapper:
+    client = SPARQLWrapper(server + "/sparql")
+    client.setQuery(query)
+    client.setReturnFormat(fmt)
+    return client
+
+
+def test_select_in_every_results_format(server):
+    got = _client(server, COUNT_DECISIONS, JSON).queryAndConvert()
+    assert got["results"]["bindings"][0]["n"]["value"] == "72"
+    xml = _client(server, COUNT_DECISIONS, XML).queryAndConvert()
+    assert xml.getElementsByTagName("literal")[0].firstChild.data == "72"
+    rows = list(csv.reader(io.StringIO(_client(server, COUNT_DECISIONS, CSV).queryAndConvert().decode())))
+    assert rows == [["n"], ["72"]]
+    tsv = _client(server, COUNT_DECISIONS, TSV).queryAndConvert().decode().splitlines()
+    assert tsv == ["?n", '"72"^^<http://www.w3.org/2001/XMLSchema#integer>']
+
+
+def test_ask_and_post_methods(server):
+    client = _client(server, f'ASK {{ ?d <{IMR}outcome> "Overturned" }}', JSON)
+    assert client.queryAndConvert()["boolean"] is True
+    client = _client(server, COUNT_DECISIONS, JSON)
+    client.setMethod("POST")
+    assert client.queryAndConvert()["results"]["bindings"][0]["n"]["value"] == "72"
+    direct = httpx.post(server + "/sparql", content=COUNT_DECISIONS,
+                        headers={"content-type": "application/sparql-query", "accept": "text/csv"})
+    assert (direct.status_code, direct.text) == (200, "n\r\n72\r\n")
+
+
+@pytest.mark.parametrize("fmt, parse_as", [(TURTLE, "turtle"), (JSONLD, "json-ld"), (N3, "turtle")])
+def test_construct_in_rdf_formats(server, fmt, parse_as):
+    query = (f"CONSTRUCT {{ ?m <http://www.w3.org/2004/02/skos/core#prefLabel> ?l }} WHERE {{ ?m a <{IMR}Medication> ;"
+             f" <http://www.w3.org/2004/02/skos/core#prefLabel> ?l }}")
+    result = _client(server, query, fmt).query()
+    body = result.response.read()
+    graph = rdflib.Graph().parse(data=body, format=parse_as)
+    labels = {str(o) for o in graph.objects()}
+    assert len(labels) == 18 and "carisoprodol" in labels
+
+
+def test_named_graph_scoping(server):
+    graph = "https://w3id.org/imr-kg/id/graph/letter/000_ed7318db5454d5ef"
+    r = httpx.get(server + "/sparql", params={"query": COUNT_DECISIONS, "default-graph-uri": graph},
+                  headers={"accept": "text/csv"})
+    assert r.text.splitlines() == ["n", "2"]
+    q = f"SELECT (COUNT(DISTINCT ?g) AS ?n) WHERE {{ GRAPH ?g {{ ?d a <{IMR}Decision> }} }}"
+    r = httpx.get(server + "/sparql", params={"query": q, "named-graph-uri": graph}, headers={"accept": "text/csv"})
+    assert r.text.splitlines() == ["n", "1"]
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT * WHERE { SERVICE <http://127.0.0.1:9/sparql> { ?s ?p ?o } }",
+    "select * where { service silent <http://example.org/> { ?s ?p ?o } }",
+])
+def test_service_is_refused(server, query):
+    r = httpx.get(server + "/sparql", params={"query": query})
+    assert r.status_code == 403 and "SERVICE is not allowed" in r.text
+
+
+def test_service_inside_a_string_is_data(server):
+    q = 'SELECT ?x WHERE { BIND("SERVICE <http://x/> LOAD" AS ?x) }'
+    r = httpx.get(server + "/sparql", params={"query": q}, headers={"accept": "text/csv"})
+    assert r.status_code == 200 and "SERVICE" in r.text
+
+
+@pytest.mark.parametrize("update", ["DROP ALL", "LOAD <http://example.org/data.ttl>",
+                                    "INSERT DATA { <http://a> <http://b> <http://c> }"])
+def test_update_and_load_are_refused(server, update):
+    client = SPARQLWrapper(server + "/sparql")
+    client.setMethod("POST")
+    client.setQuery(update)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        client.query()
+    assert refused.value.code == 403
+    for r in (httpx.post(server + "/sparql", data={"update": update}),
+              httpx.post(server + "/sparql", content=update, headers={"content-type": "application/sparql-update"}),
+              httpx.get(server + "/sparql", params={"query": update})):
+        assert r.status_code == 403
+    assert _client(server, COUNT_DECISIONS, JSON).queryAndConvert()["results"]["bindings"][0]["n"]["value"] == "72"
+
+
+def test_protocol_errors(server):
+    with pytest.raises(QueryBadFormed):
+        _client(server, "SELECT WHERE {", JSON).query()
+    assert httpx.get(server + "/sparql").status_code == 400
+    png = httpx.get(server + "/sparql", params={"query": COUNT_DECISIONS}, headers={"accept": "image/png"})
+    assert png.status_code == 406
+    plain = httpx.post(server + "/sparql", content=COUNT_DECISIONS, headers={"content-type": "text/plain"})
+    assert plain.status_code == 415
+    huge = httpx.post(server + "/sparql", content="#" * 2_000_000, headers={"content-type": "application/sparql-query"})
+    assert huge.status_code == 413
+
+
+def test_row_cap_and_timeout_leave_the_server_serving(server):
+    everything = httpx.get(server + "/sparql", params={"query": "SELECT * WHERE { ?s ?p ?o }"})
+    assert everything.status_code == 422 and "more than 5000 rows" in everything.text
+    cross = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
+    started = time.monotonic()
+    slow = httpx.get(server + "/sparql", params={"query": cross}, timeout=30)
+    assert slow.status_code == 503 and "longer than 2 s" in slow.text
+    assert time.monotonic() - started < 15
+    with pytest.raises(urllib.error.HTTPError) as timed_out:
+        _client(server, cross, JSON).query()
+    assert timed_out.value.code == 503
+    assert _client(server, COUNT_DECISIONS, JSON).queryAndConvert()["results"]["bindings"][0]["n"]["value"] == "72"
+    assert httpx.get(server + "/health").json()["worker_restarts"] >= 2
+
+
+def test_named_queries_over_http(server):
+    listing = httpx.get(server + "/queries").json()
+    assert "decisions-for-medication" in {q["name"] for q in listing}
+    r = httpx.get(server + "/queries/decisions-for-medication", params={"medication": "carisoprodol", "format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [(row["letter"], row["outcome"]) for row in rows] == [
+        ("000_ed7318db5454d5ef", "Upheld"), ("001_31f77f8318a90c33", "Upheld"),
+        ("002_d7e3603ed8b34fa0", "Upheld"), ("004_cb07c567c7678ea3", "Upheld")]
+    js = httpx.get(server + "/queries/uphold-rate-by-medication", headers={"accept": "application/sparql-results+json"})
+    assert js.json()["results"]["bindings"][0]["medication"]["value"] == "carisoprodol"
+    assert httpx.get(server + "/queries/nope").status_code == 404
+    missing = httpx.get(server + "/queries/decisions-for-medication")
+    assert missing.status_code == 400 and "needs --param medication" in missing.text
+    hostile = httpx.get(server + "/queries/decisions-for-medication",
+                        params={"medication": '"} DROP ALL {', "format": "csv"})
+    assert hostile.status_code == 200 and hostile.text.splitlines()[1:] == []
+
+
+def _gql(server: str, query: str, variables: dict | None = None) -> dict:
+    r = httpx.post(server + "/graphql", json={"query": query, "variables": variables or {}}, timeout=30)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_graphql_decisions_with_filters_and_nested_fields(server):
+    data = _gql(server, """query($m: String) { decisions(filter: {medication: $m}, limit: 3) { total items {
+        letterId outcome request { text strengthMg medications { name drugClass } }
+        citations { party guideline { code } pages } } } }""", {"m": "carisoprodol"})["data"]["decisions"]
+    assert data["total"] == 4
+    first = data["items"][0]
+    assert first["letterId"] == "000_ed7318db5454d5ef" and first["request"]["strengthMg"] == 350
+    assert first["request"]["medications"] == [{"name": "carisoprodol", "drugClass": "muscle relaxant"}]
+    assert {(c["party"], tuple(c["pages"])) for c in first["citations"]} == {("administrator", (29,)),
+                                                                           ("reviewer", (29, 65))}
+    over = _gql(server, "{ decisions(filter: {outcome: OVERTURNED, specialty: \"Orthopedic Surgery\"}) { total } }")
+    assert over["data"]["decisions"]["total"] == 5
+    dated = _gql(server, '{ decisions(filter: {decidedFrom: "2017-02-10", decidedTo: "2017-02-13", state: "tx"}) '
+                         "{ total } }")
+    assert dated["data"]["decisions"]["total"] == 14  # CM17-0003284 (5) and CM17-0007142 (9)
+    text = _gql(server, '{ decisions(filter: {text: "cold therapy"}) { items { request { text serviceType } } } }')
+    assert text["data"]["decisions"]["items"] == [{"request": {"text": "Associated surgical service: Cold therapy unit",
+                                                               "serviceType": "durable medical equipment"}}]
+    hostile = _gql(server, "query($m: String) { decisions(filter: {medication: $m}) { total } }",
+                   {"m": '"} } DROP ALL'})
+    assert hostile["data"]["decisions"]["total"] == 0
+
+
+def test_graphql_letters_statistics_and_pagination(server):
+    data = _gql(server, """{ letters(limit: 2, offset: 1) { total items { id age sex injuryDate specialties states
+        decisions { outcome } } } outcomeCounts(groupBy: MEDICATION) { key decisions upheld overturned } }""")["data"]
+    assert data["letters"]["total"] == 28
+    assert data["letters"]["items"][0] == {"id": "001_31f77f8318a90c33", "age": 68, "sex": "male",
+                                           "injuryDate": "2011-06-13",
+                                           "specialties": ["Anesthesiology", "Pain Medicine"],
+                                           "states": ["CT"], "decisions": [{"outcome": "Upheld"}]}
+    assert data["outcomeCounts"][0] == {"key": "carisoprodol", "decisions": 4, "upheld": 4, "overturned": 0}
+    one = _gql(server, '{ letter(id: "CM17-0003284") { caseNumber decisionDate decisions { request { text } } } }')
+    assert one["data"]["letter"]["caseNumber"] == "CM17-0003284"
+    assert len(one["data"]["letter"]["decisions"]) == 5
+
+
+def test_graphql_limits(server):
+    aliases = "{ " + " ".join(f"a{i}: medications {{ name }}" for i in range(30)) + " }"
+    assert "errors" in _gql(server, aliases)
+    bad_page = _gql(server, "{ decisions(limit: 100000) { total } }")
+    assert "limit must be" in bad_page["errors"][0]["message"]
+    graphiql = httpx.get(server + "/graphql", headers={"accept": "text/html"})
+    assert graphiql.status_code == 200 and "graphiql" in graphiql.text.lower()
+
+
+def test_letter_page_highlights_every_evidence_span(server):
+    page = httpx.get(server + "/letters/000_ed7318db5454d5ef")
+    assert page.status_code == 200
+    assert 'id="span-1043-1045"' in page.text  # the age, 53
+    q = f"""SELECT (COUNT(*) AS ?n) WHERE {{ SELECT DISTINCT ?node ?ev ?p WHERE {{
+        ?ev <{IMR}inLetter> <https://w3id.org/imr-kg/id/letter/000_ed7318db5454d5ef> . ?node <{IMR}evidence> ?ev .
+        OPTIONAL {{ ?ev <{IMR}supports> ?p }} }} }}"""
+    facts = int(httpx.get(server + "/sparql", params={"query": q}, headers={"accept": "text/csv"}).text.split()[1])
+    assert page.text.count('<tr id="fact-') == facts > 20
+    assert httpx.get(server + "/letters/nope").status_code == 404
+
+
+def test_index_and_health(server):
+    index = httpx.get(server + "/")
+    assert "/sparql" in index.text and "uphold-rate-by-medication" in index.text
+    assert httpx.get(server + "/health").json()["status"] == "ok"
+
+
+def test_graphql_schema_matches_the_shapes():
+    from kg.server.graphql import SCHEMA_MAP
+    from kg.validate import _short, shapes_graph
+
+    sg = shapes_graph()
+    sh = rdflib.Namespace("http://www.w3.org/ns/shacl#")
+    shaped = {_short(s): {_short(p) for ps in sg.subjects(sh.targetClass, s) for p in sg.objects(ps, sh.path)}
+              for s in set(sg.objects(None, sh.targetClass))}
+    for gql_type, (cls, fields) in SCHEMA_MAP.items():
+        assert cls in shaped, gql_type
+        missing = {f: p for f, p in fields.items() if p not in shaped[cls]}
+        assert not missing, (gql_type, missing)
+
+
+def test_serve_without_a_store_exits_2(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "kg.cli", "serve", "--store", str(tmp_path / "none")],
+                         capture_output=True, timeout=60)
+    assert out.returncode == 2
+
+
