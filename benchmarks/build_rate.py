@@ -26,7 +26,7 @@ from kg.store import Store
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--copies", type=int, default=20)
-    ap.add_argument("--jobs", type=int, default=1)
+    ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         corpus = Path(tmp) / "corpus"
@@ -36,9 +36,13 @@ def main() -> None:
                 shutil.copy(src, corpus / f"{src.stem}-{i:04d}.txt")
         n = len(list(corpus.iterdir()))
 
-        started = time.perf_counter()
-        report = build([corpus], Store(Path(tmp) / "built"), jobs=args.jobs)
-        build_s = time.perf_counter() - started
+        timings = {}
+        for validate in (False, True):
+            for jobs in sorted({1, args.jobs}):
+                started = time.perf_counter()
+                with Store(Path(tmp) / f"built-{validate}-{jobs}") as store:
+                    report = build([corpus], store, jobs=jobs, validate=validate)
+                timings[(validate, jobs)] = time.perf_counter() - started
 
         quads = [q for path in sorted(corpus.iterdir()) for q in letter_quads(parse_file(path))]
         nq = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
@@ -46,10 +50,11 @@ def main() -> None:
         ox.Store(str(Path(tmp) / "bulk")).bulk_load(io.BytesIO(nq), ox.RdfFormat.N_QUADS)
         bulk_s = time.perf_counter() - started
 
-    print(f"letters: {n} ({report.accepted} accepted), quads: {len(quads)}, jobs: {args.jobs}")
-    print(f"kg build (parse + graph + transactional write): {n / build_s:8.1f} letters/s")
+    print(f"letters: {n} ({report.accepted} accepted), quads: {len(quads)}")
     print(f"baseline Store.bulk_load of the same N-Quads:   {n / bulk_s:8.1f} letters/s")
-    print(f"build time / bulk_load time: {build_s / bulk_s:.1f}x")
+    for (validate, jobs), seconds in timings.items():
+        label = f"kg build, {'with' if validate else 'without'} SHACL, --jobs {jobs}:"
+        print(f"{label:48s} {n / seconds:8.1f} letters/s  ({seconds / bulk_s:.1f}x the bulk_load time)")
 
 
 if __name__ == "__main__":

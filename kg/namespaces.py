@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import cache
+
 from pyoxigraph import NamedNode
 
 IMR = "https://w3id.org/imr-kg/ontology#"
@@ -19,7 +21,9 @@ PREFIXES = {"imr": IMR, "rdf": RDF, "rdfs": RDFS, "xsd": XSD, "skos": SKOS, "dct
             "prov": PROV, "oa": OA}
 
 
+@cache
 def imr(name: str) -> NamedNode:
+    """A term of the kg ontology (cached: the graph builder asks for the same few often)."""
     return NamedNode(IMR + name)
 
 

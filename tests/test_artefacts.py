@@ -64,6 +64,10 @@ def nbsp_and_trailing(t: str) -> bytes:
     return "\n".join(line.replace(" ", "\u00a0", 2) + "   " for line in t.split("\n")).encode()
 
 
+def zero_width(t: str) -> bytes:
+    return t.replace("tion", "ti\u200bon").replace(" the ", " the\u200b ").encode()
+
+
 def bom(t: str) -> bytes:
     return b"\xef\xbb\xbf" + t.encode()
 
@@ -79,7 +83,7 @@ def mojibake(t: str) -> bytes:
 
 VARIANTS: dict[str, Callable[[str], bytes]] = {
     f.__name__: f for f in (crlf, blank_lines, no_blank_lines, page_furniture, hyphenation, curly_quotes,
-                            nbsp_and_trailing, bom, cp1252, mojibake)
+                            nbsp_and_trailing, zero_width, bom, cp1252, mojibake)
 }
 
 

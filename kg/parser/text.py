@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -81,12 +82,19 @@ class CleanText:
     """A reading text for the regexes, each character mapped back to the stored source text.
 
     Blank lines and page furniture are dropped, runs of spaces become one, curly quotes and
-    dashes become ASCII, and a word hyphenated across a line break is joined.
+    dashes become ASCII, and a word hyphenated across a line break is joined. The map is kept as
+    segments (clean start, source start) within which offsets advance together.
     """
 
     source: str
     text: str
-    origin: tuple[int, ...]  # origin[i] = offset in source of text[i]
+    seg_clean: tuple[int, ...]
+    seg_source: tuple[int, ...]
+
+    def origin(self, i: int) -> int:
+        """Offset in the source of clean character i."""
+        k = bisect_right(self.seg_clean, i) - 1
+        return self.seg_source[k] + i - self.seg_clean[k]
 
     def span(self, start: int, end: int) -> Span:
         """Span of source text covering clean text [start, end), trimmed of surrounding space."""
@@ -96,7 +104,7 @@ class CleanText:
             end -= 1
         if start >= end:
             raise ValueError("empty span")
-        s, e = self.origin[start], self.origin[end - 1] + 1
+        s, e = self.origin(start), self.origin(end - 1) + 1
         return Span(s, e, self.source[s:e])
 
     def fact(self, value: T, start: int, end: int) -> Fact[T]:
@@ -108,27 +116,61 @@ class CleanText:
         return " ".join(self.text[start:end].split())
 
 
+class _Builder:
+    """Accumulates clean text in pieces, each piece mapped to a contiguous run of the source."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.seg_clean: list[int] = []
+        self.seg_source: list[int] = []
+        self.length = 0
+
+    def emit(self, text: str, source_at: int) -> None:
+        if text:
+            self.parts.append(text)
+            self.seg_clean.append(self.length)
+            self.seg_source.append(source_at)
+            self.length += len(text)
+
+    def last_source(self) -> int:
+        return self.seg_source[-1] + self.length - 1 - self.seg_clean[-1]
+
+    def tail(self, n: int) -> str:
+        out = ""
+        for part in reversed(self.parts):
+            out = part + out
+            if len(out) >= n:
+                break
+        return out[-n:]
+
+    def drop_last(self) -> None:
+        self.parts[-1] = self.parts[-1][:-1]
+        self.length -= 1
+        if not self.parts[-1]:
+            self.parts.pop()
+            self.seg_clean.pop()
+            self.seg_source.pop()
+
+
+_SPACE_RUN = re.compile("[" + "".join(sorted(_SPACE_CHARS)) + "]+")
+_ZERO_WIDTH_RUN = re.compile("[" + "".join(sorted(_ZERO_WIDTH_CHARS)) + "]+")
 
 
 def clean(source: str) -> CleanText:
     """Build the reading text of `source`."""
-    out: list[str] = []
-    origin: list[int] = []
+    out = _Builder()
     words = set(re.findall(r"[a-z]+", source.lower()))
     for offset, line in _source_lines(source):
-        pieces = _normalized_chars(line, offset)
-        if out:
-            join = _hyphen_join(out, pieces, words)
+        pieces = _normalized_pieces(line, offset)
+        if out.parts:
+            join = _hyphen_join(out.tail(40), "".join(t for t, _ in pieces)[:40], words)
             if join == "drop":
-                out.pop()
-                origin.pop()
+                out.drop_last()
             elif join is None:
-                out.append("\n")
-                origin.append(origin[-1] + 1)
-        for ch, pos in pieces:
-            out.append(ch)
-            origin.append(pos)
-    return CleanText(source, "".join(out), tuple(origin))
+                out.emit("\n", out.last_source() + 1)
+        for text, at in pieces:
+            out.emit(text, at)
+    return CleanText(source, "".join(out.parts), tuple(out.seg_clean), tuple(out.seg_source))
 
 
 def _source_lines(source: str) -> list[tuple[int, str]]:
@@ -142,39 +184,51 @@ def _source_lines(source: str) -> list[tuple[int, str]]:
     return lines
 
 
-def _normalized_chars(line: str, offset: int) -> list[tuple[str, int]]:
-    """Characters of one line after space collapsing and ASCII folding, with source offsets."""
-    chars: list[tuple[str, int]] = []
-    pending_space = False
-    for i in range(len(line) - len(line.lstrip()), len(line.rstrip())):
-        ch = line[i]
-        if ch in _ZERO_WIDTH_CHARS:
-            continue
-        if ch in _SPACE_CHARS:
-            pending_space = True
-            continue
-        if pending_space:
-            chars.append((" ", offset + i - 1))
-            pending_space = False
-        chars.append((ch.translate(_TRANSLATE), offset + i))
-    return chars
+def _normalized_pieces(line: str, offset: int) -> list[tuple[str, int]]:
+    """One line with space runs collapsed, zero-width characters dropped and ASCII folding, as
+    pieces (text, source offset of its first character)."""
+    start, end = len(line) - len(line.lstrip()), len(line.rstrip())
+    pieces: list[tuple[str, int]] = []
+    pos = start
+    for run in _SPACE_RUN.finditer(line, start, end):
+        if run.start() > pos:
+            pieces += _visible(line, pos, run.start(), offset)
+        pieces.append((" ", offset + run.end() - 1))  # a run of spaces reads as its last one
+        pos = run.end()
+    if end > pos:
+        pieces += _visible(line, pos, end, offset)
+    return pieces
+
+
+def _visible(line: str, start: int, end: int, offset: int) -> list[tuple[str, int]]:
+    """Text without spaces, ASCII-folded, zero-width characters (rare) cut out."""
+    if not _ZERO_WIDTH_RUN.search(line, start, end):
+        return [(line[start:end].translate(_TRANSLATE), offset + start)]
+    out, pos = [], start
+    for run in _ZERO_WIDTH_RUN.finditer(line, start, end):
+        if run.start() > pos:
+            out.append((line[pos:run.start()].translate(_TRANSLATE), offset + pos))
+        pos = run.end()
+    if end > pos:
+        out.append((line[pos:end].translate(_TRANSLATE), offset + pos))
+    return out
 
 
 _WORD_BEFORE_HYPHEN = re.compile(r"([A-Za-z]+)-$")
 _WORD_START = re.compile(r"[A-Za-z]+")
 
 
-def _hyphen_join(out: list[str], nxt: list[tuple[str, int]], words: set[str]) -> str | None:
+def _hyphen_join(tail: str, nxt: str, words: set[str]) -> str | None:
     """How a line ending in a hyphen joins the next: 'drop' the hyphen ('guide-' + 'lines'),
     'keep' it ('L5-' + 'S1', 'Pre-' + 'operative'), or None for an ordinary line break."""
-    if not out or out[-1] != "-" or not nxt:
+    if not tail.endswith("-") or not nxt:
         return None
-    head = _WORD_BEFORE_HYPHEN.search("".join(out[-40:]))
-    rest = _WORD_START.match("".join(ch for ch, _ in nxt[:40]))
+    head = _WORD_BEFORE_HYPHEN.search(tail)
+    rest = _WORD_START.match(nxt)
     if not head:
         return None
     if not rest:
-        return "keep" if nxt[0][0].isdigit() else None
+        return "keep" if nxt[0].isdigit() else None
     first, second = head.group(1), rest.group(0)
     if (first + second).lower() in words:
         return "drop"
