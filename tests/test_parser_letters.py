@@ -182,3 +182,45 @@ def test_partial_authorization_item_is_the_remaining_portion():
     assert d.authorized_portion.value == "Norco 10/325mg #60"
     assert sorted(i.generic for i in d.ingredients) == ["acetaminophen", "hydrocodone"]
     assert (d.quantity.value, d.strength_mg.value) == (60, 10)
+
+
+def _with_item(item_lines: str) -> LetterRecord:
+    text = (LETTERS / "CM17-0005412.txt").read_text()
+    return parse_text(text.replace("Lorzone 750mg one by mouth three times a day #45:  Upheld", item_lines), "x", "x")
+
+
+def test_item_wrapped_after_a_quantity_label():
+    wrapped = "Gabapentin 10%/Amitriptyline 10%/Bupivacine 5%/Flurbiprofen 20% 180gms Qty:\n1.00: Upheld"
+    d = _with_item(wrapped).decisions[0]
+    assert d.item.value == "Gabapentin 10%/Amitriptyline 10%/Bupivacine 5%/Flurbiprofen 20% 180gms Qty: 1.00"
+    assert d.quantity.value == 1
+
+
+def test_partial_authorization_over_several_lines():
+    d = _with_item("Norco 10/325mg #120 was the original request.\nNorco 10/325mg #60 was authorized by the "
+                   "Claims Administrator. The remaining IMR eligible\nportion of the original request, Norco "
+                   "10/325mg #60 is: Upheld").decisions[0]
+    assert (d.item.value, d.original_request.value) == ("Norco 10/325mg #60", "Norco 10/325mg #120")
+
+
+def test_section_named_like_a_chapter_is_a_section():
+    text = (LETTERS / "CM17-0005412.txt").read_text().replace(
+        "MAXIMUS guideline: Decision based on MTUS Chronic Pain Medical Treatment 2016, \n"
+        "Section(s): Muscle relaxants (for pain).",
+        "MAXIMUS guideline: Decision based on MTUS Postsurgical Treatment 2009, Section(s): Knee.")
+    cites = [c for c in parse_text(text, "x", "x").decisions[0].citations if c.party == "reviewer"]
+    assert [(c.guideline, c.sections) for c in cites] == [("MTUS-POSTSURGICAL", ("Knee",))]
+
+
+@pytest.mark.parametrize("written, labels", [
+    ("thoracic sprain and strain", ["thoracic sprain and strain"]),
+    ("cervicalgia, anxiety and depression", ["cervicalgia", "anxiety", "depression"]),
+    ("lumbago, lumbar radiculopathy and cervical disc displacement",
+     ["lumbago", "lumbar radiculopathy", "cervical disc displacement"]),
+])
+def test_diagnosis_lists_split_at_the_final_and(written, labels):
+    text = (LETTERS / "CM17-0010728.txt").read_text().replace(
+        "Diagnoses are left shoulder labral tear, possible rotator cuff tear and impingement syndrome; left \nthumb "
+        "non-displaced fracture.", f"Diagnoses are {written}.")
+    got = [d.label for d in parse_text(text, "x", "x").diagnoses]
+    assert got[: len(labels)] == labels

@@ -58,6 +58,7 @@ def _mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Citation
     for code, pattern in load().mtus_titles:
         titles += [(m.start(), m.end(), code) for m in pattern.finditer(clean.text, start, end)]
     titles = _merge(_non_overlapping(sorted(titles, key=lambda t: (t[0], -t[1]))), clean.text)
+    titles = [t for i, t in enumerate(titles) if _starts_guideline(clean.text, titles[i - 1][1] if i else start, t)]
     if not titles:
         return [_citation(clean, party, "OTHER", start, start, end, source_name="MTUS")] if end > start else []
     out = []
@@ -65,6 +66,19 @@ def _mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Citation
         seg_end = titles[i + 1][0] if i + 1 < len(titles) else end
         out.append(_citation(clean, party, code, s, e, seg_end))
     return out
+
+
+_JOINED = re.compile(r"(?:,|\band)\s*$", re.I)
+_FULL_TITLE = re.compile(r"Complaints|Chapter|Guidelines|\b(?:2004|2007|2009|2016)\b|ACOEM", re.I)
+
+
+def _starts_guideline(text: str, after: int, title: tuple[int, int, str]) -> bool:
+    """A title inside a 'Section(s):' list ('Section(s): Knee') is a section, not a new guideline,
+    unless it is joined on ('..., and Shoulder Complaints 2004')."""
+    before = text[after:title[0]]
+    if not SECTIONS.search(before):
+        return True
+    return bool(_JOINED.search(before)) and bool(_FULL_TITLE.search(text, title[0], title[1]))
 
 
 def _non_overlapping(titles: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:

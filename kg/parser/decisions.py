@@ -21,6 +21,10 @@ CONCLUSION = re.compile(r"\b(?:is|are|was|were)\s+(?:determined\s+to\s+|consider
                         r"(?P<not>not\s+)?(?:be\s+)?medically\s+necessary[^.]*\.?", re.I)
 SENTENCE_END = re.compile(r"[.!?)\"']\s*$")
 MAX_ITEM_LINES = 4
+# "...the disputed items/services set forth below:" ends the intro; other colons (Qty:) do not.
+INTRO_END = re.compile(r"below\s*:$")
+PARTIAL_TAIL = re.compile(r"remaining\s+IMR\s+eligible\s+portion", re.I)
+PARTIAL_HEAD = re.compile(r"was\s+the\s+original\s+request\.", re.I)
 
 
 def parse_decisions(clean: CleanText, start: int, end: int, name: str) -> list[Decision]:
@@ -28,7 +32,8 @@ def parse_decisions(clean: CleanText, start: int, end: int, name: str) -> list[D
     outcomes = list(OUTCOME_LINE.finditer(clean.text, start, end))
     if not outcomes:
         raise LetterError(f"{name}: no disputed item with an outcome (Upheld/Overturned) found")
-    item_starts = [_item_start(clean.text, start, m.start()) for m in outcomes]
+    item_starts = [_partial_start(clean.text, start, _item_start(clean.text, start, m.start()), m.start())
+                   for m in outcomes]
     decisions: list[Decision] = []
     for i, m in enumerate(outcomes):
         block_end = item_starts[i + 1] if i + 1 < len(outcomes) else end
@@ -45,10 +50,20 @@ def _item_start(text: str, floor: int, outcome_at: int) -> int:
         if line_start <= floor:
             return floor
         prev_end = line_start - 1
-        if text[prev_end - 1: prev_end] in (".", ":") or _is_heading(text, floor, prev_end):
+        if text[prev_end - 1: prev_end] == "." or INTRO_END.search(text, floor, prev_end) \
+                or _is_heading(text, floor, prev_end):
             return line_start
         line_start = text.rfind("\n", floor, prev_end) + 1 or floor
     return max(line_start, floor)
+
+
+def _partial_start(text: str, floor: int, item_start: int, outcome_at: int) -> int:
+    """A partial-authorization item runs over several sentences: start it at 'X was the original
+    request.', which the line walk stops after."""
+    if not PARTIAL_TAIL.search(text, item_start, outcome_at) or PARTIAL_HEAD.search(text, item_start, outcome_at):
+        return item_start
+    heads = list(PARTIAL_HEAD.finditer(text, max(floor, item_start - 1000), item_start))
+    return _item_start(text, floor, heads[-1].start()) if heads else item_start
 
 
 def _is_heading(text: str, floor: int, line_end: int) -> bool:

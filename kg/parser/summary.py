@@ -143,11 +143,16 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
             s += lead.end()
         if i == len(parts) - 1:
             last_and = list(_LAST_AND.finditer(text, s, e))
-            if last_and:
+            if last_and and _two_diagnoses(text[s:last_and[-1].start()], text[last_and[-1].end():e]):
                 ranges.append((s, last_and[-1].start()))
                 s = last_and[-1].end()
         ranges.append((s, e))
     return [(s, e) for s, e in (_trim(text, s, e) for s, e in ranges) if e > s]
+
+
+def _two_diagnoses(left: str, right: str) -> bool:
+    """'anxiety and depression' are two; 'thoracic sprain and strain' is one (the qualifier is shared)."""
+    return len(right.split()) > 1 or len(left.split()) == 1
 
 
 def _trim(text: str, s: int, e: int) -> tuple[int, int]:

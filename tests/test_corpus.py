@@ -1,0 +1,48 @@
+"""Smoke test of the corpus generator at a small size: build it, reject exactly its bad inputs, and
+score the tables against its truth."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from kg.build import build
+from kg.queries import named_query, table_rows
+from kg.store import Store
+
+ROOT = Path(__file__).parents[1]
+
+
+def test_generated_corpus_builds_and_scores(tmp_path):
+    out = tmp_path / "corpus"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_corpus.py"), "--letters", "80", "--seed", "7",
+                    "--bad-share", "0.05", str(out)], check=True, capture_output=True)
+    truth = json.loads((out / "truth.json").read_text())
+    again = tmp_path / "again"
+    subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_corpus.py"), "--letters", "80", "--seed", "7",
+                    "--bad-share", "0.05", str(again)], check=True, capture_output=True)
+    assert (again / "truth.json").read_text() == (out / "truth.json").read_text()  # deterministic for a seed
+
+    with Store(tmp_path / "store") as store:
+        report = build([out / "letters"], store, jobs=2)
+        assert sorted(Path(r.name).stem for r in report.rejected) == sorted(truth["rejected"])
+        assert report.accepted == len(truth["letters"])
+        columns, rows = table_rows(store, named_query("decisions"))
+        _, cases = table_rows(store, named_query("cases"))
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row[0]] = counts.get(row[0], 0) + 1
+    assert counts == {lid: len(t["decisions"]) for lid, t in truth["letters"].items()}
+
+    scorer = ROOT.parent / "shared" / "tools" / "score_extraction.py"
+    if scorer.exists():
+        for name, cols, data in (("d", columns, rows), ("c", None, cases)):
+            header = cols or ["letter", "case_number", "decision_date", "age", "sex", "injury_date",
+                              "reviewer_specialties", "reviewer_states", "ur_date", "decisions", "diagnoses"]
+            from kg.results import to_csv
+            (tmp_path / f"{name}.csv").write_text(to_csv(header, data))
+        result = subprocess.run([sys.executable, str(scorer), str(out / "truth.json"), str(tmp_path / "d.csv"),
+                                 str(tmp_path / "c.csv"), "--min", "0.995"], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout[-3000:]
