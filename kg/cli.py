@@ -68,9 +68,23 @@ def build(
         err.print(f"  rejected {rejected.name}: {rejected.reason}")
     if report.warnings:
         err.print(f"SHACL warnings (letters kept): {summary_line(report.warnings)}; see `kg validate`")
-    err.print(f"decisions: {report.decisions}, triples in store: {report.triples}, "
+    err.print(f"decisions in the letters parsed: {report.decisions}, triples in store: {report.triples}, "
               f"time: {report.seconds:.1f} s")
     raise typer.Exit(0 if report.ok else 1)
+
+
+@app.command()
+def remove(
+    letters: Annotated[list[str], typer.Argument(help="Letter ids (file names without extension).")],
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """Drop letters (their named graphs) from the store. Exit 1 if any was not there."""
+    with Store(store) as kg_store:
+        missing = [lid for lid in letters if not kg_store.remove_letter(lid)]
+    for lid in missing:
+        err.print(f"not in the store: {lid}")
+    err.print(f"removed {len(letters) - len(missing)} letter(s)")
+    raise typer.Exit(1 if missing else 0)
 
 
 @app.command()

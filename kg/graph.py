@@ -106,6 +106,8 @@ def _letter(e: _Emitter) -> None:
     e.add(e.letter, imr("sourceFile"), r.source_name)
     e.add(e.letter, imr("text"), r.text)
     e.add(e.letter, imr("sha256"), r.sha256)
+    if r.source_sha256:
+        e.add(e.letter, imr("sourceSha256"), r.source_sha256)
     e.add(e.letter, imr("layout"), r.layout)
 
 

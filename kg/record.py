@@ -131,3 +131,4 @@ class LetterRecord:
     diagnoses: tuple[Diagnosis, ...]
     utilization_review: UtilizationReview
     decisions: tuple[Decision, ...] = field(default=())
+    source_sha256: str | None = None  # of the file's bytes: a rebuild skips unchanged files unread

@@ -58,10 +58,11 @@ class Store:
                 self._store.flush()
             del self._store
 
-    def letter_hashes(self) -> dict[str, str]:
-        """letter id -> sha256 of the text of every letter committed to the store."""
+    def letter_hashes(self, prop: str = "sha256") -> dict[str, str]:
+        """letter id -> SHA-256 of the text (or, with prop='sourceSha256', of the source file) of every
+        letter committed to the store."""
         q = (f"SELECT ?id ?sha WHERE {{ GRAPH ?g {{ ?l a <{IMR}Letter> ; <{DCT_IDENTIFIER.value}> ?id ;"
-             f" <{IMR}sha256> ?sha }} }}")
+             f" <{IMR}{prop}> ?sha }} }}")
         return {row["id"].value: row["sha"].value for row in self._store.query(q)}  # type: ignore[union-attr,index]
 
     def replace_letters(self, letters: Iterable[LetterGraph], extra: Iterable[ox.Quad] = ()) -> None:

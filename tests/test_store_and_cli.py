@@ -213,3 +213,19 @@ def test_interrupted_build_leaves_whole_letters(tmp_path):
         want = len(letter_quads(parse_file(path)))
         got = len(list(store._store.quads_for_pattern(None, None, None, iris.letter_graph(letter_id))))
         assert got == want, letter_id
+
+
+def test_remove_letters_and_incremental_skip(tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("000_ed7318db5454d5ef.txt", "001_31f77f8318a90c33.txt"):
+        shutil.copy(LETTERS / name, folder)
+    store = tmp_path / "s"
+    first = runner.invoke(app, ["build", str(folder), "--store", str(store)])
+    again = runner.invoke(app, ["build", str(folder), "--store", str(store)])
+    assert "accepted: 2 (2 unchanged)" in again.stderr and first.exit_code == again.exit_code == 0
+    removed = runner.invoke(app, ["remove", "001_31f77f8318a90c33", "nope", "--store", str(store)])
+    assert removed.exit_code == 1 and "not in the store: nope" in removed.stderr
+    assert "letters: 1" in runner.invoke(app, ["stats", "--store", str(store)]).stdout
+    rebuilt = runner.invoke(app, ["build", str(folder), "--store", str(store)])
+    assert "accepted: 2 (1 unchanged)" in rebuilt.stderr

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from kg.parser.decisions import parse_decisions
 from kg.parser.reviewer import parse_reviewer
 from kg.parser.sections import split
 from kg.parser.summary import parse_summary
-from kg.parser.text import LetterError, clean, read_letter
+from kg.parser.text import LetterError, clean, letter_text
 from kg.record import LetterRecord
 
 __all__ = ["LetterError", "letter_id_of", "parse_file", "parse_text"]
@@ -22,8 +23,10 @@ def letter_id_of(path: Path) -> str:
 
 
 def parse_file(path: Path) -> LetterRecord:
-    """Read and parse one .txt or .pdf letter."""
-    return parse_text(read_letter(path), letter_id_of(path), path.name)
+    """Read and parse one .txt or .pdf letter; the record keeps the SHA-256 of the file's bytes."""
+    data = path.read_bytes()
+    record = parse_text(letter_text(data, path.name), letter_id_of(path), path.name)
+    return dataclasses.replace(record, source_sha256=hashlib.sha256(data).hexdigest())
 
 
 def parse_text(text: str, letter_id: str, source_name: str) -> LetterRecord:

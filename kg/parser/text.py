@@ -6,7 +6,6 @@ import io
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TypeVar
 
 import ftfy
@@ -69,12 +68,11 @@ def pdf_text(data: bytes, name: str) -> str:
         raise LetterError(f"{name}: unreadable PDF ({exc})") from exc
 
 
-def read_letter(path: Path) -> str:
-    """The stored text of the letter at `path` (.pdf or text)."""
-    data = path.read_bytes()
-    if path.suffix.lower() == ".pdf" or data.startswith(b"%PDF"):
-        return pdf_text(data, path.name)
-    return decode(data, path.name)
+def letter_text(data: bytes, name: str) -> str:
+    """The stored text of a letter file's bytes: PDF text or decoded text."""
+    if name.lower().endswith(".pdf") or data.startswith(b"%PDF"):
+        return pdf_text(data, name)
+    return decode(data, name)
 
 
 @dataclass(frozen=True)
