@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import pyoxigraph as ox
 
 from kg.graph import iter_vocabulary_quads, letter_quads
 from kg.parser import LetterError, letter_id_of, parse_file
@@ -30,12 +33,21 @@ class Rejected:
 
 @dataclass(frozen=True)
 class Parsed:
-    """What one file became: a record (with any SHACL warnings) or a rejection."""
+    """What one file became: its graph as N-Quads (with any SHACL warnings), or a rejection. Workers
+    send serialized quads so that the writer only loads them (pyoxigraph parses N-Quads in Rust)."""
 
     path: Path
-    record: LetterRecord | None
+    letter: LetterGraph | None
+    decisions: int = 0
     rejected: Rejected | None = None
     warnings: tuple[Violation, ...] = ()
+
+
+def _accepted(path: Path, record: LetterRecord, quads: list[ox.Quad] | None = None,
+              warnings: tuple[Violation, ...] = ()) -> Parsed:
+    nquads = ox.serialize(quads if quads is not None else letter_quads(record), format=ox.RdfFormat.N_QUADS)
+    return Parsed(path, LetterGraph(record.letter_id, record.sha256, nquads), len(record.decisions),
+                  warnings=warnings)
 
 
 @dataclass
@@ -102,17 +114,19 @@ def _validated(parsed: list[tuple[Path, LetterRecord | Rejected]]) -> list[Parse
     out: list[Parsed] = []
     for path, r in parsed:
         if isinstance(r, Rejected):
-            out.append(Parsed(path, None, r))
+            out.append(Parsed(path, None, rejected=r))
             continue
+        own = quads[r.letter_id]
         if any(r is s for s in solo):  # a second file with the same letter id: validate it on its own
-            found = validate_quads(letter_quads(r), r.letter_id).violations
+            own = letter_quads(r)
+            found = validate_quads(own, r.letter_id).violations
         else:
             found = results[r.letter_id]
         errors = [v for v in found if v.severity == "Violation"]
         if errors:
-            out.append(Parsed(path, None, Rejected(path.name, _shacl_reason(errors), tuple(errors))))
+            out.append(Parsed(path, None, rejected=Rejected(path.name, _shacl_reason(errors), tuple(errors))))
         else:
-            out.append(Parsed(path, r, warnings=tuple(found)))
+            out.append(_accepted(path, r, own, tuple(found)))
     return out
 
 
@@ -121,18 +135,25 @@ def _parse_chunk(chunk: tuple[list[Path], bool]) -> list[Parsed]:
     parsed = [(p, _parse(p)) for p in paths]
     if validate:
         return _validated(parsed)
-    return [Parsed(p, r) if isinstance(r, LetterRecord) else Parsed(p, None, r) for p, r in parsed]
+    return [_accepted(p, r) if isinstance(r, LetterRecord) else Parsed(p, None, rejected=r) for p, r in parsed]
 
 
 def _parsed(files: list[Path], jobs: int, validate: bool) -> Iterator[Parsed]:
+    """Parse (and validate) chunks of files, in order; with several jobs, at most 2 chunks per
+    worker are in flight so that memory stays flat however large the corpus."""
     chunks = [(files[i:i + CHUNK_SIZE], validate) for i in range(0, len(files), CHUNK_SIZE)]
     if jobs <= 1 or len(chunks) < 2:
         for chunk in chunks:
             yield from _parse_chunk(chunk)
         return
     with ProcessPoolExecutor(max_workers=jobs) as pool:
-        for done in pool.map(_parse_chunk, chunks):
-            yield from done
+        pending: deque[Future[list[Parsed]]] = deque()
+        for chunk in chunks:
+            pending.append(pool.submit(_parse_chunk, chunk))
+            if len(pending) >= 2 * jobs:
+                yield from pending.popleft().result()
+        while pending:
+            yield from pending.popleft().result()
 
 
 def _skip_unchanged(files: list[Path], known: dict[str, str], report: BuildReport, seen: dict[str, str],
@@ -170,22 +191,22 @@ def build(paths: Iterable[Path], store: Store, *, jobs: int = 1, validate: bool 
         report.read += 1
         if on_letter:
             on_letter(item.path.name)
-        if item.rejected or item.record is None:
-            report.rejected.append(item.rejected or Rejected(item.path.name, "no record"))
+        if item.rejected or item.letter is None:
+            report.rejected.append(item.rejected or Rejected(item.path.name, "no graph"))
             continue
-        record = item.record
-        if record.letter_id in seen:
-            report.rejected.append(Rejected(item.path.name, f"duplicate letter id {record.letter_id!r} "
-                                                            f"(already read from {seen[record.letter_id]})"))
+        letter = item.letter
+        if letter.letter_id in seen:
+            report.rejected.append(Rejected(item.path.name, f"duplicate letter id {letter.letter_id!r} "
+                                                            f"(already read from {seen[letter.letter_id]})"))
             continue
-        seen[record.letter_id] = item.path.name
+        seen[letter.letter_id] = item.path.name
         report.accepted += 1
-        report.decisions += len(record.decisions)
+        report.decisions += item.decisions
         report.warnings += item.warnings
-        if known.get(record.letter_id) == record.sha256:
+        if known.get(letter.letter_id) == letter.sha256:
             report.unchanged += 1
             continue
-        batch.append(LetterGraph(record.letter_id, record.sha256, letter_quads(record)))
+        batch.append(letter)
         if len(batch) >= BATCH_SIZE:
             store.replace_letters(batch)
             batch = []

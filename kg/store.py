@@ -29,7 +29,7 @@ class LetterGraph:
 
     letter_id: str
     sha256: str
-    quads: list[ox.Quad]
+    nquads: bytes  # the letter's quads serialized as N-Quads
 
 
 class Store:
@@ -73,7 +73,9 @@ class Store:
             graph = iris.letter_graph(letter.letter_id)
             if self._store.contains_named_graph(graph):
                 self._store.remove_graph(graph)
-        self._store.extend([q for letter in batch for q in letter.quads] + list(extra))
+        data = b"".join(letter.nquads for letter in batch) + ox.serialize(list(extra), format=ox.RdfFormat.N_QUADS)
+        if data:
+            self._store.load(data, format=ox.RdfFormat.N_QUADS)
 
     def letter_ids(self) -> list[str]:
         return sorted(self.letter_hashes())
