@@ -4,6 +4,8 @@ every letter."""
 from __future__ import annotations
 
 import hashlib
+import queue
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -183,11 +185,60 @@ def build(paths: Iterable[Path], store: Store, *, jobs: int = 1, validate: bool 
     report = BuildReport()
     known = store.letter_hashes()
     seen: dict[str, str] = {}
-    batch: list[LetterGraph] = []
     store.load_ontology()
     store.replace_letters([], iter_vocabulary_quads())
     files = _skip_unchanged(files, store.letter_hashes("sourceSha256"), report, seen, on_letter)
-    for item in _parsed(files, jobs, validate):
+    with _Writer(store) as writer:
+        _consume(_parsed(files, jobs, validate), report, known, seen, writer, on_letter)
+    store.flush()
+    report.triples = store.count_quads()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+class _Writer:
+    """Commits batches on its own thread (pyoxigraph releases the GIL while it writes), so parsing
+    goes on while a batch is written; a batch is one transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._queue: queue.Queue[list[LetterGraph] | None] = queue.Queue(maxsize=1)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.batch: list[LetterGraph] = []
+
+    def __enter__(self) -> _Writer:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            try:
+                self._store.replace_letters(batch)
+            except BaseException as exc:  # surfaced to the caller in add() / __exit__
+                self._error = exc
+
+    def add(self, letter: LetterGraph) -> None:
+        if self._error:
+            raise self._error
+        self.batch.append(letter)
+        if len(self.batch) >= BATCH_SIZE:
+            self._queue.put(self.batch)
+            self.batch = []
+
+    def __exit__(self, *exc: object) -> None:
+        if self.batch and not exc[0]:
+            self._queue.put(self.batch)
+        self._queue.put(None)
+        self._thread.join()
+        if self._error and not exc[0]:
+            raise self._error
+
+
+def _consume(items: Iterable[Parsed], report: BuildReport, known: dict[str, str], seen: dict[str, str],
+             writer: _Writer, on_letter: Callable[[str], None] | None) -> None:
+    """Account for each parsed file and hand new or changed letters to the writer."""
+    for item in items:
         report.read += 1
         if on_letter:
             on_letter(item.path.name)
@@ -206,12 +257,4 @@ def build(paths: Iterable[Path], store: Store, *, jobs: int = 1, validate: bool 
         if known.get(letter.letter_id) == letter.sha256:
             report.unchanged += 1
             continue
-        batch.append(letter)
-        if len(batch) >= BATCH_SIZE:
-            store.replace_letters(batch)
-            batch = []
-    store.replace_letters(batch)
-    store.flush()
-    report.triples = store.count_quads()
-    report.seconds = time.perf_counter() - started
-    return report
+        writer.add(letter)

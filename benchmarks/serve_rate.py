@@ -1,0 +1,116 @@
+"""Requests per second and p50/p95 latency of `kg serve` against `oxigraph serve-read-only` on the
+same store, for a point lookup and an aggregate, at concurrency 1 and 8, in one run.
+
+usage: python benchmarks/serve_rate.py STORE_DIR [--oxigraph PATH] [--requests N]
+The `oxigraph` command is the pip package `oxigraph` (install it in a separate virtualenv and pass
+its path); without it only kg is measured. All traffic stays on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+
+IMR = "https://w3id.org/imr-kg/ontology#"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(url: str, proc: subprocess.Popen, seconds: float = 120) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=2)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.3)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def measure(endpoint: str, query: str, requests: int, concurrency: int) -> tuple[float, float, float]:
+    """(requests per second, p50 ms, p95 ms) of `requests` GETs at `concurrency`."""
+    client = httpx.Client(timeout=120, headers={"accept": "application/sparql-results+json"})
+
+    def one(_: int) -> float:
+        started = time.perf_counter()
+        r = client.get(endpoint, params={"query": query})
+        r.raise_for_status()
+        return time.perf_counter() - started
+
+    one(0)  # warm up
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        latencies = sorted(pool.map(one, range(requests)))
+    wall = time.perf_counter() - started
+    client.close()
+    p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
+    return requests / wall, statistics.median(latencies) * 1000, p95 * 1000
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("store", type=Path)
+    ap.add_argument("--oxigraph", default=shutil.which("oxigraph"))
+    ap.add_argument("--requests", type=int, default=200)
+    args = ap.parse_args()
+    from kg.store import Store
+
+    with Store(args.store, read_only=True) as store:
+        letter = min(store.letter_ids())
+        letters = store.letter_count()
+    graph = f"https://w3id.org/imr-kg/id/graph/letter/{letter}"
+    queries = {
+        "point lookup": f"SELECT ?d ?o WHERE {{ GRAPH <{graph}> {{ ?d <{IMR}outcome> ?o }} }}",
+        "aggregate": f"SELECT ?o (COUNT(*) AS ?n) WHERE {{ GRAPH ?g {{ ?d <{IMR}outcome> ?o }} }} GROUP BY ?o",
+    }
+    servers: dict[str, tuple[subprocess.Popen, str]] = {}
+    port = free_port()
+    servers["kg serve"] = (subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", str(args.store),
+                                             "--port", str(port), "--timeout", "60", "--workers", "2"],
+                                            stderr=subprocess.DEVNULL), f"http://127.0.0.1:{port}/sparql")
+    if args.oxigraph:
+        port = free_port()
+        servers["oxigraph serve"] = (subprocess.Popen([args.oxigraph, "serve-read-only", "--location", str(args.store),
+                                                       "--bind", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL),
+                                     f"http://127.0.0.1:{port}/query")
+    try:
+        for proc, url in servers.values():
+            wait_up(url.rsplit("/", 1)[0] + "/", proc)
+        print(f"store: {args.store} ({letters} letters); {args.requests} requests per cell")
+        print(f"{'server':16s} {'query':13s} {'conc':>4s} {'req/s':>8s} {'p50 ms':>8s} {'p95 ms':>8s}")
+        results = {}
+        for name, (_, url) in servers.items():
+            for qname, query in queries.items():
+                for conc in (1, 8):
+                    n = args.requests if qname == "point lookup" else max(10, args.requests // 10)
+                    rps, p50, p95 = measure(url, query, n, conc)
+                    results[(name, qname, conc)] = rps
+                    print(f"{name:16s} {qname:13s} {conc:4d} {rps:8.1f} {p50:8.1f} {p95:8.1f}")
+        if "oxigraph serve" in servers:
+            for qname in queries:
+                for conc in (1, 8):
+                    ratio = results[("kg serve", qname, conc)] / results[("oxigraph serve", qname, conc)]
+                    print(f"kg / oxigraph req/s, {qname}, concurrency {conc}: {ratio:.2f}")
+    finally:
+        for proc, _ in servers.values():
+            proc.terminate()
+            proc.wait(10)
+
+
+if __name__ == "__main__":
+    main()
