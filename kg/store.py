@@ -76,6 +76,9 @@ class Store:
         data = b"".join(letter.nquads for letter in batch) + ox.serialize(list(extra), format=ox.RdfFormat.N_QUADS)
         if data:
             self._store.load(data, format=ox.RdfFormat.N_QUADS)
+            # without a flush RocksDB's memtables grow with the store (~300 MB per million quads
+            # measured); flushing each batch keeps the build's memory flat
+            self._store.flush()
 
     def letter_ids(self) -> list[str]:
         return sorted(self.letter_hashes())

@@ -1,0 +1,147 @@
+"""Every scale figure in one table, each with its baseline from the same run.
+
+usage: python benchmarks/run.py [--letters N] [--changed K] [--oxigraph PATH] [--keep DIR]
+1. generate N letters (benchmarks/make_corpus.py) with their truth;
+2. `kg build --jobs 2` them: letters/s, peak RSS; baseline: pyoxigraph Store.bulk_load of the
+   same quads (dumped from the built store as N-Quads);
+3. change K letters and build again: seconds for the incremental rebuild;
+4. score the tables against the truth with ../shared/tools/score_extraction.py (when present);
+5. time every named query (p50/p95 of 5 runs) in process, and the same SPARQL over HTTP in
+   `oxigraph serve-read-only` when --oxigraph is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pyoxigraph as ox
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def timed_build(letters: Path, store: Path, *extra: str) -> tuple[float, int, str]:
+    """Seconds, peak RSS (KiB, the largest process) and the summary of a `kg build` run."""
+    started = time.perf_counter()
+    out = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-m", "kg.cli", "build", str(letters),
+                          "--store", str(store), "--jobs", "2", *extra], capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    rss = next((int(line.split(":")[1]) for line in out.stderr.splitlines() if "Maximum resident" in line), 0)
+    summary = next((line for line in out.stderr.splitlines() if line.startswith("letters read")), out.stderr[-300:])
+    return seconds, rss, summary
+
+
+def bulk_load_seconds(store: Path, scratch: Path) -> float:
+    from kg.store import Store
+
+    data = io.BytesIO()
+    with Store(store, read_only=True) as built:
+        built.dump(data, "nq")
+    target = ox.Store(str(scratch))
+    started = time.perf_counter()
+    target.bulk_load(data.getvalue(), format=ox.RdfFormat.N_QUADS)
+    target.flush()
+    return time.perf_counter() - started
+
+
+def query_times(store: Path, oxigraph: str | None) -> list[tuple[str, float, float, float | None]]:
+    from kg.queries import all_queries, run
+    from kg.store import Store
+
+    rows = []
+    proc = None
+    endpoint = None
+    if oxigraph:
+        port = 17878
+        proc = subprocess.Popen([oxigraph, "serve-read-only", "--location", str(store), "--bind", f"127.0.0.1:{port}"],
+                                stderr=subprocess.DEVNULL)
+        endpoint = f"http://127.0.0.1:{port}/query"
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+    try:
+        with Store(store, read_only=True) as kg_store:
+            for q in all_queries():
+                params = dict(p.split("=", 1) for p in q.example.split("--param ")[1:]) if "--param" in q.example else {}
+                params = {k.strip(): v.strip() for k, v in params.items()}
+                times = []
+                for _ in range(5):
+                    started = time.perf_counter()
+                    run(kg_store, q, params)
+                    times.append(time.perf_counter() - started)
+                baseline = None
+                if endpoint and not q.parameters:
+                    base = []
+                    for _ in range(5):
+                        started = time.perf_counter()
+                        httpx.post(endpoint, data={"query": q.sparql, "union-default-graph": ""},
+                                   headers={"accept": "text/csv"}, timeout=300)
+                        base.append(time.perf_counter() - started)
+                    baseline = statistics.median(base)
+                times.sort()
+                rows.append((q.name, statistics.median(times), times[-1], baseline))
+    finally:
+        if proc:
+            proc.terminate()
+            proc.wait(10)
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--letters", type=int, default=2000)
+    ap.add_argument("--changed", type=int, default=20)
+    ap.add_argument("--oxigraph", default=shutil.which("oxigraph"))
+    ap.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    args = ap.parse_args()
+    work = args.keep or Path(tempfile.mkdtemp(prefix="kg-bench-"))
+    corpus = work / "corpus"
+    if not (corpus / "truth.json").exists():
+        subprocess.run([sys.executable, str(ROOT / "benchmarks" / "make_corpus.py"), "--letters", str(args.letters),
+                        str(corpus)], check=True)
+    truth = json.loads((corpus / "truth.json").read_text())
+    store = work / "store"
+    shutil.rmtree(store, ignore_errors=True)
+    build_s, rss, summary = timed_build(corpus / "letters", store)
+    accepted = len(truth["letters"])
+    bulk_s = bulk_load_seconds(store, work / "bulk")
+    for path in sorted((corpus / "letters").glob("*.txt"))[: args.changed]:
+        path.write_bytes(path.read_bytes().replace(b"records", b"notes", 1))
+    rebuild_s, _, rebuild_summary = timed_build(corpus / "letters", store)
+
+    print(f"corpus: {args.letters} files, {accepted} letters with truth; work folder {work}")
+    print(f"build:   {summary}")
+    print(f"  kg build --jobs 2: {accepted / build_s:7.1f} letters/s, peak RSS {rss / 1024:.0f} MiB")
+    print(f"  baseline Store.bulk_load of the same quads: {accepted / bulk_s:7.1f} letters/s "
+          f"(build takes {build_s / bulk_s:.1f}x as long)")
+    print(f"  incremental rebuild with {args.changed} changed: {rebuild_s:.1f} s ({rebuild_summary})")
+
+    scorer = ROOT.parent / "shared" / "tools" / "score_extraction.py"
+    if scorer.exists():
+        for table in ("decisions", "cases"):
+            csv = subprocess.run([sys.executable, "-m", "kg.cli", "table", table, "--store", str(store)],
+                                 capture_output=True, text=True, check=True).stdout
+            (work / f"{table}.csv").write_text(csv)
+        score = subprocess.run([sys.executable, str(scorer), str(corpus / "truth.json"), str(work / "decisions.csv"),
+                                str(work / "cases.csv")], capture_output=True, text=True).stdout.splitlines()[-1]
+        print(f"accuracy: {score}")
+    print(f"{'query':32s} {'p50 s':>8s} {'max s':>8s} {'oxigraph serve s':>17s}")
+    for name, p50, worst, base in query_times(store, args.oxigraph):
+        print(f"{name:32s} {p50:8.3f} {worst:8.3f} {'' if base is None else f'{base:17.3f}'}")
+
+
+if __name__ == "__main__":
+    main()
