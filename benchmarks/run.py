@@ -75,8 +75,8 @@ def query_times(store: Path, oxigraph: str | None) -> list[tuple[str, float, flo
     try:
         with Store(store, read_only=True) as kg_store:
             for q in all_queries():
-                params = dict(p.split("=", 1) for p in q.example.split("--param ")[1:]) if "--param" in q.example else {}
-                params = {k.strip(): v.strip() for k, v in params.items()}
+                pairs = (p.split("=", 1) for p in q.example.split("--param ")[1:])
+                params = {k.strip(): v.strip() for k, v in pairs}
                 times = []
                 for _ in range(5):
                     started = time.perf_counter()

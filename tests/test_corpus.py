@@ -46,3 +46,13 @@ def test_generated_corpus_builds_and_scores(tmp_path):
         result = subprocess.run([sys.executable, str(scorer), str(out / "truth.json"), str(tmp_path / "d.csv"),
                                  str(tmp_path / "c.csv"), "--min", "0.995"], capture_output=True, text=True)
         assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_benchmark_runner_smoke(tmp_path):
+    """benchmarks/run.py end to end on a tiny corpus: every figure line is printed."""
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--letters", "30", "--changed", "3",
+                          "--oxigraph", "", "--keep", str(tmp_path)], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "letters/s, peak RSS" in out.stdout and "baseline Store.bulk_load" in out.stdout
+    assert "incremental rebuild with 3 changed" in out.stdout
+    assert "uphold-rate-by-medication" in out.stdout
