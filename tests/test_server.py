@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import csv
 import io
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -273,3 +275,27 @@ def test_serve_without_a_store_exits_2(tmp_path):
     assert out.returncode == 2
 
 
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).parents[1] / "test-artifacts"
+_HEADLESS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
+def test_letter_page_in_a_real_browser(server, tmp_path):
+    """Chromium renders the evidence page: every span is a <mark>, and a screenshot is kept."""
+    url = server + "/letters/CM17-0003284"
+    dom = subprocess.run([CHROMIUM, *_HEADLESS, f"--user-data-dir={tmp_path / 'a'}", "--dump-dom", url],
+                         capture_output=True, text=True, timeout=120).stdout
+    spans = int(dom.split(" evidence spans")[0].rsplit("·", 1)[-1].strip())
+    assert spans > 50
+    assert dom.count('<mark id="span-') == spans  # each span starts one marked piece
+    assert '<mark id="span-15-27" class="">CM17-0003284</mark>' in dom
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / "letter-CM17-0003284.png"
+    shot.unlink(missing_ok=True)
+    subprocess.run([CHROMIUM, *_HEADLESS, f"--user-data-dir={tmp_path / 'b'}", "--window-size=1400,900",
+                    f"--screenshot={shot}", url], capture_output=True, timeout=120)
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
