@@ -196,6 +196,9 @@ def serve(
     workers: Annotated[int, typer.Option(min=1, help="Query worker processes.")] = 2,
     max_rows: Annotated[int, typer.Option(help="Most rows (or triples) a result may have.")] = 10_000,
     cors_origin: Annotated[list[str] | None, typer.Option(help="Allow browser calls from this origin.")] = None,
+    allow_update: Annotated[bool, typer.Option(help="Accept SPARQL Update, only with the bearer token.")] = False,
+    token: Annotated[str | None, typer.Option(envvar="KG_TOKEN", help="Bearer token for updates "
+                                              "(or the KG_TOKEN environment variable).")] = None,
 ) -> None:
     """Serve the store read-only over HTTP: /sparql (SPARQL 1.1 Protocol), /graphql, /queries/NAME,
     /letters/ID and /health."""
@@ -204,8 +207,11 @@ def serve(
     from kg.server import ServeSettings, create_app
 
     _open(store).close()  # fail early, with exit 2, when there is no store
+    if allow_update and not token:
+        err.print("[red]error:[/red] --allow-update needs --token (or KG_TOKEN)")
+        raise typer.Exit(2)
     settings = ServeSettings(store=store, timeout=timeout, workers=workers, max_rows=max_rows,
-                             cors_origins=tuple(cors_origin or ()))
+                             cors_origins=tuple(cors_origin or ()), allow_update=allow_update, token=token)
     err.print(f"serving {store} on http://{host}:{port}/ (SPARQL at /sparql, GraphQL at /graphql)")
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 

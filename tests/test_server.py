@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
 import socket
 import subprocess
@@ -299,3 +300,45 @@ def test_letter_page_in_a_real_browser(server, tmp_path):
     subprocess.run([CHROMIUM, *_HEADLESS, f"--user-data-dir={tmp_path / 'b'}", "--window-size=1400,900",
                     f"--screenshot={shot}", url], capture_output=True, timeout=120)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
+
+
+def test_updates_only_when_allowed_and_with_the_token(tmp_path):
+    store_dir = tmp_path / "store"
+    with Store(store_dir) as store:
+        assert build([Path(__file__).parent / "fixtures" / "letters" / "000_ed7318db5454d5ef.txt"], store).ok
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", str(store_dir), "--port", str(port),
+                             "--allow-update", "--workers", "1"], env={**os.environ, "KG_TOKEN": "s3cret"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(240):
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.25)
+        insert = 'INSERT DATA { GRAPH <urn:x:notes> { <urn:x:a> <urn:x:says> "hello" } }'
+        assert httpx.post(base + "/sparql", data={"update": insert}).status_code == 401
+        wrong = httpx.post(base + "/sparql", data={"update": insert}, headers={"authorization": "Bearer nope"})
+        assert wrong.status_code == 401
+        ok = httpx.post(base + "/sparql", content=insert, timeout=60,
+                        headers={"content-type": "application/sparql-update", "authorization": "Bearer s3cret"})
+        assert ok.status_code == 204
+        asked = httpx.get(base + "/sparql", params={"query": 'ASK { <urn:x:a> <urn:x:says> "hello" }'})
+        assert asked.json()["boolean"] is True
+        load = httpx.post(base + "/sparql", data={"update": "LOAD <http://127.0.0.1:9/x.ttl>"},
+                          headers={"authorization": "Bearer s3cret"})
+        assert load.status_code == 403
+        assert httpx.get(base + "/sparql", params={"update": insert}).status_code == 403
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_allow_update_without_a_token_is_a_usage_error(tmp_path):
+    with Store(tmp_path / "s") as store:
+        store.load_ontology()
+    out = subprocess.run([sys.executable, "-m", "kg.cli", "serve", "--store", str(tmp_path / "s"), "--allow-update"],
+                         capture_output=True, timeout=60, env={k: v for k, v in os.environ.items() if k != "KG_TOKEN"})
+    assert out.returncode == 2

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hmac
 import json
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -11,6 +13,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 import anyio
+import pyoxigraph as ox
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -37,7 +40,8 @@ class ServeSettings:
     graphql_max_depth: int = 8
     graphql_max_tokens: int = 2_000
     graphql_max_aliases: int = 15
-    extra: dict[str, Any] = field(default_factory=dict)
+    allow_update: bool = False  # SPARQL Update only with allow_update and this bearer token
+    token: str | None = field(default=None, repr=False)
 
 
 def _text(status: int, message: str) -> PlainTextResponse:
@@ -89,21 +93,34 @@ def create_app(settings: ServeSettings) -> Starlette:
     async def sparql(request: Request) -> Response:
         params = parse_qs(request.url.query, keep_blank_values=True)
         try:
-            query = await _query_text(request, params, settings.max_body)
+            kind, query = await _query_text(request, params, settings.max_body)
         except _TooLarge:
             return _text(413, f"request body larger than {settings.max_body} bytes")
         except _Protocol as exc:
             return _text(exc.status, str(exc))
-        if is_update(query):
-            return _text(403, "this endpoint is read-only: SPARQL Update is refused")
         try:
             check_query(query)
         except Refused as exc:
             return _text(403, str(exc))
+        if kind == "update" or is_update(query):
+            return await _update(request, query)
         return await _ask(state["pool"], {
             "kind": "sparql", "query": query, "accept": request.headers.get("accept", ""),
             "default_graphs": params.get("default-graph-uri", []), "named_graphs": params.get("named-graph-uri", []),
         })
+
+    async def _update(request: Request, update: str) -> Response:
+        if not settings.allow_update or not settings.token:
+            return _text(403, "this endpoint is read-only: SPARQL Update is refused")
+        given = request.headers.get("authorization", "")
+        if not hmac.compare_digest(given.encode(), f"Bearer {settings.token}".encode()):
+            return Response("a valid bearer token is required for SPARQL Update\n", status_code=401,
+                            media_type="text/plain", headers={"WWW-Authenticate": "Bearer"})
+        try:
+            await anyio.to_thread.run_sync(_apply_update, settings.store, update, state["pool"])
+        except SyntaxError as exc:
+            return _text(400, f"malformed update: {exc}")
+        return Response(status_code=204)
 
     async def named(request: Request) -> Response:
         name = request.path_params["name"]
@@ -165,33 +182,50 @@ def _mount_graphql(app: Starlette, settings: ServeSettings, state: dict[str, Que
     app.router.routes.append(Route("/graphql", graphql_app(settings, lambda: state["pool"]), methods=["GET", "POST"]))
 
 
+_UPDATE_LOCK = threading.Lock()
+
+
+def _apply_update(store_path: Path, update: str, pool: QueryPool) -> None:
+    """Run an authorized update on a writable handle, then restart the query workers so that they
+    read the new data (their read-only handles see the store as it was when they opened it)."""
+    with _UPDATE_LOCK:
+        store = ox.Store(str(store_path))
+        try:
+            store.update(update)
+            store.flush()
+        finally:
+            del store
+        pool.recycle()
+
+
 class _Protocol(Exception):
     def __init__(self, status: int, message: str) -> None:
         super().__init__(message)
         self.status = status
 
 
-async def _query_text(request: Request, params: dict[str, list[str]], limit: int) -> str:
-    """The query of a SPARQL Protocol request (GET query=, POST form, POST sparql-query)."""
+async def _query_text(request: Request, params: dict[str, list[str]], limit: int) -> tuple[str, str]:
+    """('query' or 'update', its text) of a SPARQL Protocol request (GET query=, POST form, POST
+    sparql-query or sparql-update). Updates are never taken from a GET."""
     if request.method == "GET":
         if "update" in params:
-            raise _Protocol(403, "this endpoint is read-only: SPARQL Update is refused")
+            raise _Protocol(403, "SPARQL Update is never accepted over GET")
         if "query" not in params:
             raise _Protocol(400, "missing 'query' parameter")
-        return params["query"][0]
+        return "query", params["query"][0]
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     body = await _body(request, limit)
     if content_type == "application/x-www-form-urlencoded":
         form = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True)
         if "update" in form:
-            raise _Protocol(403, "this endpoint is read-only: SPARQL Update is refused")
+            return "update", form["update"][0]
         if "query" not in form:
             raise _Protocol(400, "missing 'query' field")
         for key in ("default-graph-uri", "named-graph-uri"):
             params.setdefault(key, []).extend(form.get(key, []))
-        return form["query"][0]
+        return "query", form["query"][0]
     if content_type == "application/sparql-query":
-        return body.decode("utf-8", errors="replace")
+        return "query", body.decode("utf-8", errors="replace")
     if content_type == "application/sparql-update":
-        raise _Protocol(403, "this endpoint is read-only: SPARQL Update is refused")
+        return "update", body.decode("utf-8", errors="replace")
     raise _Protocol(415, "POST a query as application/x-www-form-urlencoded or application/sparql-query")

@@ -119,6 +119,17 @@ class QueryPool:
             raise QueryTimeout(f"the query ran longer than {self.timeout:g} s and was stopped")
         return Answer(500, "text/plain", b"the query worker failed; it has been restarted")
 
+    def recycle(self) -> None:
+        """Replace every worker (after the store changed under their read-only handles)."""
+        with self._lock:
+            count = len(self._all)
+        for _ in range(count):
+            worker = self._idle.get(timeout=self.queue_wait)
+            with self._lock:
+                self._all.remove(worker)
+            worker.kill()
+            self._add()
+
     def close(self) -> None:
         with self._lock:
             workers, self._all = self._all, []
