@@ -284,6 +284,15 @@ _HEADLESS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
              "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+@pytest.mark.skipif(shutil.which("roqet") is None, reason="rasqal-utils is not installed (.ci/run installs it)")
+def test_roqet_reads_the_endpoint_unchanged(server):
+    q = f"SELECT ?o (COUNT(?d) AS ?n) WHERE {{ ?d <{IMR}outcome> ?o }} GROUP BY ?o ORDER BY ?o"
+    out = subprocess.run(["roqet", "-q", "-p", server + "/sparql", "-e", q], capture_output=True, text=True, timeout=60)
+    assert out.stdout.splitlines() == [
+        'row: [o=string("Overturned"), n=string("8"^^<http://www.w3.org/2001/XMLSchema#integer>)]',
+        'row: [o=string("Upheld"), n=string("64"^^<http://www.w3.org/2001/XMLSchema#integer>)]']
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
 def test_letter_page_in_a_real_browser(server, tmp_path):
     """Chromium renders the evidence page: every span is a <mark>, and a screenshot is kept."""

@@ -28,6 +28,7 @@ _CONTENT_TYPE = {"json": "application/sparql-results+json", "xml": "application/
                  "csv": "text/csv; charset=utf-8", "tsv": "text/tab-separated-values; charset=utf-8"}
 
 Reply = tuple[int, str, bytes]
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 
 def negotiate(accept: str, offered: list[str]) -> str | None:
@@ -172,6 +173,8 @@ def _xml(result: SelectResult) -> bytes:
                 inner = f"<bnode>{escape(t.value)}</bnode>"
             elif isinstance(t, ox.Literal) and t.language:
                 inner = f"<literal xml:lang={quoteattr(t.language)}>{escape(t.value)}</literal>"
+            elif isinstance(t, ox.Literal) and t.datatype.value == XSD_STRING:
+                inner = f"<literal>{escape(t.value)}</literal>"
             elif isinstance(t, ox.Literal):
                 inner = f"<literal datatype={quoteattr(t.datatype.value)}>{escape(t.value)}</literal>"
             else:
