@@ -13,6 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from kg.build import build as build_letters
 from kg.build import collect_inputs
 from kg.queries import QueryError, all_queries, named_query, run, table_rows
+from kg.remote import open_store
 from kg.resources import samples_dir
 from kg.results import render, to_csv
 from kg.store import DUMP_FORMATS, Store
@@ -22,13 +23,14 @@ app = typer.Typer(help="Build and query a knowledge graph of California IMR dete
                   no_args_is_help=True, add_completion=False)
 err = Console(stderr=True, soft_wrap=True)
 
-StoreOption = Annotated[Path, typer.Option("--store", help="Directory of the embedded store.")]
-DEFAULT_STORE = Path("kg-store")
+StoreOption = Annotated[str, typer.Option("--store", help="Directory of the embedded store, or the URL of a "
+                                          "SPARQL 1.1 server (Oxigraph, Fuseki).")]
+DEFAULT_STORE = "kg-store"
 
 
-def _open(store: Path) -> Store:
+def _open(store: str) -> Store:
     try:
-        return Store(store, read_only=True)
+        return open_store(store, read_only=True)  # type: ignore[return-value]
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
@@ -56,7 +58,7 @@ def build(
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    with Store(store) as kg_store, Progress(
+    with open_store(store) as kg_store, Progress(  # type: ignore[attr-defined]
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             console=err, disable=not err.is_terminal) as progress:
         task = progress.add_task("parsing letters", total=len(files))
@@ -79,7 +81,7 @@ def remove(
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Drop letters (their named graphs) from the store. Exit 1 if any was not there."""
-    with Store(store) as kg_store:
+    with open_store(store) as kg_store:  # type: ignore[attr-defined]
         missing = [lid for lid in letters if not kg_store.remove_letter(lid)]
     for lid in missing:
         err.print(f"not in the store: {lid}")
@@ -102,7 +104,7 @@ def dump(
         kg_store.dump(sys.stdout.buffer, fmt)
         sys.stdout.buffer.flush()
     else:
-        with output.open("wb") as out:
+        with Path(output).open("wb") as out:
             kg_store.dump(out, fmt)
 
 

@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import Route
 
 from kg.queries import QueryError, all_queries, named_query
+from kg.remote import RemoteStore
 from kg.server.guard import Refused, check_query, is_update
 from kg.server.pages import index_page, letter_page
 from kg.server.pool import Answer, QueryPool, QueryTimeout, ServiceBusy
@@ -31,7 +32,7 @@ from kg.server.pool import Answer, QueryPool, QueryTimeout, ServiceBusy
 class ServeSettings:
     """Everything `kg serve` can be told; safe defaults."""
 
-    store: Path = Path("kg-store")
+    store: str | Path = "kg-store"  # a directory, or the URL of a SPARQL 1.1 server
     timeout: float = 5.0  # seconds per query
     max_rows: int = 10_000
     max_body: int = 1_000_000  # bytes
@@ -185,16 +186,20 @@ def _mount_graphql(app: Starlette, settings: ServeSettings, state: dict[str, Que
 _UPDATE_LOCK = threading.Lock()
 
 
-def _apply_update(store_path: Path, update: str, pool: QueryPool) -> None:
+def _apply_update(store_path: str | Path, update: str, pool: QueryPool) -> None:
     """Run an authorized update on a writable handle, then restart the query workers so that they
     read the new data (their read-only handles see the store as it was when they opened it)."""
     with _UPDATE_LOCK:
-        store = ox.Store(str(store_path))
-        try:
-            store.update(update)
-            store.flush()
-        finally:
-            del store
+        if str(store_path).startswith(("http://", "https://")):
+            with RemoteStore(str(store_path)) as remote:
+                remote._update(update)
+        else:
+            store = ox.Store(str(store_path))
+            try:
+                store.update(update)
+                store.flush()
+            finally:
+                del store
         pool.recycle()
 
 

@@ -32,10 +32,10 @@ class Answer:
 
 def _serve(store_path: str, conn: Connection, max_rows: int) -> None:
     """Worker loop: open the store read-only once, answer requests until the pipe closes."""
-    from kg.server.execute import execute  # imported in the worker, after the fork/spawn
-    from kg.store import Store
+    from kg.remote import open_store  # imported in the worker, after the spawn
+    from kg.server.execute import execute
 
-    store = Store(store_path, read_only=True)
+    store = open_store(store_path, read_only=True)
     conn.send("ready")
     while True:
         try:
@@ -46,7 +46,7 @@ def _serve(store_path: str, conn: Connection, max_rows: int) -> None:
 
 
 class _Worker:
-    def __init__(self, ctx: Any, store_path: Path, max_rows: int) -> None:
+    def __init__(self, ctx: Any, store_path: str | Path, max_rows: int) -> None:
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(target=_serve, args=(str(store_path), child, max_rows), daemon=True)
         self.process.start()
@@ -61,7 +61,7 @@ class _Worker:
 class QueryPool:
     """A fixed number of query worker processes over one read-only store."""
 
-    def __init__(self, store_path: Path, *, workers: int = 2, timeout: float = 5.0, max_rows: int = 10_000,
+    def __init__(self, store_path: str | Path, *, workers: int = 2, timeout: float = 5.0, max_rows: int = 10_000,
                  queue_wait: float = 30.0) -> None:
         self.store_path = store_path
         self.timeout = timeout

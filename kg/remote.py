@@ -1,0 +1,183 @@
+"""A remote SPARQL 1.1 store (Protocol + Update + Graph Store Protocol) behind the same interface as
+the embedded Store: for users who outgrow one machine (Oxigraph server, Apache Jena Fuseki).
+
+Endpoints under the base URL: `query`, `update`, and `store` (Oxigraph) or `data` (Fuseki). Each
+batch of letters is written by one SPARQL Update request (DROP the letters' graphs, INSERT DATA
+their quads), which both servers apply atomically.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Iterator
+from typing import IO
+
+import httpx
+import pyoxigraph as ox
+
+from kg import iris
+from kg.namespaces import DCT_IDENTIFIER, IMR
+from kg.resources import data_dir
+from kg.store import DUMP_FORMATS, QUAD_FORMATS, LetterGraph, _prefixes
+
+_RESULTS = {"application/sparql-results+json": ox.QueryResultsFormat.JSON}
+
+
+class RemoteStore:
+    """The kg store interface over HTTP."""
+
+    def __init__(self, url: str, *, read_only: bool = False, timeout: float = 300.0) -> None:
+        self.url = url.rstrip("/")
+        self.path = self.url
+        self.read_only = read_only
+        self._http = httpx.Client(timeout=timeout)
+        try:
+            self._http.get(self.url + "/query", params={"query": "ASK {}"}).raise_for_status()
+        except httpx.HTTPError as exc:
+            raise FileNotFoundError(f"no SPARQL store answering at {self.url} ({exc})") from exc
+        gsp = self._http.get(self.url + "/store", headers={"accept": "application/n-quads"},
+                             params={"graph": iris.ONTOLOGY_GRAPH.value})
+        self._gsp = self.url + ("/store" if gsp.status_code != 404 else "/data")
+
+    def __enter__(self) -> RemoteStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def flush(self) -> None:
+        """Writes are committed by each request."""
+
+    def optimize(self) -> None:
+        """The server manages its own storage."""
+
+    # ------------------------------------------------------------------ reading
+
+    def query(self, sparql: str, **kwargs: object) -> ox.QuerySolutions | ox.QueryBoolean | Iterator[ox.Triple]:
+        """Run a query on the server; parameters given as `substitutions` are sent as a trailing VALUES
+        block built from typed terms, never pasted user text."""
+        subs: dict[ox.Variable, object] = kwargs.get("substitutions") or {}  # type: ignore[assignment]
+        if subs:
+            names = " ".join(f"?{v.value}" for v in subs)
+            sparql += f"\nVALUES ({names}) {{ ({' '.join(str(t) for t in subs.values())}) }}"
+        params: dict[str, object] = {}
+        if kwargs.get("default_graph"):
+            params["default-graph-uri"] = [g.value for g in kwargs["default_graph"]]  # type: ignore[union-attr]
+        else:
+            params["union-default-graph"] = ""
+        r = self._http.post(self.url + "/query", data={"query": sparql, **params},
+                            headers={"accept": "application/sparql-results+json, application/n-triples;q=0.9"})
+        if r.status_code == 400:
+            raise SyntaxError(r.text.strip())
+        r.raise_for_status()
+        if r.headers.get("content-type", "").startswith("application/n-triples"):
+            return iter(ox.parse(r.content, format=ox.RdfFormat.N_TRIPLES))
+        return ox.parse_query_results(r.content, format=ox.QueryResultsFormat.JSON)
+
+    def _rows(self, sparql: str) -> list[ox.QuerySolution]:
+        return list(self.query(sparql))  # type: ignore[arg-type]
+
+    def letter_hashes(self, prop: str = "sha256") -> dict[str, str]:
+        rows = self._rows(f"SELECT ?id ?sha WHERE {{ GRAPH ?g {{ ?l a <{IMR}Letter> ; <{DCT_IDENTIFIER.value}> ?id ;"
+                          f" <{IMR}{prop}> ?sha }} }}")
+        return {r["id"].value: r["sha"].value for r in rows}
+
+    def letter_ids(self) -> list[str]:
+        return sorted(self.letter_hashes())
+
+    def letter_count(self) -> int:
+        return len(self.letter_hashes())
+
+    def count_quads(self) -> int:
+        rows = self._rows("SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?s ?p ?o } }")
+        return int(rows[0]["n"].value)
+
+    def quads(self) -> Iterator[ox.Quad]:
+        r = self._http.get(self._gsp, headers={"accept": "application/n-quads"})
+        r.raise_for_status()
+        return iter(ox.parse(r.content, format=ox.RdfFormat.N_QUADS))
+
+    def _graph(self, graph: ox.NamedNode) -> list[ox.Quad]:
+        rows = self._rows(f"SELECT ?s ?p ?o WHERE {{ GRAPH {graph} {{ ?s ?p ?o }} }}")
+        return [ox.Quad(r["s"], r["p"], r["o"], graph) for r in rows]
+
+    def letter_with_vocabulary(self, letter_id: str) -> list[ox.Quad]:
+        quads = self._graph(iris.letter_graph(letter_id))
+        frontier = {q.object for q in quads if isinstance(q.object, ox.NamedNode)}
+        seen: set[ox.NamedNode] = set()
+        for _ in range(2):
+            todo = sorted(frontier - seen, key=lambda n: n.value)
+            seen |= frontier
+            if not todo:
+                break
+            rows = self._rows(f"SELECT ?s ?p ?o WHERE {{ VALUES ?s {{ {' '.join(map(str, todo))} }} "
+                              f"GRAPH {iris.VOCABULARY_GRAPH} {{ ?s ?p ?o }} }}")
+            found = [ox.Quad(r["s"], r["p"], r["o"], iris.VOCABULARY_GRAPH) for r in rows]
+            quads += found
+            frontier = {q.object for q in found if isinstance(q.object, ox.NamedNode)}
+        return quads
+
+    def dump(self, out: IO[bytes], fmt: str) -> None:
+        quads = list(self.quads())
+        if fmt in QUAD_FORMATS:
+            ox.serialize(quads, out, DUMP_FORMATS[fmt], prefixes=_prefixes())
+            return
+        triples = {ox.Triple(q.subject, q.predicate, q.object) for q in quads}
+        ox.serialize(triples, out, DUMP_FORMATS[fmt], prefixes=_prefixes())
+
+    # ------------------------------------------------------------------ writing
+
+    def _update(self, update: str) -> None:
+        r = self._http.post(self.url + "/update", data={"update": update})
+        if r.status_code == 400:
+            raise SyntaxError(r.text.strip())
+        r.raise_for_status()
+
+    def replace_letters(self, letters: Iterable[LetterGraph], extra: Iterable[ox.Quad] = ()) -> None:
+        """One SPARQL Update per batch: the old graphs go and the new quads come in together."""
+        batch = list(letters)
+        quads = [q for letter in batch for q in ox.parse(letter.nquads, format=ox.RdfFormat.N_QUADS)]
+        quads += list(extra)
+        if not quads and not batch:
+            return
+        drops = "".join(f"DROP SILENT GRAPH {iris.letter_graph(letter.letter_id)} ;\n" for letter in batch)
+        self._update(drops + _insert_data(quads))
+
+    def remove_letter(self, letter_id: str) -> bool:
+        graph = iris.letter_graph(letter_id)
+        present = self.query(f"ASK {{ GRAPH {graph} {{ ?s ?p ?o }} }}")
+        if not bool(present):
+            return False
+        self._update(f"DROP GRAPH {graph}")
+        return True
+
+    def load_ontology(self) -> None:
+        quads = []
+        for path in sorted(data_dir("ontology").glob("*.ttl")):
+            quads += [ox.Quad(t.subject, t.predicate, t.object, iris.ONTOLOGY_GRAPH)
+                      for t in ox.parse(path=str(path), format=ox.RdfFormat.TURTLE)]
+        self._update(f"DROP SILENT GRAPH {iris.ONTOLOGY_GRAPH} ;\n" + _insert_data(quads))
+
+
+def _insert_data(quads: list[ox.Quad]) -> str:
+    by_graph: dict[str, list[str]] = defaultdict(list)
+    for q in quads:
+        by_graph[str(q.graph_name)].append(f"{q.subject} {q.predicate} {q.object} .")
+    if not by_graph:
+        return ""
+    blocks = "\n".join(f"GRAPH {g} {{\n" + "\n".join(lines) + "\n}" for g, lines in by_graph.items())
+    return f"INSERT DATA {{\n{blocks}\n}}"
+
+
+def open_store(spec: str, *, read_only: bool = False) -> object:
+    """An embedded store for a directory, a remote one for an http(s) URL."""
+    from pathlib import Path
+
+    from kg.store import Store
+
+    if spec.startswith(("http://", "https://")):
+        return RemoteStore(spec, read_only=read_only)
+    return Store(Path(spec), read_only=read_only)

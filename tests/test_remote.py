@@ -1,0 +1,80 @@
+"""The same kg commands against a remote SPARQL 1.1 server: `oxigraph serve` on 127.0.0.1."""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from kg.cli import app
+
+from .conftest import LETTERS
+
+OXIGRAPH = shutil.which("oxigraph") or str(Path(sys.executable).parent / "oxigraph")
+runner = CliRunner()
+GOLD = [str(p) for p in sorted(LETTERS.glob("0*.txt"))]
+
+
+@pytest.fixture(scope="module")
+def remote(tmp_path_factory) -> Iterator[str]:
+    if not Path(OXIGRAPH).exists():
+        pytest.skip("the oxigraph server (pip package `oxigraph`) is not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([OXIGRAPH, "serve", "--location", str(tmp_path_factory.mktemp("oxi")),
+                             "--bind", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(100):
+        try:
+            httpx.get(url + "/query", params={"query": "ASK {}"}, timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(10)
+
+
+def _table(name: str, store: str) -> list[dict[str, str]]:
+    result = runner.invoke(app, ["table", name, "--store", store])
+    assert result.exit_code == 0, result.output
+    return list(csv.DictReader(io.StringIO(result.stdout)))
+
+
+def test_build_tables_and_stats_match_the_embedded_store(remote, tmp_path):
+    local = str(tmp_path / "local")
+    assert runner.invoke(app, ["build", *GOLD, "--store", local]).exit_code == 0
+    built = runner.invoke(app, ["build", *GOLD, "--store", remote])
+    assert built.exit_code == 0, built.output
+    assert _table("decisions", remote) == _table("decisions", local)
+    assert _table("cases", remote) == _table("cases", local)
+    stats = runner.invoke(app, ["stats", "--store", remote]).stdout
+    assert "letters: 4" in stats and "Upheld: 9" in stats
+    again = runner.invoke(app, ["build", *GOLD, "--store", remote])
+    assert "accepted: 4 (4 unchanged)" in again.stderr
+
+
+def test_named_query_validate_dump_and_remove(remote, tmp_path):
+    runner.invoke(app, ["build", *GOLD, "--store", remote])
+    q = runner.invoke(app, ["query", "decisions-for-medication", "-p", "medication=carisoprodol", "-f", "csv",
+                            "--store", remote])
+    rows = list(csv.DictReader(io.StringIO(q.stdout)))
+    assert [r["letter"] for r in rows] == ["000_ed7318db5454d5ef", "001_31f77f8318a90c33", "002_d7e3603ed8b34fa0",
+                                           "004_cb07c567c7678ea3"]
+    assert runner.invoke(app, ["validate", "--store", remote]).stdout == "conforms\n"
+    out = tmp_path / "d.nq"
+    assert runner.invoke(app, ["dump", "-f", "nq", "-o", str(out), "--store", remote]).exit_code == 0
+    assert out.read_text().count("/graph/letter/000_ed7318db5454d5ef>") > 100
+    assert runner.invoke(app, ["remove", "004_cb07c567c7678ea3", "--store", remote]).exit_code == 0
+    assert "letters: 3" in runner.invoke(app, ["stats", "--store", remote]).stdout
