@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -41,7 +42,7 @@ def build(
     letters: Annotated[list[Path] | None, typer.Argument(
         help="Letter files (.txt, .pdf) and/or folders of them.", show_default=False)] = None,
     store: StoreOption = DEFAULT_STORE,
-    jobs: Annotated[int, typer.Option("--jobs", "-j", min=1, help="Parser processes.")] = 1,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Parser processes (0: one per core).")] = 0,
     sample: Annotated[bool, typer.Option("--sample", help="Also build the bundled sample letters.")] = False,
     validate: Annotated[bool, typer.Option("--validate/--no-validate",
                                            help="Check each letter's graph with the SHACL shapes; a letter "
@@ -62,7 +63,7 @@ def build(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             console=err, disable=not err.is_terminal) as progress:
         task = progress.add_task("parsing letters", total=len(files))
-        report = build_letters(files, kg_store, jobs=jobs, validate=validate,
+        report = build_letters(files, kg_store, jobs=jobs or os.cpu_count() or 1, validate=validate,
                                on_letter=lambda _name: progress.advance(task))
     err.print(f"letters read: {report.read}, accepted: {report.accepted} "
               f"({report.unchanged} unchanged), rejected: {len(report.rejected)}")
