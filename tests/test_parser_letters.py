@@ -224,3 +224,15 @@ def test_diagnosis_lists_split_at_the_final_and(written, labels):
         "non-displaced fracture.", f"Diagnoses are {written}.")
     got = [d.label for d in parse_text(text, "x", "x").diagnoses]
     assert got[: len(labels)] == labels
+
+
+@pytest.mark.parametrize("phrase, age, sex", [
+    ("This is a 66 year old male", 66, "male"),
+    ("The patient is a 45 y/o female", 45, "female"),
+    ("this 52 y.o. gentleman", 52, "male"),
+    ("The injured worker is a 38-year-old woman", 38, "female"),
+])
+def test_age_and_sex_wordings(phrase, age, sex):
+    text = (LETTERS / "CM17-0021791.txt").read_text().replace("This is a 66 year old male", phrase)
+    r = parse_text(text, "x", "x")
+    assert (r.age.value, r.sex.value) == (age, sex)

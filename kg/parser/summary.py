@@ -11,8 +11,9 @@ from kg.parser.text import CleanText
 from kg.record import Diagnosis, Fact, UtilizationReview
 from kg.vocab import load
 
-AGE = re.compile(r"\b(?P<v>\d{1,3})[- ]?(?:years?|yrs?)[- ]?old\b", re.I)
-SEX = re.compile(r"\b(?:an?|the)\s+(?:now\s+)?(?:\d{1,3}[- ]?(?:years?|yrs?)[- ]?old,?\s+)?"
+_AGE_WORDS = r"(?:[- ]?(?:years?|yrs?)[- ]?old\b|\s?(?:y/o|y\.o\.|yo)(?![a-z]))"
+AGE = re.compile(rf"\b(?P<v>\d{{1,3}}){_AGE_WORDS}", re.I)
+SEX = re.compile(rf"\b(?:an?|the|this)\s+(?:now\s+)?(?:\d{{1,3}}{_AGE_WORDS},?\s+)?"
                  r"(?P<v>female|male|woman|man|gentleman|lady)\b", re.I)
 _SEX_VALUES = {"female": "female", "woman": "female", "lady": "female",
                "male": "male", "man": "male", "gentleman": "male"}
