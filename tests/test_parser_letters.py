@@ -236,3 +236,9 @@ def test_age_and_sex_wordings(phrase, age, sex):
     text = (LETTERS / "CM17-0021791.txt").read_text().replace("This is a 66 year old male", phrase)
     r = parse_text(text, "x", "x")
     assert (r.age.value, r.sex.value) == (age, sex)
+
+
+def test_item_line_wrapped_after_an_abbreviation():
+    d = _with_item("Norco 10/325mg one p.o. t.i.d.\n#120: Upheld").decisions[0]
+    assert d.item.value == "Norco 10/325mg one p.o. t.i.d. #120"
+    assert d.quantity.value == 120

@@ -23,6 +23,8 @@ SENTENCE_END = re.compile(r"[.!?)\"']\s*$")
 MAX_ITEM_LINES = 4
 # "...the disputed items/services set forth below:" ends the intro; other colons (Qty:) do not.
 INTRO_END = re.compile(r"below\s*:$")
+# A line of an item may end in an abbreviation ("one p.o. t.i.d.", "Dr.") without ending a sentence.
+ABBREVIATION_END = re.compile(r"(?:\b[a-z]\.){2,}$|\b(?:mg|Dr|No|vs|approx|q|p|e\.g|i\.e)\.$", re.I)
 PARTIAL_TAIL = re.compile(r"remaining\s+IMR\s+eligible\s+portion", re.I)
 PARTIAL_HEAD = re.compile(r"was\s+the\s+original\s+request\.", re.I)
 
@@ -50,8 +52,8 @@ def _item_start(text: str, floor: int, outcome_at: int) -> int:
         if line_start <= floor:
             return floor
         prev_end = line_start - 1
-        if text[prev_end - 1: prev_end] == "." or INTRO_END.search(text, floor, prev_end) \
-                or _is_heading(text, floor, prev_end):
+        if (text[prev_end - 1: prev_end] == "." and not ABBREVIATION_END.search(text, floor, prev_end)) \
+                or INTRO_END.search(text, floor, prev_end) or _is_heading(text, floor, prev_end):
             return line_start
         line_start = text.rfind("\n", floor, prev_end) + 1 or floor
     return max(line_start, floor)
