@@ -18,7 +18,7 @@ import pyoxigraph as ox
 from kg import iris
 from kg.namespaces import DCT_IDENTIFIER, IMR
 from kg.resources import data_dir
-from kg.store import DUMP_FORMATS, QUAD_FORMATS, LetterGraph, _prefixes
+from kg.store import DUMP_FORMATS, QUAD_FORMATS, LetterGraph, _prefixes, with_vocabulary
 
 _RESULTS = {"application/sparql-results+json": ox.QueryResultsFormat.JSON}
 
@@ -105,20 +105,12 @@ class RemoteStore:
         return [ox.Quad(r["s"], r["p"], r["o"], graph) for r in rows]
 
     def letter_with_vocabulary(self, letter_id: str) -> list[ox.Quad]:
-        quads = self._graph(iris.letter_graph(letter_id))
-        frontier = {q.object for q in quads if isinstance(q.object, ox.NamedNode)}
-        seen: set[ox.NamedNode] = set()
-        for _ in range(2):
-            todo = sorted(frontier - seen, key=lambda n: n.value)
-            seen |= frontier
-            if not todo:
-                break
-            rows = self._rows(f"SELECT ?s ?p ?o WHERE {{ VALUES ?s {{ {' '.join(map(str, todo))} }} "
+        def fetch(nodes: list[ox.NamedNode]) -> list[ox.Quad]:
+            rows = self._rows(f"SELECT ?s ?p ?o WHERE {{ VALUES ?s {{ {' '.join(map(str, nodes))} }} "
                               f"GRAPH {iris.VOCABULARY_GRAPH} {{ ?s ?p ?o }} }}")
-            found = [ox.Quad(r["s"], r["p"], r["o"], iris.VOCABULARY_GRAPH) for r in rows]
-            quads += found
-            frontier = {q.object for q in found if isinstance(q.object, ox.NamedNode)}
-        return quads
+            return [ox.Quad(r["s"], r["p"], r["o"], iris.VOCABULARY_GRAPH) for r in rows]
+
+        return with_vocabulary(self._graph(iris.letter_graph(letter_id)), fetch)
 
     def dump(self, out: IO[bytes], fmt: str) -> None:
         quads = list(self.quads())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -87,16 +87,8 @@ class Store:
         """A letter's quads plus the vocabulary-graph quads of the shared concepts it links to (and
         of the concepts those link to: a medication's class, a section's guideline)."""
         quads = list(self._store.quads_for_pattern(None, None, None, iris.letter_graph(letter_id)))
-        frontier = {q.object for q in quads if isinstance(q.object, ox.NamedNode)}
-        seen: set[ox.NamedNode] = set()
-        for _ in range(2):
-            found = []
-            for node in frontier - seen:
-                found += self._store.quads_for_pattern(node, None, None, iris.VOCABULARY_GRAPH)
-            seen |= frontier
-            quads += found
-            frontier = {q.object for q in found if isinstance(q.object, ox.NamedNode)}
-        return quads
+        return with_vocabulary(quads, lambda nodes: [
+            q for node in nodes for q in self._store.quads_for_pattern(node, None, None, iris.VOCABULARY_GRAPH)])
 
     def remove_letter(self, letter_id: str) -> bool:
         graph = iris.letter_graph(letter_id)
@@ -144,6 +136,21 @@ class Store:
 
     def optimize(self) -> None:
         self._store.optimize()
+
+
+def with_vocabulary(quads: list[ox.Quad],
+                    fetch: Callable[[list[ox.NamedNode]], list[ox.Quad]]) -> list[ox.Quad]:
+    """`quads` plus the vocabulary quads of the concepts they link to, two links deep (a
+    medication's class, a section's guideline); `fetch` returns the vocabulary quads of nodes."""
+    frontier = {q.object for q in quads if isinstance(q.object, ox.NamedNode)}
+    seen: set[ox.NamedNode] = set()
+    for _ in range(2):
+        todo = sorted(frontier - seen, key=lambda n: n.value)
+        seen |= frontier
+        found = fetch(todo) if todo else []
+        quads = quads + found
+        frontier = {q.object for q in found if isinstance(q.object, ox.NamedNode)}
+    return quads
 
 
 def _prefixes() -> dict[str, str]:
