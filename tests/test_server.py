@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import os
 import shutil
 import socket
@@ -291,6 +292,29 @@ def test_roqet_reads_the_endpoint_unchanged(server):
     assert out.stdout.splitlines() == [
         'row: [o=string("Overturned"), n=string("8"^^<http://www.w3.org/2001/XMLSchema#integer>)]',
         'row: [o=string("Upheld"), n=string("64"^^<http://www.w3.org/2001/XMLSchema#integer>)]']
+
+
+COMUNICA = os.environ.get("KG_COMUNICA") or shutil.which("comunica-sparql") or next(
+    (str(p) for p in [Path(__file__).parents[1] / ".node/node_modules/.bin/comunica-sparql"] if p.exists()), None)
+
+
+def _comunica(server: str, query: str, media_type: str) -> str:
+    out = subprocess.run([COMUNICA, f"sparql@{server}/sparql", query, "-t", media_type],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+@pytest.mark.skipif(COMUNICA is None, reason="@comunica/query-sparql is not installed (.ci/run installs it with npm)")
+def test_comunica_reads_the_endpoint_unchanged(server):
+    """Comunica's command line, pointed at /sparql as a SPARQL source, gets the same answers."""
+    q = f"SELECT ?o (COUNT(?d) AS ?n) WHERE {{ ?d <{IMR}outcome> ?o }} GROUP BY ?o ORDER BY ?o"
+    rows = json.loads(_comunica(server, q, "application/sparql-results+json"))["results"]["bindings"]
+    assert [(r["o"]["value"], r["n"]["value"]) for r in rows] == [("Overturned", "8"), ("Upheld", "64")]
+    construct = (f"CONSTRUCT {{ ?m <http://www.w3.org/2004/02/skos/core#prefLabel> ?l }} WHERE {{ ?m a <{IMR}Medication>"
+                 f" ; <http://www.w3.org/2004/02/skos/core#prefLabel> ?l }}")
+    graph = rdflib.Graph().parse(data=_comunica(server, construct, "text/turtle"), format="turtle")
+    assert len(graph) == 18 and rdflib.Literal("carisoprodol") in set(graph.objects())
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Debian's chromium is not installed (.ci/run installs it)")
