@@ -1,19 +1,23 @@
-"""Requests per second and p50/p95 latency of `kg serve` against `oxigraph serve-read-only` on the
-same store, for a point lookup and an aggregate, at concurrency 1 and 8, in one run.
+"""Requests per second and p50/p95 latency of `kg serve` against `oxigraph serve-read-only` and
+rdflib-endpoint on the same data, for a point lookup and an aggregate, at concurrency 1 and 8, in
+one run.
 
-usage: python benchmarks/serve_rate.py STORE_DIR [--oxigraph PATH] [--requests N]
-The `oxigraph` command is the pip package `oxigraph` (install it in a separate virtualenv and pass
-its path); without it only kg is measured. All traffic stays on 127.0.0.1.
+usage: python benchmarks/serve_rate.py STORE_DIR [--oxigraph PATH] [--no-rdflib-endpoint] [--requests N]
+The baselines come with the `bench` extra (`pip install -e '.[bench]'`): the `oxigraph` command
+of the pip package `oxigraph`, and rdflib-endpoint, which is given the store dumped as N-Quads
+(loading it into rdflib's memory takes minutes at 10k letters). All traffic stays on 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import shutil
 import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -66,13 +70,19 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("store", type=Path)
     ap.add_argument("--oxigraph", default=shutil.which("oxigraph"))
+    ap.add_argument("--no-rdflib-endpoint", dest="rdflib_endpoint", action="store_false",
+                    default=importlib.util.find_spec("rdflib_endpoint") is not None)
     ap.add_argument("--requests", type=int, default=200)
     args = ap.parse_args()
     from kg.store import Store
 
+    scratch = Path(tempfile.mkdtemp(prefix="kg-serve-bench-"))
     with Store(args.store, read_only=True) as store:
         letter = min(store.letter_ids())
         letters = store.letter_count()
+        if args.rdflib_endpoint:
+            with open(scratch / "all.nq", "wb") as out:
+                store.dump(out, "nq")
     graph = f"https://w3id.org/imr-kg/id/graph/letter/{letter}"
     queries = {
         "point lookup": f"SELECT ?d ?o WHERE {{ GRAPH <{graph}> {{ ?d <{IMR}outcome> ?o }} }}",
@@ -88,9 +98,14 @@ def main() -> None:
         servers["oxigraph serve"] = (subprocess.Popen([args.oxigraph, "serve-read-only", "--location", str(args.store),
                                                        "--bind", f"127.0.0.1:{port}"], stderr=subprocess.DEVNULL),
                                      f"http://127.0.0.1:{port}/query")
+    if args.rdflib_endpoint:
+        port = free_port()
+        app = Path(__file__).with_name("rdflib_endpoint_app.py")
+        servers["rdflib-endpoint"] = (subprocess.Popen([sys.executable, str(app), str(scratch / "all.nq"), str(port)]),
+                                      f"http://127.0.0.1:{port}/")
     try:
         for proc, url in servers.values():
-            wait_up(url.rsplit("/", 1)[0] + "/", proc)
+            wait_up(url.rsplit("/", 1)[0] + "/", proc, seconds=1800)
         print(f"store: {args.store} ({letters} letters); {args.requests} requests per cell")
         print(f"{'server':16s} {'query':13s} {'conc':>4s} {'req/s':>8s} {'p50 ms':>8s} {'p95 ms':>8s}")
         results = {}
@@ -101,15 +116,16 @@ def main() -> None:
                     rps, p50, p95 = measure(url, query, n, conc)
                     results[(name, qname, conc)] = rps
                     print(f"{name:16s} {qname:13s} {conc:4d} {rps:8.1f} {p50:8.1f} {p95:8.1f}")
-        if "oxigraph serve" in servers:
+        for baseline in [name for name in servers if name != "kg serve"]:
             for qname in queries:
                 for conc in (1, 8):
-                    ratio = results[("kg serve", qname, conc)] / results[("oxigraph serve", qname, conc)]
-                    print(f"kg / oxigraph req/s, {qname}, concurrency {conc}: {ratio:.2f}")
+                    ratio = results[("kg serve", qname, conc)] / results[(baseline, qname, conc)]
+                    print(f"kg / {baseline} req/s, {qname}, concurrency {conc}: {ratio:.2f}")
     finally:
         for proc, _ in servers.values():
             proc.terminate()
             proc.wait(10)
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 if __name__ == "__main__":

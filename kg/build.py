@@ -57,6 +57,7 @@ class BuildReport:
     read: int = 0
     accepted: int = 0
     unchanged: int = 0
+    repaired: list[str] = field(default_factory=list)  # incomplete letters of an interrupted build, dropped
     rejected: list[Rejected] = field(default_factory=list)
     warnings: list[Violation] = field(default_factory=list)
     decisions: int = 0
@@ -183,6 +184,7 @@ def build(paths: Iterable[Path], store: Store, *, jobs: int = 1, validate: bool 
     started = time.perf_counter()
     files = collect_inputs(paths)
     report = BuildReport()
+    report.repaired = store.repair()
     known = store.letter_hashes()
     seen: dict[str, str] = {}
     store.load_ontology()

@@ -65,6 +65,10 @@ def build(
         task = progress.add_task("parsing letters", total=len(files))
         report = build_letters(files, kg_store, jobs=jobs or os.cpu_count() or 1, validate=validate,
                                on_letter=lambda _name: progress.advance(task))
+    if report.repaired:
+        plural = "s" if len(report.repaired) > 1 else ""
+        err.print(f"dropped {len(report.repaired)} incomplete letter{plural} of an interrupted build: "
+                  f"{', '.join(report.repaired[:10])}{' ...' if len(report.repaired) > 10 else ''}")
     err.print(f"letters read: {report.read}, accepted: {report.accepted} "
               f"({report.unchanged} unchanged), rejected: {len(report.rejected)}")
     for rejected in report.rejected:

@@ -33,6 +33,9 @@ def letter_graph(letter_id: str) -> NamedNode:
 
 
 VOCABULARY_GRAPH = _iri("graph", "vocabulary")
+# lists the letter graphs written whole (see Store.replace_letters)
+MANIFEST_GRAPH = _iri("graph", "manifest")
+LETTER_GRAPH_PREFIX = DATA + "graph/letter/"
 ONTOLOGY_GRAPH = _iri("graph", "ontology")
 
 

@@ -16,9 +16,18 @@ import httpx
 import pyoxigraph as ox
 
 from kg import iris
-from kg.namespaces import DCT_IDENTIFIER, IMR
+from kg.namespaces import DCT_IDENTIFIER, IMR, imr
 from kg.resources import data_dir
-from kg.store import DUMP_FORMATS, QUAD_FORMATS, LetterGraph, _prefixes, with_vocabulary
+from kg.store import (
+    DUMP_FORMATS,
+    LETTER_GRAPH,
+    MANIFEST_HEADER,
+    QUAD_FORMATS,
+    LetterGraph,
+    _prefixes,
+    manifest_entry,
+    with_vocabulary,
+)
 
 _RESULTS = {"application/sparql-results+json": ox.QueryResultsFormat.JSON}
 
@@ -136,14 +145,25 @@ class RemoteStore:
         if not quads and not batch:
             return
         drops = "".join(f"DROP SILENT GRAPH {iris.letter_graph(letter.letter_id)} ;\n" for letter in batch)
+        quads += [manifest_entry(iris.letter_graph(letter.letter_id)) for letter in batch]
         self._update(drops + _insert_data(quads))
+
+    def repair(self) -> list[str]:
+        """A batch is one SPARQL Update, so no letter is ever partly written; only make sure that the
+        manifest exists and lists every letter graph (stores written before it existed)."""
+        manifest = iris.MANIFEST_GRAPH
+        self._update(_insert_data([MANIFEST_HEADER]) + " ;\n"
+                     f"INSERT {{ GRAPH {manifest} {{ ?g a {LETTER_GRAPH} }} }} "
+                     f"WHERE {{ GRAPH ?g {{ ?l a {imr('Letter')} }} }}")
+        return []
 
     def remove_letter(self, letter_id: str) -> bool:
         graph = iris.letter_graph(letter_id)
         present = self.query(f"ASK {{ GRAPH {graph} {{ ?s ?p ?o }} }}")
         if not bool(present):
             return False
-        self._update(f"DROP GRAPH {graph}")
+        self._update(f"DELETE DATA {{ GRAPH {iris.MANIFEST_GRAPH} {{ {manifest_entry(graph).triple} }} }} ;\n"
+                     f"DROP GRAPH {graph}")
         return True
 
     def load_ontology(self) -> None:

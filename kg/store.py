@@ -10,7 +10,7 @@ from typing import IO
 import pyoxigraph as ox
 
 from kg import iris
-from kg.namespaces import DATA, DCT_IDENTIFIER, IMR, PREFIXES
+from kg.namespaces import DATA, DCT_IDENTIFIER, IMR, PREFIXES, RDF_TYPE, RDFS_LABEL, imr
 from kg.resources import data_dir
 
 DUMP_FORMATS: dict[str, ox.RdfFormat] = {
@@ -21,6 +21,16 @@ DUMP_FORMATS: dict[str, ox.RdfFormat] = {
     "jsonld": ox.RdfFormat.JSON_LD,
 }
 QUAD_FORMATS = {"nq", "trig"}
+LETTER_GRAPH = imr("LetterGraph")
+MANIFEST_LABEL = ox.Literal("letter graphs written whole")
+
+
+def manifest_entry(graph: ox.NamedNode) -> ox.Quad:
+    """The manifest quad saying that letter graph `graph` is written whole."""
+    return ox.Quad(graph, RDF_TYPE, LETTER_GRAPH, iris.MANIFEST_GRAPH)
+
+
+MANIFEST_HEADER = ox.Quad(iris.MANIFEST_GRAPH, RDFS_LABEL, MANIFEST_LABEL, iris.MANIFEST_GRAPH)
 
 
 @dataclass(frozen=True)
@@ -66,19 +76,47 @@ class Store:
         return {row["id"].value: row["sha"].value for row in self._store.query(q)}  # type: ignore[union-attr,index]
 
     def replace_letters(self, letters: Iterable[LetterGraph], extra: Iterable[ox.Quad] = ()) -> None:
-        """Write letters so that each is whole or absent: old graphs are dropped, then all new quads
-        go in one transaction (an interrupted build leaves the letters already committed intact)."""
+        """Write letters so that each is whole or absent.
+
+        The quads go in through RocksDB's bulk loader (~2.5x the transactional `load` on our
+        letters), which is not atomic; atomicity comes from the manifest graph instead: a letter
+        graph is listed there, in one transaction, only after all its quads are written, and one
+        that is not listed is incomplete and is dropped by `repair()` at the next build. A changed
+        letter is first unlisted, then cleared, so a crash at any point leaves whole letters only
+        (as far as the manifest says)."""
+        if not self._store.contains_named_graph(iris.MANIFEST_GRAPH):
+            self.repair()
         batch = list(letters)
-        for letter in batch:
-            graph = iris.letter_graph(letter.letter_id)
-            if self._store.contains_named_graph(graph):
+        graphs = [iris.letter_graph(letter.letter_id) for letter in batch]
+        stale = [g for g in graphs if self._store.contains_named_graph(g)]
+        if stale:
+            self._unlist(stale)
+            for graph in stale:
                 self._store.remove_graph(graph)
         data = b"".join(letter.nquads for letter in batch) + ox.serialize(list(extra), format=ox.RdfFormat.N_QUADS)
         if data:
-            self._store.load(data, format=ox.RdfFormat.N_QUADS)
-            # without a flush RocksDB's memtables grow with the store (~300 MB per million quads
-            # measured); flushing each batch keeps the build's memory flat
-            self._store.flush()
+            self._store.bulk_load(data, format=ox.RdfFormat.N_QUADS)
+        if graphs:
+            self._store.extend([manifest_entry(g) for g in graphs])
+
+    def _unlist(self, graphs: list[ox.NamedNode]) -> None:
+        for graph in graphs:
+            self._store.remove(manifest_entry(graph))
+
+    def repair(self) -> list[str]:
+        """Drop every letter graph the manifest does not list (a build stopped mid-batch); return
+        their letter ids. A store written before the manifest existed (whole letters, one
+        transaction per batch) gets its letter graphs listed instead."""
+        listed = {q.subject for q in self._store.quads_for_pattern(None, RDF_TYPE, LETTER_GRAPH, iris.MANIFEST_GRAPH)}
+        letter_graphs = [g for g in self._store.named_graphs()
+                         if isinstance(g, ox.NamedNode) and g.value.startswith(iris.LETTER_GRAPH_PREFIX)]
+        if not self._store.contains_named_graph(iris.MANIFEST_GRAPH):
+            self._store.extend([MANIFEST_HEADER] + [manifest_entry(g) for g in letter_graphs])
+            return []
+        dropped = [g for g in letter_graphs if g not in listed]
+        for graph in dropped:
+            self._store.remove_graph(graph)
+        return [g.value.removeprefix(iris.LETTER_GRAPH_PREFIX) for g in dropped]
 
     def letter_ids(self) -> list[str]:
         return sorted(self.letter_hashes())
@@ -94,6 +132,7 @@ class Store:
         graph = iris.letter_graph(letter_id)
         if not self._store.contains_named_graph(graph):
             return False
+        self._unlist([graph])
         self._store.remove_graph(graph)
         return True
 

@@ -311,8 +311,8 @@ def test_comunica_reads_the_endpoint_unchanged(server):
     q = f"SELECT ?o (COUNT(?d) AS ?n) WHERE {{ ?d <{IMR}outcome> ?o }} GROUP BY ?o ORDER BY ?o"
     rows = json.loads(_comunica(server, q, "application/sparql-results+json"))["results"]["bindings"]
     assert [(r["o"]["value"], r["n"]["value"]) for r in rows] == [("Overturned", "8"), ("Upheld", "64")]
-    construct = (f"CONSTRUCT {{ ?m <http://www.w3.org/2004/02/skos/core#prefLabel> ?l }} WHERE {{ ?m a <{IMR}Medication>"
-                 f" ; <http://www.w3.org/2004/02/skos/core#prefLabel> ?l }}")
+    label = "<http://www.w3.org/2004/02/skos/core#prefLabel>"
+    construct = f"CONSTRUCT {{ ?m {label} ?l }} WHERE {{ ?m a <{IMR}Medication> ; {label} ?l }}"
     graph = rdflib.Graph().parse(data=_comunica(server, construct, "text/turtle"), format="turtle")
     assert len(graph) == 18 and rdflib.Literal("carisoprodol") in set(graph.objects())
 

@@ -190,7 +190,8 @@ def test_every_command_has_help(command):
 
 
 def test_interrupted_build_leaves_whole_letters(tmp_path):
-    """Kill `kg build` mid-way: every letter in the store has all of its quads, the rest are absent."""
+    """Kill `kg build` mid-way: after the repair the next build starts with, every letter in the
+    store has all of its quads and the rest are absent."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for i in range(40):
@@ -206,13 +207,49 @@ def test_interrupted_build_leaves_whole_letters(tmp_path):
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     store = Store(store_dir)
+    store.repair()
     present = store.letter_hashes()
     assert len(present) < 40 * len(ALL_LETTERS), "build finished before it was killed; grow the corpus"
+    listed = {q.subject.value for q in store._store.quads_for_pattern(None, None, None, iris.MANIFEST_GRAPH)}
+    assert {iris.letter_graph(letter_id).value for letter_id in present} <= listed
     for letter_id in list(present)[:60]:
         path = corpus / f"{letter_id}.txt"
         want = len(letter_quads(parse_file(path)))
         got = len(list(store._store.quads_for_pattern(None, None, None, iris.letter_graph(letter_id))))
         assert got == want, letter_id
+
+
+def _partial_letter(store: Store, letter_id: str) -> None:
+    """What a build killed inside a bulk write leaves: some of a letter's quads, and no manifest entry."""
+    quads = letter_quads(parse_file(LETTERS / "000_ed7318db5454d5ef.txt"))
+    graph = iris.letter_graph(letter_id)
+    store._store.extend([ox.Quad(q.subject, q.predicate, q.object, graph) for q in quads[:40]])
+
+
+def test_a_build_drops_the_incomplete_letters_of_an_interrupted_one(tmp_path):
+    store_dir = tmp_path / "s"
+    assert runner.invoke(app, ["build", str(LETTERS / "001_31f77f8318a90c33.txt"), "--store", str(store_dir)]
+                         ).exit_code == 0
+    with Store(store_dir) as store:
+        _partial_letter(store, "ZZ-partial")
+    again = runner.invoke(app, ["build", str(LETTERS / "001_31f77f8318a90c33.txt"), "--store", str(store_dir)])
+    assert "dropped 1 incomplete letter of an interrupted build: ZZ-partial" in again.stderr
+    with Store(store_dir) as store:
+        assert not store._store.contains_named_graph(iris.letter_graph("ZZ-partial"))
+        assert store.letter_ids() == ["001_31f77f8318a90c33"]
+
+
+def test_a_store_from_before_the_manifest_keeps_its_letters(tmp_path):
+    """Stores written before the manifest (one transaction per batch) have whole letters: they are listed."""
+    with Store(tmp_path / "s") as store:
+        assert build([LETTERS / "001_31f77f8318a90c33.txt", LETTERS / "000_ed7318db5454d5ef.txt"], store).ok
+        store._store.remove_graph(iris.MANIFEST_GRAPH)
+        assert store.repair() == []
+        assert store.letter_ids() == ["000_ed7318db5454d5ef", "001_31f77f8318a90c33"]
+        listed = list(store._store.quads_for_pattern(None, None, None, iris.MANIFEST_GRAPH))
+        assert len(listed) == 3  # the label of the manifest and two letter graphs
+        _partial_letter(store, "ZZ-partial")
+        assert store.repair() == ["ZZ-partial"]
 
 
 def test_remove_letters_and_incremental_skip(tmp_path):
