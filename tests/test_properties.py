@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -66,3 +67,16 @@ def test_every_alias_generic_has_a_drug_class():
     vocab = load()
     missing = {g for generics in vocab.drug_aliases.values() for g in generics} - set(vocab.drug_classes)
     assert missing == set()
+
+
+@pytest.mark.parametrize("item, strength", [
+    ("Ambien 12.5 CR 1 TAB, PO QHS PRN sleep #30 with 2 refills", 12.5),  # the primer's example
+    ("Norco 10/325 #120", 10), ("Lyrica 75 #60", 75), ("Xanax 0.5", 0.5), ("Ultram 50, #60", 50),
+    ("Soma 350mg one TID #90", 350), ("Flexeril 7.5mg #60", 7.5),
+    ("Percocet 1 PO q6h #60", None), ("Ativan 1", None),  # a tablet count, not a strength
+    ("Fentanyl 25mcg patch", None), ("Lidoderm 5% patch #30", None),  # not in mg
+])
+def test_strength_with_and_without_mg(item, strength):
+    reading = clean(item)
+    details = item_details(reading, 0, len(reading.text))
+    assert (details.strength_mg.value if details.strength_mg else None) == strength

@@ -16,6 +16,13 @@ from kg.vocab import load
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
 PERCENT_AFTER = re.compile(r"\s*(?P<v>\d+(?:\.\d+)?)\s*%")
 STRENGTH_MG = re.compile(r"(?<![\d.])(?P<v>\d+(?:\.\d+)?)(?:\s*/\s*\d+(?:\.\d+)?)*\s*mg\b", re.I)
+# A strength written without "mg" right after the drug name: "Ambien 12.5 CR", "Norco 10/325",
+# "Lyrica 75 #60". Only a release-form code, a combination or a number that cannot be a tablet count
+# (a decimal, or 5 and more, then the end, "#" or a comma) makes a bare number a strength: "Percocet
+# 1 PO q6h" is one tablet. Units other than mg (mcg, %, gm, ml) never match.
+BARE_STRENGTH = re.compile(
+    r"\s*(?P<v>\d+(?:\.\d+)?)(?=\s*/\s*\d|\s*(?:CR|ER|SR|XR|XL|DR|IR|ODT)\b)"
+    r"|\s*(?P<v2>\d+\.\d+|[5-9]|\d{2,})(?=\s*(?:#|,|$))", re.I)
 QUANTITY = re.compile(r"#\s*(?P<v>\d+(?:\.\d+)?)|\b(?:QTY|quantity)\s*[:.]?\s*(?P<v2>\d+(?:\.\d+)?)", re.I)
 _NUMBER_WORDS = {"no": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                  "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
@@ -117,19 +124,31 @@ def item_details(clean: CleanText, start: int, end: int) -> ItemDetails:
     """Drugs, dose and service type of the item written in clean text [start, end)."""
     found, drug_end = find_ingredients(clean, start, end)
     ingredients = tuple(found)
-    strength = STRENGTH_MG.search(clean.text, start, end) if ingredients else None
+    strength = _strength(clean, drug_end, start, end) if ingredients else None
     quantity = _number(clean, QUANTITY, start, end)
     refills = _number(clean, REFILLS, start, end)
-    dose_start = max(drug_end, strength.end() if strength else start)
+    dose_start = max(drug_end, strength[2] if strength else start)
     directions = _directions(clean, dose_start, end) if ingredients else None
     return ItemDetails(
         ingredients=ingredients,
         service_type=None if ingredients else service_type(clean.flat(start, end)),
-        strength_mg=clean.fact(float(strength.group("v")), *strength.span()) if strength else None,
+        strength_mg=clean.fact(float(strength[0]), strength[1], strength[2]) if strength else None,
         directions=directions,
         quantity=clean.fact(float(quantity[0]), quantity[1], quantity[2]) if quantity else None,
         refills=clean.fact(_refill_count(refills[0]), refills[1], refills[2]) if refills else None,
     )
+
+
+def _strength(clean: CleanText, drug_end: int, start: int, end: int) -> tuple[str, int, int] | None:
+    """The strength in mg: the first "<n> mg", else a bare strength right after the last drug name."""
+    m = STRENGTH_MG.search(clean.text, start, end)
+    if m:
+        return m.group("v"), *m.span()
+    bare = BARE_STRENGTH.match(clean.text, drug_end, end)
+    if not bare:
+        return None
+    group = "v" if bare.group("v") is not None else "v2"
+    return bare.group(group), *bare.span(group)
 
 
 def _refill_count(word: str) -> int:
