@@ -68,7 +68,7 @@ class _TooLarge(Exception):
 async def _answer(pool: QueryPool, payload: dict[str, Any]) -> Answer:
     """Run a request in the pool; a timeout or a full pool becomes a 503 answer."""
     try:
-        return await anyio.to_thread.run_sync(pool.run, payload)
+        return await pool.ask(payload)
     except (QueryTimeout, ServiceBusy) as exc:
         return Answer(503, "text/plain; charset=utf-8", f"{exc}\n".encode())
 

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 
-import anyio
 import pyoxigraph as ox
 import strawberry
 from strawberry.asgi import GraphQL
@@ -66,8 +65,8 @@ def _term(value: str | int | dt.date) -> str:
 
 async def _select(pool: QueryPool, sparql: str) -> list[dict[str, str]]:
     try:
-        answer = await anyio.to_thread.run_sync(pool.run, {"kind": "sparql", "query": PREFIXES + sparql,
-                                                           "accept": "application/sparql-results+json"})
+        answer = await pool.ask({"kind": "sparql", "query": PREFIXES + sparql,
+                                 "accept": "application/sparql-results+json"})
     except (QueryTimeout, ServiceBusy) as exc:
         raise ValueError(str(exc)) from exc
     if answer.status != 200:

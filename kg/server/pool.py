@@ -3,7 +3,9 @@ cancellation, so a runaway query is stopped by killing its process and starting 
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing as mp
+import os
 import queue
 import threading
 import time
@@ -11,6 +13,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+import anyio
 
 STARTUP_WAIT = 60.0  # seconds a new worker may take to import and open the store
 
@@ -91,30 +95,69 @@ class QueryPool:
                 self._all.remove(worker)
             worker.kill()
 
-    def _replace(self) -> None:
-        threading.Thread(target=self._add, daemon=True).start()
-
-    def run(self, request: dict[str, Any]) -> Answer:
-        """Send one request to a free worker; kill and replace it if it takes too long."""
-        try:
-            worker = self._idle.get(timeout=self.queue_wait)
-        except queue.Empty as exc:
-            raise ServiceBusy("every query worker is busy; try again") from exc
-        started = time.monotonic()
-        try:
-            worker.conn.send(request)
-            # the first request of a fresh worker also pays for opening the store
-            if worker.conn.poll(self.timeout):
-                status, content_type, body = worker.conn.recv()
-                self._idle.put(worker)
-                return Answer(status, content_type, body)
-        except (OSError, EOFError):
-            pass  # the worker died: replace it below
+    def _retire(self, worker: _Worker) -> None:
         with self._lock:
             self._all.remove(worker)
         worker.kill()
         self.restarts += 1
         self._replace()
+
+    def _replace(self) -> None:
+        threading.Thread(target=self._add, daemon=True).start()
+
+    def run(self, request: dict[str, Any]) -> Answer:
+        """Send one request to a free worker; kill and replace it if it takes too long."""
+        worker = self._checkout()
+        started = time.monotonic()
+        try:
+            worker.conn.send(request)
+            # the first request of a fresh worker also pays for opening the store
+            if worker.conn.poll(self.timeout):
+                return self._checkin(worker, worker.conn.recv())
+        except (OSError, EOFError):
+            pass  # the worker died: replace it below
+        return self._failed(worker, started)
+
+    async def ask(self, request: dict[str, Any]) -> Answer:
+        """`run` for the event loop: the answer is awaited on the pipe's file descriptor rather than
+        in a thread (a thread hop per request was most of the service's overhead on point lookups)."""
+        try:
+            worker = self._idle.get_nowait()
+        except queue.Empty:
+            worker = await anyio.to_thread.run_sync(self._checkout)
+        loop = asyncio.get_running_loop()
+        readable = asyncio.Event()
+        fd = worker.conn.fileno()
+        started = time.monotonic()
+        try:
+            worker.conn.send(request)
+            loop.add_reader(fd, readable.set)  # level-triggered: an answer already there still counts
+            try:
+                await asyncio.wait_for(readable.wait(), self.timeout)
+            finally:
+                loop.remove_reader(fd)
+                os.set_blocking(fd, True)  # uvloop leaves a watched descriptor non-blocking
+            return self._checkin(worker, worker.conn.recv())
+        except (TimeoutError, OSError, EOFError):
+            pass  # too slow, or the worker died: replace it below
+        except asyncio.CancelledError:
+            self._retire(worker)  # its answer would be read by the next request: replace it
+            raise
+        return self._failed(worker, started)
+
+    def _checkout(self) -> _Worker:
+        try:
+            return self._idle.get(timeout=self.queue_wait)
+        except queue.Empty as exc:
+            raise ServiceBusy("every query worker is busy; try again") from exc
+
+    def _checkin(self, worker: _Worker, reply: tuple[int, str, bytes]) -> Answer:
+        self._idle.put(worker)
+        return Answer(*reply)
+
+    def _failed(self, worker: _Worker, started: float) -> Answer:
+        """Kill and replace a worker that ran out of time or died; say which it was."""
+        self._retire(worker)
         if time.monotonic() - started >= self.timeout:
             raise QueryTimeout(f"the query ran longer than {self.timeout:g} s and was stopped")
         return Answer(500, "text/plain", b"the query worker failed; it has been restarted")
