@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -37,6 +39,20 @@ def _open(store: str) -> Store:
         raise typer.Exit(2) from exc
 
 
+def _progress_lines(total: int, every: int = 5_000) -> Callable[[str], None]:
+    """Without a terminal (a log file, CI), a line every `every` letters instead of a progress bar."""
+    started = time.perf_counter()
+    done = 0
+
+    def advance(_name: str) -> None:
+        nonlocal done
+        done += 1
+        if done % every == 0 and done < total:
+            rate = done / (time.perf_counter() - started)
+            err.print(f"{done}/{total} letters read ({rate:.0f}/s)")
+    return advance
+
+
 @app.command()
 def build(
     letters: Annotated[list[Path] | None, typer.Argument(
@@ -63,8 +79,9 @@ def build(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             console=err, disable=not err.is_terminal) as progress:
         task = progress.add_task("parsing letters", total=len(files))
+        on_letter = (lambda _name: progress.advance(task)) if err.is_terminal else _progress_lines(len(files))
         report = build_letters(files, kg_store, jobs=jobs or os.cpu_count() or 1, validate=validate,
-                               on_letter=lambda _name: progress.advance(task))
+                               on_letter=on_letter)
     if report.repaired:
         plural = "s" if len(report.repaired) > 1 else ""
         err.print(f"dropped {len(report.repaired)} incomplete letter{plural} of an interrupted build: "

@@ -266,3 +266,18 @@ def test_remove_letters_and_incremental_skip(tmp_path):
     assert "letters: 1" in runner.invoke(app, ["stats", "--store", str(store)]).stdout
     rebuilt = runner.invoke(app, ["build", str(folder), "--store", str(store)])
     assert "accepted: 2 (1 unchanged)" in rebuilt.stderr
+
+
+def test_build_without_a_terminal_prints_progress_lines(tmp_path):
+    from kg.cli import _progress_lines
+
+    err = io.StringIO()
+    with pytest.MonkeyPatch.context() as mp:
+        from rich.console import Console
+
+        mp.setattr("kg.cli.err", Console(file=err, width=200))
+        advance = _progress_lines(total=25, every=10)
+        for _ in range(25):
+            advance("x.txt")
+    lines = err.getvalue().splitlines()
+    assert [line.split(" (")[0] for line in lines] == ["10/25 letters read", "20/25 letters read"]
