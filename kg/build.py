@@ -48,8 +48,8 @@ class Parsed:
 def _accepted(path: Path, record: LetterRecord, quads: list[ox.Quad] | None = None,
               warnings: tuple[Violation, ...] = ()) -> Parsed:
     nquads = ox.serialize(quads if quads is not None else letter_quads(record), format=ox.RdfFormat.N_QUADS)
-    return Parsed(path, LetterGraph(record.letter_id, record.sha256, nquads), len(record.decisions),
-                  warnings=warnings)
+    letter = LetterGraph(record.letter_id, record.sha256, nquads, record.source_sha256)
+    return Parsed(path, letter, len(record.decisions), warnings=warnings)
 
 
 @dataclass
@@ -61,7 +61,7 @@ class BuildReport:
     rejected: list[Rejected] = field(default_factory=list)
     warnings: list[Violation] = field(default_factory=list)
     decisions: int = 0
-    triples: int = 0
+    triples: int = 0  # written by this build (the store's total: `kg stats`)
     seconds: float = 0.0
 
     @property
@@ -193,7 +193,6 @@ def build(paths: Iterable[Path], store: Store, *, jobs: int = 1, validate: bool 
     with _Writer(store) as writer:
         _consume(_parsed(files, jobs, validate), report, known, seen, writer, on_letter)
     store.flush()
-    report.triples = store.count_quads()
     report.seconds = time.perf_counter() - started
     return report
 
@@ -259,4 +258,5 @@ def _consume(items: Iterable[Parsed], report: BuildReport, known: dict[str, str]
         if known.get(letter.letter_id) == letter.sha256:
             report.unchanged += 1
             continue
+        report.triples += letter.quad_count
         writer.add(letter)

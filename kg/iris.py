@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from pyoxigraph import NamedNode
 
@@ -25,6 +25,14 @@ def _iri(*segments: str) -> NamedNode:
 
 def letter(letter_id: str) -> NamedNode:
     return _iri("letter", letter_id)
+
+
+def letter_id(letter_iri: NamedNode) -> str | None:
+    """The letter id of a letter IRI (the inverse of `letter`); None for any other IRI."""
+    prefix = letter("").value
+    if not letter_iri.value.startswith(prefix) or "/" in letter_iri.value[len(prefix):]:
+        return None
+    return unquote(letter_iri.value[len(prefix):])
 
 
 def letter_graph(letter_id: str) -> NamedNode:

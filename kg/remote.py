@@ -23,8 +23,11 @@ from kg.store import (
     LETTER_GRAPH,
     MANIFEST_HEADER,
     QUAD_FORMATS,
+    SHA256,
+    SOURCE_SHA256,
     LetterGraph,
     _prefixes,
+    manifest_entries,
     manifest_entry,
     with_vocabulary,
 )
@@ -138,23 +141,27 @@ class RemoteStore:
         r.raise_for_status()
 
     def replace_letters(self, letters: Iterable[LetterGraph], extra: Iterable[ox.Quad] = ()) -> None:
-        """One SPARQL Update per batch: the old graphs go and the new quads come in together."""
+        """One SPARQL Update per batch: the old graphs (and manifest entries) go and the new quads come
+        in together."""
         batch = list(letters)
         quads = [q for letter in batch for q in ox.parse(letter.nquads, format=ox.RdfFormat.N_QUADS)]
         quads += list(extra)
         if not quads and not batch:
             return
-        drops = "".join(f"DROP SILENT GRAPH {iris.letter_graph(letter.letter_id)} ;\n" for letter in batch)
-        quads += [manifest_entry(iris.letter_graph(letter.letter_id)) for letter in batch]
+        drops = "".join(_unlist(letter.letter_id) for letter in batch)
+        quads += [q for letter in batch for q in manifest_entries(letter)]
         self._update(drops + _insert_data(quads))
 
     def repair(self) -> list[str]:
         """A batch is one SPARQL Update, so no letter is ever partly written; only make sure that the
         manifest exists and lists every letter graph (stores written before it existed)."""
         manifest = iris.MANIFEST_GRAPH
+        if bool(self.query(f"ASK {{ GRAPH {manifest} {{ {MANIFEST_HEADER.triple} }} }}")):
+            return []
+        listing = f"?g a {LETTER_GRAPH} . ?l {SHA256} ?sha . ?l {SOURCE_SHA256} ?src"
+        letters = f"?l a {imr('Letter')} ; {SHA256} ?sha . OPTIONAL {{ ?l {SOURCE_SHA256} ?src }}"
         self._update(_insert_data([MANIFEST_HEADER]) + " ;\n"
-                     f"INSERT {{ GRAPH {manifest} {{ ?g a {LETTER_GRAPH} }} }} "
-                     f"WHERE {{ GRAPH ?g {{ ?l a {imr('Letter')} }} }}")
+                     f"INSERT {{ GRAPH {manifest} {{ {listing} }} }} WHERE {{ GRAPH ?g {{ {letters} }} }}")
         return []
 
     def remove_letter(self, letter_id: str) -> bool:
@@ -162,8 +169,7 @@ class RemoteStore:
         present = self.query(f"ASK {{ GRAPH {graph} {{ ?s ?p ?o }} }}")
         if not bool(present):
             return False
-        self._update(f"DELETE DATA {{ GRAPH {iris.MANIFEST_GRAPH} {{ {manifest_entry(graph).triple} }} }} ;\n"
-                     f"DROP GRAPH {graph}")
+        self._update(_unlist(letter_id).rstrip(" ;\n"))
         return True
 
     def load_ontology(self) -> None:
@@ -172,6 +178,14 @@ class RemoteStore:
             quads += [ox.Quad(t.subject, t.predicate, t.object, iris.ONTOLOGY_GRAPH)
                       for t in ox.parse(path=str(path), format=ox.RdfFormat.TURTLE)]
         self._update(f"DROP SILENT GRAPH {iris.ONTOLOGY_GRAPH} ;\n" + _insert_data(quads))
+
+
+def _unlist(letter_id: str) -> str:
+    """Update operations that drop a letter's graph and its manifest entries."""
+    graph, manifest = iris.letter_graph(letter_id), iris.MANIFEST_GRAPH
+    return (f"DELETE WHERE {{ GRAPH {manifest} {{ {iris.letter(letter_id)} ?p ?o }} }} ;\n"
+            f"DELETE DATA {{ GRAPH {manifest} {{ {manifest_entry(graph).triple} }} }} ;\n"
+            f"DROP SILENT GRAPH {graph} ;\n")
 
 
 def _insert_data(quads: list[ox.Quad]) -> str:

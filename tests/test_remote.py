@@ -78,3 +78,33 @@ def test_named_query_validate_dump_and_remove(remote, tmp_path):
     assert out.read_text().count("/graph/letter/000_ed7318db5454d5ef>") > 100
     assert runner.invoke(app, ["remove", "004_cb07c567c7678ea3", "--store", remote]).exit_code == 0
     assert "letters: 3" in runner.invoke(app, ["stats", "--store", remote]).stdout
+
+
+@pytest.mark.parametrize("kind", ["embedded", "remote"])
+def test_a_changed_letter_replaces_its_manifest_entry(kind, request, tmp_path):
+    """Rebuilding a changed letter leaves one hash of it in the manifest (the new one); removing a
+    letter leaves none. Same on the embedded store (bulk loads) and on a server (one update a batch)."""
+    store = request.getfixturevalue("remote") if kind == "remote" else str(tmp_path / "store")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("001_31f77f8318a90c33.txt", "002_d7e3603ed8b34fa0.txt"):
+        shutil.copy(LETTERS / name, folder)
+    runner.invoke(app, ["remove", "001_31f77f8318a90c33", "002_d7e3603ed8b34fa0", "--store", store])
+    assert runner.invoke(app, ["build", str(folder), "--store", store]).exit_code == 0
+    changed = folder / "001_31f77f8318a90c33.txt"
+    changed.write_text(changed.read_text().replace("records", "notes", 1))
+    rebuilt = runner.invoke(app, ["build", str(folder), "--store", store])
+    assert "accepted: 2 (1 unchanged)" in rebuilt.stderr
+
+    def manifest_lines(letter_id: str) -> list[str]:
+        out = tmp_path / "dump.nq"
+        assert runner.invoke(app, ["dump", "-f", "nq", "-o", str(out), "--store", store]).exit_code == 0
+        return sorted(line.split("> ", 2)[1] for line in out.read_text().splitlines()
+                      if f"/{letter_id}>" in line.split(" ", 1)[0] and line.endswith("/graph/manifest> ."))
+
+    predicates = ["<http://www.w3.org/1999/02/22-rdf-syntax-ns#type", "<https://w3id.org/imr-kg/ontology#sha256",
+                  "<https://w3id.org/imr-kg/ontology#sourceSha256"]
+    assert manifest_lines("001_31f77f8318a90c33") == predicates
+    assert runner.invoke(app, ["remove", "001_31f77f8318a90c33", "--store", store]).exit_code == 0
+    assert manifest_lines("001_31f77f8318a90c33") == []
+    assert manifest_lines("002_d7e3603ed8b34fa0") == predicates

@@ -243,11 +243,14 @@ def test_a_store_from_before_the_manifest_keeps_its_letters(tmp_path):
     """Stores written before the manifest (one transaction per batch) have whole letters: they are listed."""
     with Store(tmp_path / "s") as store:
         assert build([LETTERS / "001_31f77f8318a90c33.txt", LETTERS / "000_ed7318db5454d5ef.txt"], store).ok
+        hashes = store.letter_hashes(), store.letter_hashes("sourceSha256")
         store._store.remove_graph(iris.MANIFEST_GRAPH)
         assert store.repair() == []
-        assert store.letter_ids() == ["000_ed7318db5454d5ef", "001_31f77f8318a90c33"]
+        assert (store.letter_hashes(), store.letter_hashes("sourceSha256")) == hashes
+        assert store.letter_hashes()["000_ed7318db5454d5ef"] == \
+            "e0db880ee7f0b5bc9fe388e20c26ba866cc84d0f6e4f6011caa6028100ac9597"
         listed = list(store._store.quads_for_pattern(None, None, None, iris.MANIFEST_GRAPH))
-        assert len(listed) == 3  # the label of the manifest and two letter graphs
+        assert len(listed) == 7  # the label of the manifest; per letter its graph and two hashes
         _partial_letter(store, "ZZ-partial")
         assert store.repair() == ["ZZ-partial"]
 
