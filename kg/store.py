@@ -138,6 +138,9 @@ class Store:
         if not self._store.contains_named_graph(iris.MANIFEST_GRAPH):
             self._store.extend([MANIFEST_HEADER, *(q for g in letter_graphs for q in self._legacy_entries(g))])
             return []
+        if listed and next(self._store.quads_for_pattern(None, SHA256, None, iris.MANIFEST_GRAPH), None) is None:
+            # a manifest from before it kept the hashes: add them
+            self._store.extend([q for g in listed for q in self._legacy_entries(g)])
         dropped = [g for g in letter_graphs if g not in listed]
         for graph in dropped:
             self._store.remove_graph(graph)

@@ -251,6 +251,11 @@ def test_a_store_from_before_the_manifest_keeps_its_letters(tmp_path):
             "e0db880ee7f0b5bc9fe388e20c26ba866cc84d0f6e4f6011caa6028100ac9597"
         listed = list(store._store.quads_for_pattern(None, None, None, iris.MANIFEST_GRAPH))
         assert len(listed) == 7  # the label of the manifest; per letter its graph and two hashes
+        for q in listed:  # a manifest of the first kind, without the hashes, gets them
+            if q.predicate.value.endswith("Sha256") or q.predicate.value.endswith("sha256"):
+                store._store.remove(q)
+        assert store.letter_hashes() == {} and store.repair() == []
+        assert (store.letter_hashes(), store.letter_hashes("sourceSha256")) == hashes
         _partial_letter(store, "ZZ-partial")
         assert store.repair() == ["ZZ-partial"]
 
