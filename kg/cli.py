@@ -92,7 +92,7 @@ def build(
         err.print(f"  rejected {rejected.name}: {rejected.reason}")
     if report.warnings:
         err.print(f"SHACL warnings (letters kept): {summary_line(report.warnings)}; see `kg validate`")
-    err.print(f"decisions in the letters parsed: {report.decisions}, triples written: {report.triples}, "
+    err.print(f"decisions in the letters parsed: {report.decisions}, quads written: {report.triples}, "
               f"time: {report.seconds:.1f} s")
     raise typer.Exit(0 if report.ok else 1)
 
