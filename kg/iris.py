@@ -27,12 +27,19 @@ def letter(letter_id: str) -> NamedNode:
     return _iri("letter", letter_id)
 
 
+def _id_under(iri: NamedNode, prefix: str) -> str | None:
+    rest = iri.value.removeprefix(prefix)
+    return unquote(rest) if rest != iri.value and rest and "/" not in rest else None
+
+
 def letter_id(letter_iri: NamedNode) -> str | None:
     """The letter id of a letter IRI (the inverse of `letter`); None for any other IRI."""
-    prefix = letter("").value
-    if not letter_iri.value.startswith(prefix) or "/" in letter_iri.value[len(prefix):]:
-        return None
-    return unquote(letter_iri.value[len(prefix):])
+    return _id_under(letter_iri, letter("").value)
+
+
+def letter_graph_id(graph: NamedNode) -> str | None:
+    """The letter id of a letter graph (the inverse of `letter_graph`); None for any other graph."""
+    return _id_under(graph, letter_graph("").value)
 
 
 def letter_graph(letter_id: str) -> NamedNode:
@@ -43,7 +50,6 @@ def letter_graph(letter_id: str) -> NamedNode:
 VOCABULARY_GRAPH = _iri("graph", "vocabulary")
 # lists the letter graphs written whole (see Store.replace_letters)
 MANIFEST_GRAPH = _iri("graph", "manifest")
-LETTER_GRAPH_PREFIX = DATA + "graph/letter/"
 ONTOLOGY_GRAPH = _iri("graph", "ontology")
 
 

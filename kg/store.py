@@ -124,7 +124,7 @@ class Store:
 
     def _unlist(self, graphs: list[ox.NamedNode]) -> None:
         for graph in graphs:
-            letter = iris.letter(graph.value.removeprefix(iris.LETTER_GRAPH_PREFIX))
+            letter = iris.letter(iris.letter_graph_id(graph) or "")
             for q in [manifest_entry(graph), *self._store.quads_for_pattern(letter, None, None, iris.MANIFEST_GRAPH)]:
                 self._store.remove(q)
 
@@ -134,7 +134,7 @@ class Store:
         transaction per batch) gets its letter graphs listed instead."""
         listed = {q.subject for q in self._store.quads_for_pattern(None, RDF_TYPE, LETTER_GRAPH, iris.MANIFEST_GRAPH)}
         letter_graphs = [g for g in self._store.named_graphs()
-                         if isinstance(g, ox.NamedNode) and g.value.startswith(iris.LETTER_GRAPH_PREFIX)]
+                         if isinstance(g, ox.NamedNode) and iris.letter_graph_id(g) is not None]
         if not self._store.contains_named_graph(iris.MANIFEST_GRAPH):
             self._store.extend([MANIFEST_HEADER, *(q for g in letter_graphs for q in self._legacy_entries(g))])
             return []
@@ -144,11 +144,11 @@ class Store:
         dropped = [g for g in letter_graphs if g not in listed]
         for graph in dropped:
             self._store.remove_graph(graph)
-        return [g.value.removeprefix(iris.LETTER_GRAPH_PREFIX) for g in dropped]
+        return [iris.letter_graph_id(g) or "" for g in dropped]
 
     def _legacy_entries(self, graph: ox.NamedNode) -> list[ox.Quad]:
         """Manifest quads of a letter graph written before the manifest existed, read off the graph."""
-        letter = iris.letter(graph.value.removeprefix(iris.LETTER_GRAPH_PREFIX))
+        letter = iris.letter(iris.letter_graph_id(graph) or "")
         return [manifest_entry(graph)] + [
             ox.Quad(letter, q.predicate, q.object, iris.MANIFEST_GRAPH) for prop in (SHA256, SOURCE_SHA256)
             for q in self._store.quads_for_pattern(letter, prop, None, graph)]

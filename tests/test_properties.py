@@ -80,3 +80,13 @@ def test_strength_with_and_without_mg(item, strength):
     reading = clean(item)
     details = item_details(reading, 0, len(reading.text))
     assert (details.strength_mg.value if details.strength_mg else None) == strength
+
+
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="/"), min_size=1, max_size=30))
+def test_letter_ids_round_trip_through_their_iris(letter_id):
+    from kg import iris
+
+    assert iris.letter_id(iris.letter(letter_id)) == letter_id
+    assert iris.letter_graph_id(iris.letter_graph(letter_id)) == letter_id
+    assert iris.letter_graph_id(iris.letter(letter_id)) is None
+    assert iris.letter_graph_id(iris.VOCABULARY_GRAPH) is None

@@ -105,22 +105,9 @@ class QueryPool:
     def _replace(self) -> None:
         threading.Thread(target=self._add, daemon=True).start()
 
-    def run(self, request: dict[str, Any]) -> Answer:
-        """Send one request to a free worker; kill and replace it if it takes too long."""
-        worker = self._checkout()
-        started = time.monotonic()
-        try:
-            worker.conn.send(request)
-            # the first request of a fresh worker also pays for opening the store
-            if worker.conn.poll(self.timeout):
-                return self._checkin(worker, worker.conn.recv())
-        except (OSError, EOFError):
-            pass  # the worker died: replace it below
-        return self._failed(worker, started)
-
     async def ask(self, request: dict[str, Any]) -> Answer:
-        """`run` for the event loop: the answer is awaited on the pipe's file descriptor rather than
-        in a thread (a thread hop per request was most of the service's overhead on point lookups)."""
+        """Send one request to a free worker and await its answer on the pipe's file descriptor (no
+        thread per request); kill and replace the worker if it takes too long."""
         try:
             worker = self._idle.get_nowait()
         except queue.Empty:
@@ -132,7 +119,7 @@ class QueryPool:
         try:
             worker.conn.send(request)
             loop.add_reader(fd, readable.set)  # level-triggered: an answer already there still counts
-            try:
+            try:  # the first request of a fresh worker also pays for opening the store
                 await asyncio.wait_for(readable.wait(), self.timeout)
             finally:
                 loop.remove_reader(fd)
