@@ -87,7 +87,8 @@ def build(
         err.print(f"dropped {len(report.repaired)} incomplete letter{plural} of an interrupted build: "
                   f"{', '.join(report.repaired[:10])}{' ...' if len(report.repaired) > 10 else ''}")
     err.print(f"letters read: {report.read}, accepted: {report.accepted} "
-              f"({report.unchanged} unchanged), rejected: {len(report.rejected)}")
+              f"({report.unchanged} unchanged), rejected: {len(report.rejected)}"
+              + (f" ({report.remembered} as in an earlier build, not read again)" if report.remembered else ""))
     for rejected in report.rejected:
         err.print(f"  rejected {rejected.name}: {rejected.reason}")
     if report.warnings:

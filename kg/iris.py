@@ -47,6 +47,16 @@ def letter_graph(letter_id: str) -> NamedNode:
     return _iri("graph", "letter", letter_id)
 
 
+def rejected_file(extraction_key: str) -> NamedNode:
+    """A manifest entry for file contents the extractor rejected (see kg.extractor)."""
+    return _iri("rejected", extraction_key)
+
+
+def rejected_file_key(iri: NamedNode) -> str | None:
+    """The extraction key of a rejected-file entry (the inverse of `rejected_file`)."""
+    return _id_under(iri, rejected_file("").value)
+
+
 VOCABULARY_GRAPH = _iri("graph", "vocabulary")
 # lists the letter graphs written whole (see Store.replace_letters)
 MANIFEST_GRAPH = _iri("graph", "manifest")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import IO
 
 import httpx
@@ -20,15 +21,19 @@ from kg.namespaces import DCT_IDENTIFIER, IMR, imr
 from kg.resources import data_dir
 from kg.store import (
     DUMP_FORMATS,
+    EXTRACTION_KEY,
     LETTER_GRAPH,
     MANIFEST_HEADER,
     QUAD_FORMATS,
+    REJECTION_REASON,
     SHA256,
-    SOURCE_SHA256,
+    Batch,
     LetterGraph,
     _prefixes,
+    key_entry,
     manifest_entries,
     manifest_entry,
+    rejection_entries,
     with_vocabulary,
 )
 
@@ -92,10 +97,27 @@ class RemoteStore:
     def _rows(self, sparql: str) -> list[ox.QuerySolution]:
         return list(self.query(sparql))  # type: ignore[arg-type]
 
-    def letter_hashes(self, prop: str = "sha256") -> dict[str, str]:
-        rows = self._rows(f"SELECT ?id ?sha WHERE {{ GRAPH ?g {{ ?l a <{IMR}Letter> ; <{DCT_IDENTIFIER.value}> ?id ;"
-                          f" <{IMR}{prop}> ?sha }} }}")
-        return {r["id"].value: r["sha"].value for r in rows}
+    def letter_hashes(self, letter_ids: Iterable[str] | None = None) -> dict[str, str]:
+        if letter_ids is None:
+            rows = self._rows(f"SELECT ?id ?sha WHERE {{ GRAPH ?g {{ ?l a <{IMR}Letter> ; "
+                              f"<{DCT_IDENTIFIER.value}> ?id ; {SHA256} ?sha }} }}")
+            return {r["id"].value: r["sha"].value for r in rows}
+        ids, hashes = list(letter_ids), {}
+        for start in range(0, len(ids), 1000):
+            letters = " ".join(str(iris.letter(i)) for i in ids[start:start + 1000])
+            hashes |= _by_letter(self._manifest(SHA256, f"VALUES ?s {{ {letters} }}"))
+        return hashes
+
+    def _manifest(self, predicate: ox.NamedNode, values: str = "") -> dict[str, str]:
+        rows = self._rows(f"SELECT ?s ?o WHERE {{ {values} GRAPH {iris.MANIFEST_GRAPH} {{ ?s {predicate} ?o }} }}")
+        return {r["s"].value: r["o"].value for r in rows}
+
+    def extraction_keys(self) -> dict[str, str]:
+        return _by_letter(self._manifest(EXTRACTION_KEY))
+
+    def rejections(self) -> dict[str, str]:
+        reasons = self._manifest(REJECTION_REASON)
+        return {k: r for s, r in reasons.items() if (k := iris.rejected_file_key(ox.NamedNode(s))) is not None}
 
     def letter_ids(self) -> list[str]:
         return sorted(self.letter_hashes())
@@ -141,16 +163,35 @@ class RemoteStore:
         r.raise_for_status()
 
     def replace_letters(self, letters: Iterable[LetterGraph], extra: Iterable[ox.Quad] = ()) -> None:
+        self.write(Batch(list(letters)), extra)
+
+    def write(self, batch: Batch, extra: Iterable[ox.Quad] = ()) -> None:
         """One SPARQL Update per batch: the old graphs (and manifest entries) go and the new quads come
         in together."""
-        batch = list(letters)
-        quads = [q for letter in batch for q in ox.parse(letter.nquads, format=ox.RdfFormat.N_QUADS)]
+        letters = batch.letters
+        quads = [q for letter in letters for q in ox.parse(letter.nquads, format=ox.RdfFormat.N_QUADS)]
         quads += list(extra)
         if not quads and not batch:
             return
-        drops = "".join(_unlist(letter.letter_id) for letter in batch)
-        quads += [q for letter in batch for q in manifest_entries(letter)]
+        drops = "".join(_unlist(letter.letter_id) for letter in letters)
+        drops += "".join(f"DELETE WHERE {{ GRAPH {iris.MANIFEST_GRAPH} {{ {iris.letter(letter.letter_id)} "
+                         f"{EXTRACTION_KEY} ?key }} }} ;\n" for letter in batch.relisted)
+        quads += [q for letter in letters for q in manifest_entries(letter)]
+        quads += [key_entry(letter) for letter in batch.relisted]
+        quads += [q for r in batch.rejected for q in rejection_entries(r)]
         self._update(drops + _insert_data(quads))
+
+    def forget_rejections(self, keys: Iterable[str]) -> None:
+        nodes = [str(iris.rejected_file(k)) for k in keys]
+        for start in range(0, len(nodes), 1000):
+            self._update(f"DELETE {{ GRAPH {iris.MANIFEST_GRAPH} {{ ?r ?p ?o }} }} WHERE {{ "
+                         f"VALUES ?r {{ {' '.join(nodes[start:start + 1000])} }} "
+                         f"GRAPH {iris.MANIFEST_GRAPH} {{ ?r ?p ?o }} }}")
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Each batch is one atomic update, so an interrupted build leaves nothing to repair."""
+        yield
 
     def repair(self) -> list[str]:
         """A batch is one SPARQL Update, so no letter is ever partly written; only make sure that the
@@ -158,8 +199,8 @@ class RemoteStore:
         manifest = iris.MANIFEST_GRAPH
         if bool(self.query(f"ASK {{ GRAPH {manifest} {{ {MANIFEST_HEADER.triple} }} }}")):
             return []
-        listing = f"?g a {LETTER_GRAPH} . ?l {SHA256} ?sha . ?l {SOURCE_SHA256} ?src"
-        letters = f"?l a {imr('Letter')} ; {SHA256} ?sha . OPTIONAL {{ ?l {SOURCE_SHA256} ?src }}"
+        listing = f"?g a {LETTER_GRAPH} . ?l {SHA256} ?sha"
+        letters = f"?l a {imr('Letter')} ; {SHA256} ?sha"
         self._update(_insert_data([MANIFEST_HEADER]) + " ;\n"
                      f"INSERT {{ GRAPH {manifest} {{ {listing} }} }} WHERE {{ GRAPH ?g {{ {letters} }} }}")
         return []
@@ -178,6 +219,11 @@ class RemoteStore:
             quads += [ox.Quad(t.subject, t.predicate, t.object, iris.ONTOLOGY_GRAPH)
                       for t in ox.parse(path=str(path), format=ox.RdfFormat.TURTLE)]
         self._update(f"DROP SILENT GRAPH {iris.ONTOLOGY_GRAPH} ;\n" + _insert_data(quads))
+
+
+def _by_letter(values: dict[str, str]) -> dict[str, str]:
+    """IRI -> value, for letter IRIs only, keyed by letter id."""
+    return {i: v for s, v in values.items() if (i := iris.letter_id(ox.NamedNode(s))) is not None}
 
 
 def _unlist(letter_id: str) -> str:

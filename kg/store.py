@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -22,9 +23,49 @@ DUMP_FORMATS: dict[str, ox.RdfFormat] = {
 }
 QUAD_FORMATS = {"nq", "trig"}
 LETTER_GRAPH = imr("LetterGraph")
+REJECTED_FILE = imr("RejectedFile")
 SHA256 = imr("sha256")
-SOURCE_SHA256 = imr("sourceSha256")
+EXTRACTION_KEY = imr("extractionKey")
+FILE_NAME = imr("fileName")
+REJECTION_REASON = imr("rejectionReason")
+BUILD_IN_PROGRESS = imr("buildInProgress")
 MANIFEST_LABEL = ox.Literal("letter graphs written whole")
+
+
+@dataclass(frozen=True)
+class LetterGraph:
+    """One letter's quads, ready to replace whatever the store holds for that letter."""
+
+    letter_id: str
+    sha256: str
+    nquads: bytes  # the letter's quads serialized as N-Quads
+    extraction_key: str | None = None  # see kg.extractor
+
+    @property
+    def quad_count(self) -> int:
+        return self.nquads.count(b"\n")
+
+
+@dataclass(frozen=True)
+class RejectedFile:
+    """File contents the extractor rejected: remembered by extraction key, so that a rebuild reports
+    the file again without reading it."""
+
+    extraction_key: str
+    file_name: str
+    reason: str
+
+
+@dataclass
+class Batch:
+    """What one writer step commits."""
+
+    letters: list[LetterGraph] = field(default_factory=list)  # new or changed: their graphs are replaced
+    relisted: list[LetterGraph] = field(default_factory=list)  # same graph, new extraction key: the key is
+    rejected: list[RejectedFile] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.letters) + len(self.relisted) + len(self.rejected)
 
 
 def manifest_entry(graph: ox.NamedNode) -> ox.Quad:
@@ -38,26 +79,26 @@ def manifest_entries(letter: LetterGraph) -> list[ox.Quad]:
     node = iris.letter(letter.letter_id)
     quads = [manifest_entry(iris.letter_graph(letter.letter_id)),
              ox.Quad(node, SHA256, ox.Literal(letter.sha256), iris.MANIFEST_GRAPH)]
-    if letter.source_sha256:
-        quads.append(ox.Quad(node, SOURCE_SHA256, ox.Literal(letter.source_sha256), iris.MANIFEST_GRAPH))
+    if letter.extraction_key:
+        quads.append(key_entry(letter))
     return quads
 
 
+def key_entry(letter: LetterGraph) -> ox.Quad:
+    return ox.Quad(iris.letter(letter.letter_id), EXTRACTION_KEY, ox.Literal(letter.extraction_key or ""),
+                   iris.MANIFEST_GRAPH)
+
+
+def rejection_entries(rejected: RejectedFile) -> list[ox.Quad]:
+    node, graph = iris.rejected_file(rejected.extraction_key), iris.MANIFEST_GRAPH
+    return [ox.Quad(node, RDF_TYPE, REJECTED_FILE, graph),
+            ox.Quad(node, EXTRACTION_KEY, ox.Literal(rejected.extraction_key), graph),
+            ox.Quad(node, FILE_NAME, ox.Literal(rejected.file_name), graph),
+            ox.Quad(node, REJECTION_REASON, ox.Literal(rejected.reason), graph)]
+
+
 MANIFEST_HEADER = ox.Quad(iris.MANIFEST_GRAPH, RDFS_LABEL, MANIFEST_LABEL, iris.MANIFEST_GRAPH)
-
-
-@dataclass(frozen=True)
-class LetterGraph:
-    """One letter's quads, ready to replace whatever the store holds for that letter."""
-
-    letter_id: str
-    sha256: str
-    nquads: bytes  # the letter's quads serialized as N-Quads
-    source_sha256: str | None = None
-
-    @property
-    def quad_count(self) -> int:
-        return self.nquads.count(b"\n")
+WRITING_MARK = ox.Quad(iris.MANIFEST_GRAPH, BUILD_IN_PROGRESS, ox.Literal(True), iris.MANIFEST_GRAPH)
 
 
 class Store:
@@ -86,20 +127,36 @@ class Store:
                 self._store.flush()
             del self._store
 
-    def letter_hashes(self, prop: str = "sha256") -> dict[str, str]:
-        """letter id -> SHA-256 of the text (or, with prop='sourceSha256', of the source file) of every
-        letter committed to the store, as the manifest lists them."""
+    def _manifest(self, subject: ox.NamedNode | None, predicate: ox.NamedNode) -> Iterator[ox.Quad]:
+        return self._store.quads_for_pattern(subject, predicate, None, iris.MANIFEST_GRAPH)
+
+    def letter_hashes(self, letter_ids: Iterable[str] | None = None) -> dict[str, str]:
+        """letter id -> SHA-256 of the text of every letter committed to the store (or of those of
+        `letter_ids` that are), as the manifest lists them."""
         if not self._store.contains_named_graph(iris.MANIFEST_GRAPH) and not self.read_only:
             self.repair()
-        hashes = {}
-        for q in self._store.quads_for_pattern(None, imr(prop), None, iris.MANIFEST_GRAPH):
-            letter_id = iris.letter_id(q.subject)  # type: ignore[arg-type]
-            if letter_id is not None:
-                hashes[letter_id] = q.object.value
-        return hashes
+        if letter_ids is not None:
+            quads = (q for i in letter_ids for q in self._manifest(iris.letter(i), SHA256))
+        else:
+            quads = self._manifest(None, SHA256)
+        return _by_letter(quads)
+
+    def extraction_keys(self) -> dict[str, str]:
+        """letter id -> the extraction key (kg.extractor) its graph was made under."""
+        return _by_letter(self._manifest(None, EXTRACTION_KEY))
+
+    def rejections(self) -> dict[str, str]:
+        """extraction key -> reason, for the file contents the extractor rejected."""
+        return {key: q.object.value for q in self._manifest(None, REJECTION_REASON)
+                if (key := iris.rejected_file_key(q.subject))}  # type: ignore[arg-type]
 
     def replace_letters(self, letters: Iterable[LetterGraph], extra: Iterable[ox.Quad] = ()) -> None:
-        """Write letters so that each is whole or absent.
+        """Write letters so that each is whole or absent (see `write`)."""
+        self.write(Batch(list(letters)), extra)
+
+    def write(self, batch: Batch, extra: Iterable[ox.Quad] = ()) -> None:
+        """Commit a batch: replace its letters' graphs, update the keys of its relisted letters and
+        remember its rejected files.
 
         The quads go in through RocksDB's bulk loader (~2.5x the transactional `load` on our
         letters), which is not atomic; atomicity comes from the manifest graph instead: a letter
@@ -109,18 +166,28 @@ class Store:
         (as far as the manifest says)."""
         if not self._store.contains_named_graph(iris.MANIFEST_GRAPH):
             self.repair()
-        batch = list(letters)
-        graphs = [iris.letter_graph(letter.letter_id) for letter in batch]
+        graphs = [iris.letter_graph(letter.letter_id) for letter in batch.letters]
         stale = [g for g in graphs if self._store.contains_named_graph(g)]
         if stale:
             self._unlist(stale)
             for graph in stale:
                 self._store.remove_graph(graph)
-        data = b"".join(letter.nquads for letter in batch) + ox.serialize(list(extra), format=ox.RdfFormat.N_QUADS)
+        letters = batch.letters
+        data = b"".join(letter.nquads for letter in letters) + ox.serialize(list(extra), format=ox.RdfFormat.N_QUADS)
         if data:
             self._store.bulk_load(data, format=ox.RdfFormat.N_QUADS)
-        if batch:
-            self._store.extend([q for letter in batch for q in manifest_entries(letter)])
+        for letter in batch.relisted:
+            for q in list(self._manifest(iris.letter(letter.letter_id), EXTRACTION_KEY)):
+                self._store.remove(q)
+        self._store.extend([q for letter in letters for q in manifest_entries(letter)]
+                           + [key_entry(letter) for letter in batch.relisted]
+                           + [q for r in batch.rejected for q in rejection_entries(r)])
+
+    def forget_rejections(self, keys: Iterable[str]) -> None:
+        """Drop the rejected-file entries of these extraction keys."""
+        for key in keys:
+            for q in list(self._store.quads_for_pattern(iris.rejected_file(key), None, None, iris.MANIFEST_GRAPH)):
+                self._store.remove(q)
 
     def _unlist(self, graphs: list[ox.NamedNode]) -> None:
         for graph in graphs:
@@ -128,30 +195,46 @@ class Store:
             for q in [manifest_entry(graph), *self._store.quads_for_pattern(letter, None, None, iris.MANIFEST_GRAPH)]:
                 self._store.remove(q)
 
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Mark the store as being written for the duration, so that a build that is killed leaves
+        the mark behind and the next `repair()` knows it must look for incomplete letters (a build
+        that fails leaves it too). Looking costs ~3 s at 100k letters, so a clean store skips it."""
+        self._store.add(WRITING_MARK)
+        yield
+        self._store.flush()
+        self._store.remove(WRITING_MARK)
+
     def repair(self) -> list[str]:
-        """Drop every letter graph the manifest does not list (a build stopped mid-batch); return
-        their letter ids. A store written before the manifest existed (whole letters, one
-        transaction per batch) gets its letter graphs listed instead."""
-        listed = {q.subject for q in self._store.quads_for_pattern(None, RDF_TYPE, LETTER_GRAPH, iris.MANIFEST_GRAPH)}
-        letter_graphs = [g for g in self._store.named_graphs()
-                         if isinstance(g, ox.NamedNode) and iris.letter_graph_id(g) is not None]
+        """After an interrupted write (see `writing`), drop every letter graph the manifest does not
+        list (a build stopped mid-batch) and return their letter ids. A store written before the
+        manifest existed (whole letters, one transaction per batch) gets its letter graphs listed
+        instead."""
         if not self._store.contains_named_graph(iris.MANIFEST_GRAPH):
-            self._store.extend([MANIFEST_HEADER, *(q for g in letter_graphs for q in self._legacy_entries(g))])
+            self._store.extend([MANIFEST_HEADER, *(q for g in self._letter_graphs() for q in self._legacy_entries(g))])
             return []
-        if listed and next(self._store.quads_for_pattern(None, SHA256, None, iris.MANIFEST_GRAPH), None) is None:
+        listed = {q.subject for q in self._store.quads_for_pattern(None, RDF_TYPE, LETTER_GRAPH, iris.MANIFEST_GRAPH)}
+        if listed and next(self._manifest(None, SHA256), None) is None:
             # a manifest from before it kept the hashes: add them
-            self._store.extend([q for g in listed for q in self._legacy_entries(g)])
-        dropped = [g for g in letter_graphs if g not in listed]
+            self._store.extend([q for g in listed for q in self._legacy_entries(g)])  # type: ignore[arg-type]
+        if WRITING_MARK not in self._store:
+            return []
+        dropped = [g for g in self._letter_graphs() if g not in listed]
         for graph in dropped:
             self._store.remove_graph(graph)
+        self._store.remove(WRITING_MARK)
         return [iris.letter_graph_id(g) or "" for g in dropped]
+
+    def _letter_graphs(self) -> list[ox.NamedNode]:
+        return [g for g in self._store.named_graphs()
+                if isinstance(g, ox.NamedNode) and iris.letter_graph_id(g) is not None]
 
     def _legacy_entries(self, graph: ox.NamedNode) -> list[ox.Quad]:
         """Manifest quads of a letter graph written before the manifest existed, read off the graph."""
         letter = iris.letter(iris.letter_graph_id(graph) or "")
         return [manifest_entry(graph)] + [
-            ox.Quad(letter, q.predicate, q.object, iris.MANIFEST_GRAPH) for prop in (SHA256, SOURCE_SHA256)
-            for q in self._store.quads_for_pattern(letter, prop, None, graph)]
+            ox.Quad(letter, q.predicate, q.object, iris.MANIFEST_GRAPH)
+            for q in self._store.quads_for_pattern(letter, SHA256, None, graph)]
 
     def letter_ids(self) -> list[str]:
         return sorted(self.letter_hashes())
@@ -167,8 +250,9 @@ class Store:
         graph = iris.letter_graph(letter_id)
         if not self._store.contains_named_graph(graph):
             return False
-        self._unlist([graph])
-        self._store.remove_graph(graph)
+        with self.writing():
+            self._unlist([graph])
+            self._store.remove_graph(graph)
         return True
 
     def load_ontology(self) -> None:
@@ -229,3 +313,13 @@ def with_vocabulary(quads: list[ox.Quad],
 
 def _prefixes() -> dict[str, str]:
     return {**PREFIXES, "id": DATA}
+
+
+def _by_letter(quads: Iterable[ox.Quad]) -> dict[str, str]:
+    """letter id -> object value, for manifest quads about letters (other subjects are skipped)."""
+    values = {}
+    for q in quads:
+        letter_id = iris.letter_id(q.subject)  # type: ignore[arg-type]
+        if letter_id is not None:
+            values[letter_id] = q.object.value
+    return values

@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kg.cli import app
+from kg.remote import open_store
 
 from .conftest import LETTERS
 
@@ -102,9 +103,46 @@ def test_a_changed_letter_replaces_its_manifest_entry(kind, request, tmp_path):
         return sorted(line.split("> ", 2)[1] for line in out.read_text().splitlines()
                       if f"/{letter_id}>" in line.split(" ", 1)[0] and line.endswith("/graph/manifest> ."))
 
-    predicates = ["<http://www.w3.org/1999/02/22-rdf-syntax-ns#type", "<https://w3id.org/imr-kg/ontology#sha256",
-                  "<https://w3id.org/imr-kg/ontology#sourceSha256"]
+    predicates = ["<http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
+                  "<https://w3id.org/imr-kg/ontology#extractionKey", "<https://w3id.org/imr-kg/ontology#sha256"]
     assert manifest_lines("001_31f77f8318a90c33") == predicates
     assert runner.invoke(app, ["remove", "001_31f77f8318a90c33", "--store", store]).exit_code == 0
     assert manifest_lines("001_31f77f8318a90c33") == []
     assert manifest_lines("002_d7e3603ed8b34fa0") == predicates
+
+
+@pytest.mark.parametrize("kind", ["embedded", "remote"])
+def test_rejected_files_are_remembered_and_an_upgrade_reads_every_letter_again(kind, request, tmp_path,
+                                                                               monkeypatch):
+    """A rejected file is reported again from the manifest without being read; once fixed it is read
+    and accepted, and its rejection forgotten. A new extractor reads every letter again, rewrites
+    none whose graph is the same, and records the new keys."""
+    store = request.getfixturevalue("remote") if kind == "remote" else str(tmp_path / "store")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    good, bad = "002_d7e3603ed8b34fa0", "ZZ-cut-short"
+    shutil.copy(LETTERS / f"{good}.txt", folder)
+    text = (LETTERS / "001_31f77f8318a90c33.txt").read_text()
+    (folder / f"{bad}.txt").write_text(text[:len(text) // 2])
+    runner.invoke(app, ["remove", good, "--store", store])
+    first = runner.invoke(app, ["build", str(folder), "--store", store])
+    reason = next(line for line in first.stderr.splitlines() if line.startswith(f"  rejected {bad}.txt: "))
+    again = runner.invoke(app, ["build", str(folder), "--store", store])
+    assert "rejected: 1 (1 as in an earlier build, not read again)" in again.stderr
+    assert reason in again.stderr.splitlines() and again.exit_code == first.exit_code == 1
+
+    shutil.copy(LETTERS / "001_31f77f8318a90c33.txt", folder / f"{bad}.txt")  # fixed
+    fixed = runner.invoke(app, ["build", str(folder), "--store", store])
+    assert "accepted: 2 (1 unchanged), rejected: 0" in fixed.stderr and fixed.exit_code == 0
+    with open_store(store) as kg_store:
+        assert kg_store.rejections() == {}
+        keys = kg_store.extraction_keys()
+
+    monkeypatch.setattr("kg.extractor.fingerprint", lambda: "another extractor")
+    upgraded = runner.invoke(app, ["build", str(folder), "--store", store, "--jobs", "1"])  # in this process
+    assert "accepted: 2 (2 unchanged)" in upgraded.stderr and "quads written: 0," in upgraded.stderr
+    assert "decisions in the letters parsed: 4," in upgraded.stderr  # both were read (1 + 3 decisions)
+    with open_store(store) as kg_store:
+        new_keys = kg_store.extraction_keys()
+    assert set(new_keys) >= {good, bad} and all(new_keys[i] != keys[i] for i in (good, bad))
+    runner.invoke(app, ["remove", good, bad, "--store", store])

@@ -13,9 +13,11 @@ from rdflib.namespace import OWL, RDF, SH, XSD
 from typer.testing import CliRunner
 
 from kg.cli import app
+from kg.extractor import extraction_key
 from kg.graph import letter_quads
 from kg.parser import parse_file
 from kg.resources import data_dir
+from kg.store import LetterGraph, RejectedFile, manifest_entries, rejection_entries
 from kg.validate import _path_text, _short, shapes_graph, to_rdflib, validate_graph
 
 from .conftest import ALL_LETTERS, LETTERS
@@ -24,8 +26,16 @@ IMR = rdflib.Namespace("https://w3id.org/imr-kg/ontology#")
 runner = CliRunner()
 
 
+MANIFEST = "manifest"  # not a letter: the manifest graph's entries for one letter and one rejected file
+
+
 @cache
 def letter_graph(stem: str) -> rdflib.Graph:
+    if stem == MANIFEST:
+        record = parse_file(LETTERS / "CM17-0003284.txt")
+        letter = LetterGraph(record.letter_id, record.sha256, b"", extraction_key("ab" * 32))
+        rejected = RejectedFile(extraction_key("cd" * 32), "bad.txt", "binary data, not a text letter")
+        return to_rdflib(manifest_entries(letter) + rejection_entries(rejected))
     return to_rdflib(letter_quads(parse_file(LETTERS / f"{stem}.txt")))
 
 
@@ -84,7 +94,7 @@ def _break(shape: rdflib.URIRef) -> tuple[rdflib.Graph, str]:
     path = sg.value(shape, SH.path)
     classes = list(sg.objects(shape, SH.targetClass))
     for stem in ("004_cb07c567c7678ea3", "CM17-0003284", "001_31f77f8318a90c33", "CM16-0249170",
-                 "CM17-0007142", "000_ed7318db5454d5ef"):
+                 "CM17-0007142", "000_ed7318db5454d5ef", MANIFEST):
         g = copy(stem)
         for cls in classes:
             for focus in g.subjects(RDF.type, cls):
@@ -140,6 +150,18 @@ def test_every_property_shape_catches_a_broken_graph(shape):
     assert hits, result.violations
     assert {(v.focus, v.path) for v in hits} == {(focus, expected_path)}
     assert all(v.message for v in hits)
+
+
+def test_manifest_entries_conform():
+    assert validate_graph(letter_graph(MANIFEST)).violations == []
+
+
+@pytest.mark.parametrize("cls, shape", [(IMR.LetterGraph, "s:LetterGraph"), (IMR.RejectedFile, "s:RejectedFile")])
+def test_manifest_node_shapes_catch_a_foreign_iri(cls, shape):
+    g = copy(MANIFEST)
+    g.add((rdflib.URIRef("https://example.org/elsewhere"), RDF.type, cls))
+    hits = [v for v in validate_graph(g).violations if v.shape == shape]
+    assert [(v.focus, v.severity) for v in hits] == [("https://example.org/elsewhere", "Violation")]
 
 
 def test_every_shape_has_message_and_severity():

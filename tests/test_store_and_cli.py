@@ -23,7 +23,7 @@ from kg.cli import app
 from kg.graph import letter_quads
 from kg.parser import parse_file
 from kg.queries import named_query, table_rows
-from kg.store import DUMP_FORMATS, Store
+from kg.store import DUMP_FORMATS, WRITING_MARK, Store
 
 from .conftest import ALL_LETTERS, FIXTURES, LETTERS
 
@@ -220,10 +220,11 @@ def test_interrupted_build_leaves_whole_letters(tmp_path):
 
 
 def _partial_letter(store: Store, letter_id: str) -> None:
-    """What a build killed inside a bulk write leaves: some of a letter's quads, and no manifest entry."""
+    """What a build killed inside a bulk write leaves: some of a letter's quads, no manifest entry,
+    and the mark of a write in progress."""
     quads = letter_quads(parse_file(LETTERS / "000_ed7318db5454d5ef.txt"))
     graph = iris.letter_graph(letter_id)
-    store._store.extend([ox.Quad(q.subject, q.predicate, q.object, graph) for q in quads[:40]])
+    store._store.extend([ox.Quad(q.subject, q.predicate, q.object, graph) for q in quads[:40]] + [WRITING_MARK])
 
 
 def test_a_build_drops_the_incomplete_letters_of_an_interrupted_one(tmp_path):
@@ -240,24 +241,29 @@ def test_a_build_drops_the_incomplete_letters_of_an_interrupted_one(tmp_path):
 
 
 def test_a_store_from_before_the_manifest_keeps_its_letters(tmp_path):
-    """Stores written before the manifest (one transaction per batch) have whole letters: they are listed."""
+    """Stores written before the manifest (one transaction per batch) have whole letters: they are
+    listed. Their extraction keys are unknown, so the next build reads them again but rewrites none."""
+    letters = [LETTERS / "001_31f77f8318a90c33.txt", LETTERS / "000_ed7318db5454d5ef.txt"]
     with Store(tmp_path / "s") as store:
-        assert build([LETTERS / "001_31f77f8318a90c33.txt", LETTERS / "000_ed7318db5454d5ef.txt"], store).ok
-        hashes = store.letter_hashes(), store.letter_hashes("sourceSha256")
+        assert build(letters, store).ok
+        hashes, keys = store.letter_hashes(), store.extraction_keys()
         store._store.remove_graph(iris.MANIFEST_GRAPH)
         assert store.repair() == []
-        assert (store.letter_hashes(), store.letter_hashes("sourceSha256")) == hashes
+        assert store.letter_hashes() == hashes
         assert store.letter_hashes()["000_ed7318db5454d5ef"] == \
             "e0db880ee7f0b5bc9fe388e20c26ba866cc84d0f6e4f6011caa6028100ac9597"
         listed = list(store._store.quads_for_pattern(None, None, None, iris.MANIFEST_GRAPH))
-        assert len(listed) == 7  # the label of the manifest; per letter its graph and two hashes
+        assert len(listed) == 5  # the label of the manifest; per letter its graph and its hash
         for q in listed:  # a manifest of the first kind, without the hashes, gets them
-            if q.predicate.value.endswith("Sha256") or q.predicate.value.endswith("sha256"):
+            if q.predicate.value.endswith("sha256"):
                 store._store.remove(q)
         assert store.letter_hashes() == {} and store.repair() == []
-        assert (store.letter_hashes(), store.letter_hashes("sourceSha256")) == hashes
+        assert store.letter_hashes() == hashes and store.extraction_keys() == {}
+        again = build(letters, store)
+        assert (again.unchanged, again.triples, store.extraction_keys()) == (2, 0, keys)
         _partial_letter(store, "ZZ-partial")
         assert store.repair() == ["ZZ-partial"]
+        assert store.repair() == []  # the mark is gone once repaired
 
 
 def test_remove_letters_and_incremental_skip(tmp_path):
@@ -274,6 +280,16 @@ def test_remove_letters_and_incremental_skip(tmp_path):
     assert "letters: 1" in runner.invoke(app, ["stats", "--store", str(store)]).stdout
     rebuilt = runner.invoke(app, ["build", str(folder), "--store", str(store)])
     assert "accepted: 2 (1 unchanged)" in rebuilt.stderr
+
+
+def test_letters_loaded_unchecked_are_checked_by_the_next_checked_build(tmp_path):
+    letter, store = str(LETTERS / "CM17-0003284.txt"), str(tmp_path / "s")
+    unchecked = runner.invoke(app, ["build", letter, "--store", store, "--no-validate"])
+    assert "accepted: 1 (0 unchanged)" in unchecked.stderr
+    checked = runner.invoke(app, ["build", letter, "--store", store])
+    assert "accepted: 1 (1 unchanged)" in checked.stderr and "decisions in the letters parsed: 5," in checked.stderr
+    again = runner.invoke(app, ["build", letter, "--store", store])
+    assert "decisions in the letters parsed: 0," in again.stderr  # not read: checked by the last build
 
 
 def test_build_without_a_terminal_prints_progress_lines(tmp_path):
