@@ -15,11 +15,13 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
+from kg import tally
 from kg.extractor import extraction_key, file_key
 from kg.graph import iter_vocabulary_quads, letter_quads
 from kg.parser import LetterError, letter_id_of, parse_file
 from kg.record import LetterRecord
 from kg.store import Batch, LetterGraph, RejectedFile, Store
+from kg.tally import letter_tallies
 from kg.validate import Violation, validate_quads
 
 LETTER_SUFFIXES = {".txt", ".pdf"}
@@ -47,12 +49,13 @@ class Parsed:
     warnings: tuple[Violation, ...] = ()
 
 
-def _accepted(path: Path, record: LetterRecord, quads: list[ox.Quad] | None = None,
+def _accepted(path: Path, record: LetterRecord, checked: list[ox.Quad] | None = None,
               warnings: tuple[Violation, ...] = ()) -> Parsed:
-    """An accepted letter; `quads` are given when SHACL checked them."""
-    nquads = ox.serialize(quads if quads is not None else letter_quads(record), format=ox.RdfFormat.N_QUADS)
-    key = extraction_key(record.source_sha256, validated=quads is not None) if record.source_sha256 else None
-    letter = LetterGraph(record.letter_id, record.sha256, nquads, key)
+    """An accepted letter; `checked` are its quads when SHACL checked them."""
+    quads = checked if checked is not None else letter_quads(record)
+    nquads = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
+    key = extraction_key(record.source_sha256, validated=checked is not None) if record.source_sha256 else None
+    letter = LetterGraph(record.letter_id, record.sha256, nquads, key, tally.encode(letter_tallies(quads)))
     return Parsed(path, letter, len(record.decisions), warnings=warnings)
 
 

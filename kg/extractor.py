@@ -1,7 +1,7 @@
 """Which extractor made a letter's facts, so that a rebuild knows what it may skip.
 
 The fingerprint hashes the code and data that turn a file into quads (parser, vocabularies, graph
-mapping, shapes, ontology, the drug dictionary's version). A file's extraction key combines that
+mapping, shapes, ontology, tally queries, the drug dictionary's version). A file's extraction key combines that
 fingerprint, whether SHACL checked the letter, and the file's SHA-256: a rebuild reads a file again
 only if its key is not in the store's manifest, so editing a letter, or upgrading kg, re-extracts
 it, and nothing else does."""
@@ -17,7 +17,7 @@ from kg import __version__
 from kg.resources import data_dir
 
 _PACKAGE = Path(__file__).resolve().parent
-_SOURCES = ("parser", "vocab", "graph.py", "record.py", "validate.py", "iris.py", "namespaces.py")
+_SOURCES = ("parser", "vocab", "graph.py", "record.py", "validate.py", "iris.py", "namespaces.py", "tally.py")
 _DEPENDENCIES = ("drug-named-entity-recognition", "pyshacl")
 
 
@@ -26,7 +26,8 @@ def _files() -> list[Path]:
     for name in _SOURCES:
         path = _PACKAGE / name
         files += sorted(p for p in path.rglob("*") if p.suffix in {".py", ".json"}) if path.is_dir() else [path]
-    return files + sorted(data_dir("shapes").glob("*.ttl")) + sorted(data_dir("ontology").glob("*.ttl"))
+    return files + sorted(data_dir("shapes").glob("*.ttl")) + sorted(data_dir("ontology").glob("*.ttl")) + \
+        sorted((data_dir("queries") / "tallies").glob("*.rq"))
 
 
 def _version(package: str) -> str:

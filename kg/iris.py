@@ -57,10 +57,16 @@ def rejected_file_key(iri: NamedNode) -> str | None:
     return _id_under(iri, rejected_file("").value)
 
 
+def tally(dimension: str, outcome: str, key: str) -> NamedNode:
+    """The running count of decisions with `outcome` under `key` of a dimension (see kg.tally)."""
+    return _iri("tally", dimension, outcome, key)
+
+
 VOCABULARY_GRAPH = _iri("graph", "vocabulary")
 # lists the letter graphs written whole (see Store.replace_letters)
 MANIFEST_GRAPH = _iri("graph", "manifest")
 ONTOLOGY_GRAPH = _iri("graph", "ontology")
+TALLY_GRAPH = _iri("graph", "tallies")
 
 
 def case(case_key: str) -> NamedNode:

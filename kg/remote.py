@@ -8,7 +8,6 @@ their quads), which both servers apply atomically.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO
@@ -16,7 +15,7 @@ from typing import IO
 import httpx
 import pyoxigraph as ox
 
-from kg import iris
+from kg import iris, tally
 from kg.namespaces import DCT_IDENTIFIER, IMR, imr
 from kg.resources import data_dir
 from kg.store import (
@@ -27,13 +26,15 @@ from kg.store import (
     QUAD_FORMATS,
     REJECTION_REASON,
     SHA256,
+    TALLIES,
     Batch,
     LetterGraph,
     _prefixes,
-    key_entry,
     manifest_entries,
     manifest_entry,
+    quad_data,
     rejection_entries,
+    relisting_entries,
     with_vocabulary,
 )
 
@@ -102,11 +103,7 @@ class RemoteStore:
             rows = self._rows(f"SELECT ?id ?sha WHERE {{ GRAPH ?g {{ ?l a <{IMR}Letter> ; "
                               f"<{DCT_IDENTIFIER.value}> ?id ; {SHA256} ?sha }} }}")
             return {r["id"].value: r["sha"].value for r in rows}
-        ids, hashes = list(letter_ids), {}
-        for start in range(0, len(ids), 1000):
-            letters = " ".join(str(iris.letter(i)) for i in ids[start:start + 1000])
-            hashes |= _by_letter(self._manifest(SHA256, f"VALUES ?s {{ {letters} }}"))
-        return hashes
+        return self._manifest_values(SHA256, list(letter_ids))
 
     def _manifest(self, predicate: ox.NamedNode, values: str = "") -> dict[str, str]:
         rows = self._rows(f"SELECT ?s ?o WHERE {{ {values} GRAPH {iris.MANIFEST_GRAPH} {{ ?s {predicate} ?o }} }}")
@@ -156,7 +153,12 @@ class RemoteStore:
 
     # ------------------------------------------------------------------ writing
 
-    def _update(self, update: str) -> None:
+    def _update(self, update: str | list[str]) -> None:
+        """Send update operations as one request, which the server applies atomically."""
+        if isinstance(update, list):
+            if not update:
+                return
+            update = " ;\n".join(update)
         r = self._http.post(self.url + "/update", data={"update": update})
         if r.status_code == 400:
             raise SyntaxError(r.text.strip())
@@ -166,20 +168,31 @@ class RemoteStore:
         self.write(Batch(list(letters)), extra)
 
     def write(self, batch: Batch, extra: Iterable[ox.Quad] = ()) -> None:
-        """One SPARQL Update per batch: the old graphs (and manifest entries) go and the new quads come
-        in together."""
+        """One SPARQL Update per batch: the old graphs, manifest entries and tally contributions go
+        and the new ones come in together."""
         letters = batch.letters
         quads = [q for letter in letters for q in ox.parse(letter.nquads, format=ox.RdfFormat.N_QUADS)]
         quads += list(extra)
         if not quads and not batch:
             return
-        drops = "".join(_unlist(letter.letter_id) for letter in letters)
-        drops += "".join(f"DELETE WHERE {{ GRAPH {iris.MANIFEST_GRAPH} {{ {iris.letter(letter.letter_id)} "
-                         f"{EXTRACTION_KEY} ?key }} }} ;\n" for letter in batch.relisted)
+        replaced = [letter.letter_id for letter in [*letters, *batch.relisted]]
+        removed = [tally.decode(t) for t in self._manifest_values(TALLIES, replaced).values()]
+        added = [tally.decode(letter.tallies) for letter in [*letters, *batch.relisted]]
+        operations = [op for letter in letters for op in _unlist(letter.letter_id)]
+        operations += [f"DELETE WHERE {{ GRAPH {iris.MANIFEST_GRAPH} {{ {iris.letter(letter.letter_id)} {prop} ?v }} }}"
+                       for letter in batch.relisted for prop in (EXTRACTION_KEY, TALLIES)]
         quads += [q for letter in letters for q in manifest_entries(letter)]
-        quads += [key_entry(letter) for letter in batch.relisted]
+        quads += [q for letter in batch.relisted for q in relisting_entries(letter)]
         quads += [q for r in batch.rejected for q in rejection_entries(r)]
-        self._update(drops + _insert_data(quads))
+        self._update(operations + quad_data("INSERT", quads) + tally.update_operations(tally.change(added, removed)))
+
+    def _manifest_values(self, predicate: ox.NamedNode, letter_ids: list[str]) -> dict[str, str]:
+        """letter id -> the manifest value of `predicate`, for those of `letter_ids` that have one."""
+        values: dict[str, str] = {}
+        for start in range(0, len(letter_ids), 1000):
+            letters = " ".join(str(iris.letter(i)) for i in letter_ids[start:start + 1000])
+            values |= _by_letter(self._manifest(predicate, f"VALUES ?s {{ {letters} }}"))
+        return values
 
     def forget_rejections(self, keys: Iterable[str]) -> None:
         nodes = [str(iris.rejected_file(k)) for k in keys]
@@ -201,8 +214,8 @@ class RemoteStore:
             return []
         listing = f"?g a {LETTER_GRAPH} . ?l {SHA256} ?sha"
         letters = f"?l a {imr('Letter')} ; {SHA256} ?sha"
-        self._update(_insert_data([MANIFEST_HEADER]) + " ;\n"
-                     f"INSERT {{ GRAPH {manifest} {{ {listing} }} }} WHERE {{ GRAPH ?g {{ {letters} }} }}")
+        self._update([*quad_data("INSERT", [MANIFEST_HEADER]),
+                      f"INSERT {{ GRAPH {manifest} {{ {listing} }} }} WHERE {{ GRAPH ?g {{ {letters} }} }}"])
         return []
 
     def remove_letter(self, letter_id: str) -> bool:
@@ -210,7 +223,8 @@ class RemoteStore:
         present = self.query(f"ASK {{ GRAPH {graph} {{ ?s ?p ?o }} }}")
         if not bool(present):
             return False
-        self._update(_unlist(letter_id).rstrip(" ;\n"))
+        removed = [tally.decode(t) for t in self._manifest_values(TALLIES, [letter_id]).values()]
+        self._update(_unlist(letter_id) + tally.update_operations(tally.change([], removed)))
         return True
 
     def load_ontology(self) -> None:
@@ -218,7 +232,7 @@ class RemoteStore:
         for path in sorted(data_dir("ontology").glob("*.ttl")):
             quads += [ox.Quad(t.subject, t.predicate, t.object, iris.ONTOLOGY_GRAPH)
                       for t in ox.parse(path=str(path), format=ox.RdfFormat.TURTLE)]
-        self._update(f"DROP SILENT GRAPH {iris.ONTOLOGY_GRAPH} ;\n" + _insert_data(quads))
+        self._update([f"DROP SILENT GRAPH {iris.ONTOLOGY_GRAPH}", *quad_data("INSERT", quads)])
 
 
 def _by_letter(values: dict[str, str]) -> dict[str, str]:
@@ -226,22 +240,12 @@ def _by_letter(values: dict[str, str]) -> dict[str, str]:
     return {i: v for s, v in values.items() if (i := iris.letter_id(ox.NamedNode(s))) is not None}
 
 
-def _unlist(letter_id: str) -> str:
+def _unlist(letter_id: str) -> list[str]:
     """Update operations that drop a letter's graph and its manifest entries."""
     graph, manifest = iris.letter_graph(letter_id), iris.MANIFEST_GRAPH
-    return (f"DELETE WHERE {{ GRAPH {manifest} {{ {iris.letter(letter_id)} ?p ?o }} }} ;\n"
-            f"DELETE DATA {{ GRAPH {manifest} {{ {manifest_entry(graph).triple} }} }} ;\n"
-            f"DROP SILENT GRAPH {graph} ;\n")
-
-
-def _insert_data(quads: list[ox.Quad]) -> str:
-    by_graph: dict[str, list[str]] = defaultdict(list)
-    for q in quads:
-        by_graph[str(q.graph_name)].append(f"{q.subject} {q.predicate} {q.object} .")
-    if not by_graph:
-        return ""
-    blocks = "\n".join(f"GRAPH {g} {{\n" + "\n".join(lines) + "\n}" for g, lines in by_graph.items())
-    return f"INSERT DATA {{\n{blocks}\n}}"
+    return [f"DELETE WHERE {{ GRAPH {manifest} {{ {iris.letter(letter_id)} ?p ?o }} }}",
+            f"DELETE DATA {{ GRAPH {manifest} {{ {manifest_entry(graph).triple} }} }}",
+            f"DROP SILENT GRAPH {graph}"]
 
 
 def open_store(spec: str, *, read_only: bool = False) -> object:

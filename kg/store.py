@@ -10,7 +10,7 @@ from typing import IO
 
 import pyoxigraph as ox
 
-from kg import iris
+from kg import iris, tally
 from kg.namespaces import DATA, IMR, PREFIXES, RDF_TYPE, RDFS_LABEL, imr
 from kg.resources import data_dir
 
@@ -28,6 +28,7 @@ SHA256 = imr("sha256")
 EXTRACTION_KEY = imr("extractionKey")
 FILE_NAME = imr("fileName")
 REJECTION_REASON = imr("rejectionReason")
+TALLIES = imr("tallies")
 BUILD_IN_PROGRESS = imr("buildInProgress")
 MANIFEST_LABEL = ox.Literal("letter graphs written whole")
 
@@ -40,6 +41,7 @@ class LetterGraph:
     sha256: str
     nquads: bytes  # the letter's quads serialized as N-Quads
     extraction_key: str | None = None  # see kg.extractor
+    tallies: str = "[]"  # its contributions to the decision counts, encoded (see kg.tally)
 
     @property
     def quad_count(self) -> int:
@@ -79,14 +81,27 @@ def manifest_entries(letter: LetterGraph) -> list[ox.Quad]:
     node = iris.letter(letter.letter_id)
     quads = [manifest_entry(iris.letter_graph(letter.letter_id)),
              ox.Quad(node, SHA256, ox.Literal(letter.sha256), iris.MANIFEST_GRAPH)]
+    return quads + relisting_entries(letter)
+
+
+def relisting_entries(letter: LetterGraph) -> list[ox.Quad]:
+    """The manifest quads that an extractor upgrade may change without changing the letter's graph."""
+    node = iris.letter(letter.letter_id)
+    quads = [ox.Quad(node, TALLIES, ox.Literal(letter.tallies), iris.MANIFEST_GRAPH)]
     if letter.extraction_key:
-        quads.append(key_entry(letter))
+        quads.append(ox.Quad(node, EXTRACTION_KEY, ox.Literal(letter.extraction_key), iris.MANIFEST_GRAPH))
     return quads
 
 
-def key_entry(letter: LetterGraph) -> ox.Quad:
-    return ox.Quad(iris.letter(letter.letter_id), EXTRACTION_KEY, ox.Literal(letter.extraction_key or ""),
-                   iris.MANIFEST_GRAPH)
+def quad_data(verb: str, quads: Iterable[ox.Quad]) -> list[str]:
+    """`INSERT DATA` or `DELETE DATA` of quads, as one SPARQL Update operation (none for no quads)."""
+    by_graph: dict[str, list[str]] = {}
+    for q in quads:
+        by_graph.setdefault(str(q.graph_name), []).append(f"{q.subject} {q.predicate} {q.object} .")
+    if not by_graph:
+        return []
+    blocks = "\n".join(f"GRAPH {g} {{\n" + "\n".join(lines) + "\n}" for g, lines in by_graph.items())
+    return [f"{verb} DATA {{\n{blocks}\n}}"]
 
 
 def rejection_entries(rejected: RejectedFile) -> list[ox.Quad]:
@@ -176,12 +191,20 @@ class Store:
         data = b"".join(letter.nquads for letter in letters) + ox.serialize(list(extra), format=ox.RdfFormat.N_QUADS)
         if data:
             self._store.bulk_load(data, format=ox.RdfFormat.N_QUADS)
-        for letter in batch.relisted:
-            for q in list(self._manifest(iris.letter(letter.letter_id), EXTRACTION_KEY)):
-                self._store.remove(q)
-        self._store.extend([q for letter in letters for q in manifest_entries(letter)]
-                           + [key_entry(letter) for letter in batch.relisted]
-                           + [q for r in batch.rejected for q in rejection_entries(r)])
+        old = [q for letter in batch.relisted for prop in (EXTRACTION_KEY, TALLIES)
+               for q in self._manifest(iris.letter(letter.letter_id), prop)]
+        added = [tally.decode(letter.tallies) for letter in [*letters, *batch.relisted]]
+        removed = [tally.decode(q.object.value) for q in old if q.predicate == TALLIES]
+        self._update(quad_data("DELETE", old) + quad_data("INSERT", [
+            *(q for letter in letters for q in manifest_entries(letter)),
+            *(q for letter in batch.relisted for q in relisting_entries(letter)),
+            *(q for r in batch.rejected for q in rejection_entries(r))])
+            + tally.update_operations(tally.change(added, removed)))
+
+    def _update(self, operations: list[str]) -> None:
+        """Apply update operations in one transaction."""
+        if operations:
+            self._store.update(" ;\n".join(operations))
 
     def forget_rejections(self, keys: Iterable[str]) -> None:
         """Drop the rejected-file entries of these extraction keys."""
@@ -190,10 +213,11 @@ class Store:
                 self._store.remove(q)
 
     def _unlist(self, graphs: list[ox.NamedNode]) -> None:
-        for graph in graphs:
-            letter = iris.letter(iris.letter_graph_id(graph) or "")
-            for q in [manifest_entry(graph), *self._store.quads_for_pattern(letter, None, None, iris.MANIFEST_GRAPH)]:
-                self._store.remove(q)
+        """Take letters off the manifest and their contributions off the tallies, in one transaction."""
+        entries = [q for graph in graphs for q in [manifest_entry(graph), *self._store.quads_for_pattern(
+            iris.letter(iris.letter_graph_id(graph) or ""), None, None, iris.MANIFEST_GRAPH)]]
+        removed = [tally.decode(q.object.value) for q in entries if q.predicate == TALLIES]
+        self._update(quad_data("DELETE", entries) + tally.update_operations(tally.change([], removed)))
 
     @contextmanager
     def writing(self) -> Iterator[None]:

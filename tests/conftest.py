@@ -23,3 +23,17 @@ def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     report = build([samples_dir()], store)
     assert report.ok, report.rejected
     return store
+
+
+DIRECT = sorted((FIXTURES / "direct-queries").glob("*.rq"))  # aggregates over every decision
+
+
+def same_aggregates(store: object) -> None:
+    """The aggregate named queries (read from the tallies kept at build time) answer as the direct
+    queries over every decision do."""
+    from kg.queries import load_query, named_query, table_rows
+
+    for path in DIRECT:
+        direct = table_rows(store, load_query(path))  # type: ignore[arg-type]
+        served = table_rows(store, named_query(path.stem))  # type: ignore[arg-type]
+        assert served == direct, path.stem

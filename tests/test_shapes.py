@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from functools import cache
 
+import pyoxigraph as ox
 import pytest
 import rdflib
 from rdflib.namespace import OWL, RDF, SH, XSD
@@ -18,6 +19,7 @@ from kg.graph import letter_quads
 from kg.parser import parse_file
 from kg.resources import data_dir
 from kg.store import LetterGraph, RejectedFile, manifest_entries, rejection_entries
+from kg.tally import change, letter_tallies, update_operations
 from kg.validate import _path_text, _short, shapes_graph, to_rdflib, validate_graph
 
 from .conftest import ALL_LETTERS, LETTERS
@@ -35,7 +37,9 @@ def letter_graph(stem: str) -> rdflib.Graph:
         record = parse_file(LETTERS / "CM17-0003284.txt")
         letter = LetterGraph(record.letter_id, record.sha256, b"", extraction_key("ab" * 32))
         rejected = RejectedFile(extraction_key("cd" * 32), "bad.txt", "binary data, not a text letter")
-        return to_rdflib(manifest_entries(letter) + rejection_entries(rejected))
+        tallies = ox.Store()
+        tallies.update(" ;\n".join(update_operations(change([letter_tallies(letter_quads(record))], []))))
+        return to_rdflib(manifest_entries(letter) + rejection_entries(rejected) + list(tallies))
     return to_rdflib(letter_quads(parse_file(LETTERS / f"{stem}.txt")))
 
 
@@ -156,7 +160,8 @@ def test_manifest_entries_conform():
     assert validate_graph(letter_graph(MANIFEST)).violations == []
 
 
-@pytest.mark.parametrize("cls, shape", [(IMR.LetterGraph, "s:LetterGraph"), (IMR.RejectedFile, "s:RejectedFile")])
+@pytest.mark.parametrize("cls, shape", [(IMR.LetterGraph, "s:LetterGraph"), (IMR.RejectedFile, "s:RejectedFile"),
+                                        (IMR.Tally, "s:Tally")])
 def test_manifest_node_shapes_catch_a_foreign_iri(cls, shape):
     g = copy(MANIFEST)
     g.add((rdflib.URIRef("https://example.org/elsewhere"), RDF.type, cls))
