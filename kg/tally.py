@@ -86,12 +86,12 @@ def update_operations(net: dict[Contribution, int]) -> list[str]:
     if not net:
         return []
     graph, count = iris.TALLY_GRAPH, imr("decisionCount")
+    about = f"{imr('tallyDimension')} ?dimension ; {imr('tallyKey')} ?key ; {imr('tallyOutcome')} ?outcome"
     rows = " ".join(f"({c.node} {ox.Literal(c.dimension)} {c.term} {ox.Literal(c.outcome)} {n})"
                     for c, n in sorted(net.items()))
     return [
         f"DELETE {{ GRAPH {graph} {{ ?t {count} ?old }} }}\n"
-        f"INSERT {{ GRAPH {graph} {{ ?t a {imr('Tally')} ; {imr('tallyDimension')} ?dimension ; {imr('tallyKey')} ?key ;"
-        f" {imr('tallyOutcome')} ?outcome ; {count} ?new }} }}\n"
+        f"INSERT {{ GRAPH {graph} {{ ?t a {imr('Tally')} ; {about} ; {count} ?new }} }}\n"
         f"WHERE {{ VALUES (?t ?dimension ?key ?outcome ?delta) {{ {rows} }}\n"
         f"  OPTIONAL {{ GRAPH {graph} {{ ?t {count} ?old }} }} BIND (COALESCE(?old, 0) + ?delta AS ?new) }}",
         f"DELETE {{ GRAPH {graph} {{ ?t ?p ?o }} }} WHERE {{ GRAPH {graph} {{ ?t {count} 0 ; ?p ?o }} }}",

@@ -24,6 +24,7 @@ from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
 
 from kg.build import build
 from kg.resources import samples_dir
+from kg.server.graphql import PREFIXES, GroupBy, outcome_counts_query
 from kg.store import Store
 
 IMR = "https://w3id.org/imr-kg/ontology#"
@@ -225,6 +226,13 @@ def test_graphql_letters_statistics_and_pagination(server):
                                            "specialties": ["Anesthesiology", "Pain Medicine"],
                                            "states": ["CT"], "decisions": [{"outcome": "Upheld"}]}
     assert data["outcomeCounts"][0] == {"key": "carisoprodol", "decisions": 4, "upheld": 4, "overturned": 0}
+    for group in GroupBy:  # tallied groupings answer as counting every decision does
+        served = _gql(server, f"{{ outcomeCounts(groupBy: {group.name}) {{ key decisions upheld overturned }} }}")
+        direct = httpx.get(f"{server}/sparql", params={"query": PREFIXES + outcome_counts_query(group, direct=True)},
+                           headers={"accept": "application/sparql-results+json"}).json()["results"]["bindings"]
+        assert served["data"]["outcomeCounts"] == [
+            {"key": r["key"]["value"], "decisions": int(r["n"]["value"]), "upheld": int(r["upheld"]["value"]),
+             "overturned": int(r["overturned"]["value"])} for r in direct], group
     one = _gql(server, '{ letter(id: "CM17-0003284") { caseNumber decisionDate decisions { request { text } } } }')
     assert one["data"]["letter"]["caseNumber"] == "CM17-0003284"
     assert len(one["data"]["letter"]["decisions"]) == 5

@@ -16,6 +16,7 @@ from strawberry.asgi import GraphQL
 from strawberry.dataloader import DataLoader
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
+from kg.iris import TALLY_GRAPH
 from kg.server.pool import QueryPool, QueryTimeout, ServiceBusy
 
 if TYPE_CHECKING:
@@ -335,6 +336,25 @@ _GROUPS = {
 }
 
 
+# Groupings whose counts the build keeps (kg.tally), with the same meaning: distinct decisions per key.
+_TALLIED = {GroupBy.MEDICATION: "medication", GroupBy.DRUG_CLASS: "drug-class", GroupBy.SPECIALTY: "specialty"}
+
+
+def outcome_counts_query(group_by: GroupBy, *, direct: bool = False) -> str:
+    """Decisions per key and outcome: read from the tallies where the build keeps them (milliseconds
+    at any size), else counted over every decision."""
+    if group_by in _TALLIED and not direct:
+        return f"""SELECT ?key (SUM(?c) AS ?n) (SUM(IF(?o = "Upheld", ?c, 0)) AS ?upheld)
+            (SUM(IF(?o = "Overturned", ?c, 0)) AS ?overturned) WHERE {{ GRAPH {TALLY_GRAPH} {{
+            ?t imr:tallyDimension "{_TALLIED[group_by]}" ; imr:tallyKey ?key ; imr:tallyOutcome ?o ;
+            imr:decisionCount ?c }} }} GROUP BY ?key ORDER BY DESC(?n) ?key"""
+    return f"""SELECT ?key (COUNT(DISTINCT ?d) AS ?n)
+        (COUNT(DISTINCT ?up) AS ?upheld) (COUNT(DISTINCT ?over) AS ?overturned) WHERE {{
+        {_GROUPS[group_by]} ?d imr:outcome ?o .
+        BIND(IF(?o = "Upheld", ?d, ?nothing) AS ?up) BIND(IF(?o = "Overturned", ?d, ?nothing) AS ?over) }}
+        GROUP BY ?key ORDER BY DESC(?n) ?key"""
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="Decisions matching every given filter, a page at a time, with the total.")
@@ -374,11 +394,7 @@ class Query:
     @strawberry.field(description="Decisions by outcome, grouped by medication, drug class, guideline section, "
                                   "reviewer specialty or service type; most decisions first.")
     async def outcome_counts(self, info: strawberry.Info, group_by: GroupBy) -> list[OutcomeCount]:
-        rows = await _select(info.context["pool"], f"""SELECT ?key (COUNT(DISTINCT ?d) AS ?n)
-            (COUNT(DISTINCT ?up) AS ?upheld) (COUNT(DISTINCT ?over) AS ?overturned) WHERE {{
-            {_GROUPS[group_by]} ?d imr:outcome ?o .
-            BIND(IF(?o = "Upheld", ?d, ?nothing) AS ?up) BIND(IF(?o = "Overturned", ?d, ?nothing) AS ?over) }}
-            GROUP BY ?key ORDER BY DESC(?n) ?key""")
+        rows = await _select(info.context["pool"], outcome_counts_query(group_by))
         return [OutcomeCount(key=r["key"], decisions=int(r["n"]), upheld=int(r["upheld"]),
                              overturned=int(r["overturned"])) for r in rows]
 
