@@ -25,7 +25,7 @@ def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     return store
 
 
-DIRECT = sorted((FIXTURES / "direct-queries").glob("*.rq"))  # aggregates over every decision
+DIRECT = sorted((Path(__file__).parents[1] / "queries" / "direct").glob("*.rq"))  # aggregates over every decision
 
 
 def same_aggregates(store: object) -> None:
