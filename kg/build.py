@@ -225,6 +225,7 @@ def build(paths: Iterable[Path], store: Store, *, jobs: int = 1, validate: bool 
         with _Writer(store) as writer:
             _consume(_parsed(files, jobs, validate), report, known, seen, writer, on_letter)
         store.forget_rejections(set(known.rejections) - set(known.file_keys.values()))
+        store.check_tallies()
     report.seconds = time.perf_counter() - started
     return report
 

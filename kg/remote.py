@@ -27,6 +27,8 @@ from kg.store import (
     REJECTION_REASON,
     SHA256,
     TALLIES,
+    TALLIES_COMPLETE,
+    UNTALLIED_LETTER,
     Batch,
     LetterGraph,
     _prefixes,
@@ -200,6 +202,13 @@ class RemoteStore:
             self._update(f"DELETE {{ GRAPH {iris.MANIFEST_GRAPH} {{ ?r ?p ?o }} }} WHERE {{ "
                          f"VALUES ?r {{ {' '.join(nodes[start:start + 1000])} }} "
                          f"GRAPH {iris.MANIFEST_GRAPH} {{ ?r ?p ?o }} }}")
+
+    def tallies_complete(self) -> bool:
+        return bool(self.query(f"ASK {{ GRAPH {iris.MANIFEST_GRAPH} {{ {TALLIES_COMPLETE.triple} }} }}"))
+
+    def check_tallies(self) -> None:
+        if not self.tallies_complete() and not bool(self.query(UNTALLIED_LETTER)):
+            self._update(quad_data("INSERT", [TALLIES_COMPLETE]))
 
     @contextmanager
     def writing(self) -> Iterator[None]:

@@ -114,6 +114,10 @@ def rejection_entries(rejected: RejectedFile) -> list[ox.Quad]:
 
 MANIFEST_HEADER = ox.Quad(iris.MANIFEST_GRAPH, RDFS_LABEL, MANIFEST_LABEL, iris.MANIFEST_GRAPH)
 WRITING_MARK = ox.Quad(iris.MANIFEST_GRAPH, BUILD_IN_PROGRESS, ox.Literal(True), iris.MANIFEST_GRAPH)
+# Every listed letter's decisions are in the tallies (not so in a store written before they existed).
+TALLIES_COMPLETE = ox.Quad(iris.MANIFEST_GRAPH, imr("talliesComplete"), ox.Literal(True), iris.MANIFEST_GRAPH)
+UNTALLIED_LETTER = (f"ASK {{ GRAPH {iris.MANIFEST_GRAPH} {{ ?l {SHA256} ?h "
+                    f"FILTER NOT EXISTS {{ ?l {TALLIES} ?t }} }} }}")
 
 
 class Store:
@@ -218,6 +222,16 @@ class Store:
             iris.letter(iris.letter_graph_id(graph) or ""), None, None, iris.MANIFEST_GRAPH)]]
         removed = [tally.decode(q.object.value) for q in entries if q.predicate == TALLIES]
         self._update(quad_data("DELETE", entries) + tally.update_operations(tally.change([], removed)))
+
+    def tallies_complete(self) -> bool:
+        """Whether the tally graph counts every letter's decisions (see kg.tally)."""
+        return TALLIES_COMPLETE in self._store
+
+    def check_tallies(self) -> None:
+        """Mark the tallies complete once no listed letter lacks its contributions (every letter
+        written since tallies exist has them, so this is looked at only until it holds)."""
+        if not self.tallies_complete() and not bool(self._store.query(UNTALLIED_LETTER)):
+            self._store.add(TALLIES_COMPLETE)
 
     @contextmanager
     def writing(self) -> Iterator[None]:

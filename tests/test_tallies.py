@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from kg import iris
 from kg.build import build
 from kg.graph import letter_quads
 from kg.parser import parse_file
-from kg.queries import named_query
-from kg.store import Store
+from kg.queries import answering, load_query, named_query, table_rows
+from kg.store import SHA256, TALLIES, TALLIES_COMPLETE, Store
 from kg.tally import letter_tallies
 
 from .conftest import ALL_LETTERS, DIRECT, LETTERS, same_aggregates
@@ -70,3 +71,24 @@ def test_generated_letters_tallies_equal_the_direct_queries(tmp_path):
 @pytest.mark.parametrize("name", [p.stem for p in DIRECT])
 def test_served_queries_read_only_the_tally_graph(name):
     assert "graph/tallies>" in named_query(name).sparql
+
+
+def test_a_store_without_complete_tallies_answers_from_the_direct_queries(tmp_path):
+    """A store written before tallies existed (simulated: one letter's contributions and the mark
+    dropped) answers the aggregates by counting every decision, until a build completes the tallies."""
+    with Store(tmp_path / "s") as store:
+        assert build(ALL_LETTERS[:6], store).ok
+        assert store.tallies_complete()
+        letter = iris.letter(ALL_LETTERS[0].stem)
+        store._store.remove(next(store._store.quads_for_pattern(letter, TALLIES, None, iris.MANIFEST_GRAPH)))
+        store._store.remove(TALLIES_COMPLETE)
+        store.check_tallies()
+        assert not store.tallies_complete()
+        query = named_query("uphold-rate-by-medication")
+        assert answering(store, query).path.parent.name == "direct"
+        direct_rows = table_rows(store, query)
+        assert direct_rows == table_rows(store, load_query(answering(store, query).path))
+        assert direct_rows[1]  # the direct form answers
+        store._store.remove(next(store._store.quads_for_pattern(letter, SHA256, None, iris.MANIFEST_GRAPH)))
+        store.check_tallies()  # the letter without contributions is no longer listed: complete again
+        assert store.tallies_complete() and answering(store, query) is query

@@ -18,6 +18,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 
 from kg.iris import TALLY_GRAPH
 from kg.server.pool import QueryPool, QueryTimeout, ServiceBusy
+from kg.store import TALLIES_COMPLETE
 
 if TYPE_CHECKING:
     from kg.server.app import ServeSettings
@@ -336,7 +337,9 @@ _GROUPS = {
 }
 
 
-# Groupings whose counts the build keeps (kg.tally), with the same meaning: distinct decisions per key.
+# Groupings whose counts the build keeps (kg.tally), with the same meaning: distinct decisions per key;
+# read only from a store whose tallies count every letter.
+TALLY_COMPLETENESS = f"{TALLIES_COMPLETE.graph_name} {{ {TALLIES_COMPLETE.triple} BIND(true AS ?complete) }}"
 _TALLIED = {GroupBy.MEDICATION: "medication", GroupBy.DRUG_CLASS: "drug-class", GroupBy.SPECIALTY: "specialty"}
 
 
@@ -394,7 +397,9 @@ class Query:
     @strawberry.field(description="Decisions by outcome, grouped by medication, drug class, guideline section, "
                                   "reviewer specialty or service type; most decisions first.")
     async def outcome_counts(self, info: strawberry.Info, group_by: GroupBy) -> list[OutcomeCount]:
-        rows = await _select(info.context["pool"], outcome_counts_query(group_by))
+        pool = info.context["pool"]
+        tallied = await _select(pool, f"SELECT ?complete WHERE {{ GRAPH {TALLY_COMPLETENESS} }}")
+        rows = await _select(pool, outcome_counts_query(group_by, direct=not tallied))
         return [OutcomeCount(key=r["key"], decisions=int(r["n"]), upheld=int(r["upheld"]),
                              overturned=int(r["overturned"])) for r in rows]
 
