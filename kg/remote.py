@@ -203,6 +203,9 @@ class RemoteStore:
                          f"VALUES ?r {{ {' '.join(nodes[start:start + 1000])} }} "
                          f"GRAPH {iris.MANIFEST_GRAPH} {{ ?r ?p ?o }} }}")
 
+    def letter_decision_counts(self) -> dict[str, int]:
+        return {i: tally.decisions_in(t) for i, t in _by_letter(self._manifest(TALLIES)).items()}
+
     def tallies_complete(self) -> bool:
         return bool(self.query(f"ASK {{ GRAPH {iris.MANIFEST_GRAPH} {{ {TALLIES_COMPLETE.triple} }} }}"))
 

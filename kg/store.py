@@ -223,6 +223,10 @@ class Store:
         removed = [tally.decode(q.object.value) for q in entries if q.predicate == TALLIES]
         self._update(quad_data("DELETE", entries) + tally.update_operations(tally.change([], removed)))
 
+    def letter_decision_counts(self) -> dict[str, int]:
+        """letter id -> number of decisions, from the letters' tallies in the manifest."""
+        return {i: tally.decisions_in(t) for i, t in _by_letter(self._manifest(None, TALLIES)).items()}
+
     def tallies_complete(self) -> bool:
         """Whether the tally graph counts every letter's decisions (see kg.tally)."""
         return TALLIES_COMPLETE in self._store

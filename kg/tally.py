@@ -72,6 +72,11 @@ def decode(text: str) -> Tallies:
     return tuple(Contribution(*c) for c in json.loads(text))
 
 
+def decisions_in(text: str) -> int:
+    """How many decisions a letter has, from its encoded tallies (the `outcome` dimension)."""
+    return sum(c.decisions for c in decode(text) if c.dimension == "outcome")
+
+
 def change(added: Iterable[Tallies], removed: Iterable[Tallies]) -> dict[Contribution, int]:
     """Net change per tally (keyed by a contribution with decisions=0) of adding and removing letters."""
     net: Counter[Contribution] = Counter()

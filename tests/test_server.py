@@ -233,6 +233,18 @@ def test_graphql_letters_statistics_and_pagination(server):
         assert served["data"]["outcomeCounts"] == [
             {"key": r["key"]["value"], "decisions": int(r["n"]["value"]), "upheld": int(r["upheld"]["value"]),
              "overturned": int(r["overturned"]["value"])} for r in direct], group
+    where = "?l imr:hasDecision ?d ; dcterms:identifier ?letter . ?d imr:sequence ?seq ; imr:decides ?r ."
+    for limit, offset in [(10, 0), (7, 13), (50, 30), (5, 70), (5, 500)]:  # pages found through the letter index
+        page = _gql(server, f"{{ decisions(limit: {limit}, offset: {offset}) "
+                            f"{{ total items {{ letterId sequence }} }} }}")
+        direct = httpx.get(f"{server}/sparql", headers={"accept": "application/sparql-results+json"}, params={
+            "query": f"{PREFIXES} SELECT DISTINCT ?d ?letter ?seq WHERE {{ {where} }} ORDER BY ?letter ?seq "
+                     f"LIMIT {limit} OFFSET {offset}"}).json()["results"]["bindings"]
+        assert page["data"]["decisions"]["total"] == 72  # the 28 sample letters
+        assert page["data"]["decisions"]["items"] == [
+            {"letterId": r["letter"]["value"], "sequence": int(r["seq"]["value"])} for r in direct], (limit, offset)
+    letters = _gql(server, "{ letters(limit: 3, offset: 26) { total items { id } } }")["data"]["letters"]
+    assert [i["id"] for i in letters["items"]] == ["CM17-0019907", "CM17-0021791"] and letters["total"] == 28
     one = _gql(server, '{ letter(id: "CM17-0003284") { caseNumber decisionDate decisions { request { text } } } }')
     assert one["data"]["letter"]["caseNumber"] == "CM17-0003284"
     assert len(one["data"]["letter"]["decisions"]) == 5

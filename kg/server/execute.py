@@ -68,6 +68,8 @@ def execute(store: Store, request: dict[str, Any], max_rows: int) -> Reply:
     try:
         if request["kind"] == "named":
             return _named(store, request, max_rows)
+        if request["kind"] == "letter-index":
+            return _letter_index(store)
         return _sparql(store, request, max_rows)
     except SyntaxError as exc:
         return _text(400, f"malformed query: {exc}")
@@ -104,6 +106,15 @@ def _sparql(store: Store, request: dict[str, Any], max_rows: int) -> Reply:
     if rows is None:
         return _text(422, f"the result has more than {max_rows} rows; add LIMIT or narrow the query")
     return 200, _CONTENT_TYPE[fmt], serialize_solutions(SelectResult(columns, rows), fmt)
+
+
+def _letter_index(store: Store) -> Reply:
+    """Every letter id in order with its number of decisions (JSON), for paging GraphQL lists
+    without sorting the store; `null` while the tallies that hold the counts are incomplete."""
+    if not store.tallies_complete():
+        return 200, "application/json", b"null"
+    counts = store.letter_decision_counts()
+    return 200, "application/json", json.dumps(sorted(counts.items())).encode()
 
 
 def _named(store: Store, request: dict[str, Any], max_rows: int) -> Reply:

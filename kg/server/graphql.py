@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import dataclass
 from enum import Enum
+from itertools import accumulate
 from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
@@ -17,6 +20,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from kg.iris import TALLY_GRAPH
+from kg.iris import letter as letter_iri
 from kg.server.pool import QueryPool, QueryTimeout, ServiceBusy
 from kg.store import TALLIES_COMPLETE
 
@@ -358,6 +362,46 @@ def outcome_counts_query(group_by: GroupBy, *, direct: bool = False) -> str:
         GROUP BY ?key ORDER BY DESC(?n) ?key"""
 
 
+@dataclass
+class LetterIndex:
+    """Letter ids in order with their decision counts (from the tallies): a page of letters or of
+    decisions is found by position, instead of sorting every letter or decision of the store."""
+
+    ids: list[str]
+    starts: list[int]  # decisions before each letter
+    total_decisions: int
+
+    @classmethod
+    def of(cls, counts: list[tuple[str, int]]) -> LetterIndex:
+        starts = [0, *accumulate(n for _, n in counts)]
+        return cls([i for i, _ in counts], starts[:-1], starts[-1])
+
+    def letters_covering(self, offset: int, limit: int) -> tuple[list[str], int]:
+        """The letters holding decisions offset .. offset+limit-1, and how many decisions come
+        before the first of them."""
+        first = max(bisect_right(self.starts, offset) - 1, 0)
+        last = bisect_left(self.starts, offset + limit, lo=first)
+        return self.ids[first:last], self.starts[first] if self.ids else 0
+
+
+async def _letter_index(info: strawberry.Info) -> LetterIndex | None:
+    """The pool's letter index, loaded once per store generation; None without complete tallies."""
+    pool, cache = info.context["pool"], info.context["cache"]
+    key = (id(pool), pool.generation)
+    if key not in cache:
+        answer = await pool.ask({"kind": "letter-index"})
+        if answer.status != 200:
+            raise ValueError(answer.body.decode(errors="replace").strip())
+        counts = json.loads(answer.body)
+        cache.clear()
+        cache[key] = None if counts is None else LetterIndex.of([(i, n) for i, n in counts])
+    return cache[key]
+
+
+def _unfiltered(f: DecisionFilter | None) -> bool:
+    return f is None or all(getattr(f, name) is None for name in DecisionFilter.__annotations__)
+
+
 @strawberry.type
 class Query:
     @strawberry.field(description="Decisions matching every given filter, a page at a time, with the total.")
@@ -367,16 +411,28 @@ class Query:
         pool = info.context["pool"]
         where = f"?l imr:hasDecision ?d ; dcterms:identifier ?letter . ?d imr:sequence ?seq ; imr:decides ?r .\n" \
                 f"{_filter_patterns(filter)}"
-        total = await _select(pool, f"SELECT (COUNT(DISTINCT ?d) AS ?n) WHERE {{ {where} }}")
-        page = await _select(pool, f"SELECT DISTINCT ?d ?letter ?seq WHERE {{ {where} }} "
-                                   f"ORDER BY ?letter ?seq LIMIT {limit} OFFSET {offset}")
+        index = await _letter_index(info) if _unfiltered(filter) else None
+        if index is not None:  # every decision: a page is found through the letters that hold it
+            letters, before = index.letters_covering(offset, limit)
+            total, skip = index.total_decisions, offset - before
+            where = f"{_values('l', [letter_iri(i).value for i in letters])} {where}"
+            page = await _select(pool, f"SELECT DISTINCT ?d ?letter ?seq WHERE {{ {where} }} "
+                                       f"ORDER BY ?letter ?seq LIMIT {limit} OFFSET {skip}") if letters else []
+        else:
+            counted = await _select(pool, f"SELECT (COUNT(DISTINCT ?d) AS ?n) WHERE {{ {where} }}")
+            total = int(counted[0]["n"])
+            page = await _select(pool, f"SELECT DISTINCT ?d ?letter ?seq WHERE {{ {where} }} "
+                                       f"ORDER BY ?letter ?seq LIMIT {limit} OFFSET {offset}")
         items = await _decisions_by_iri(pool, [r["d"] for r in page])
-        return DecisionPage(total=int(total[0]["n"]), items=items)
+        return DecisionPage(total=total, items=items)
 
     @strawberry.field(description="Letters in id order, a page at a time, with the total.")
     async def letters(self, info: strawberry.Info, limit: int = 50, offset: int = 0) -> LetterPage:
         limit, offset = _page_args(limit, offset)
         pool = info.context["pool"]
+        index = await _letter_index(info)
+        if index is not None:
+            return LetterPage(total=len(index.ids), items=await _letters(pool, index.ids[offset:offset + limit]))
         total = await _select(pool, "SELECT (COUNT(?l) AS ?n) WHERE { ?l a imr:Letter }")
         ids = await _select(pool, f"SELECT ?id WHERE {{ ?l a imr:Letter ; dcterms:identifier ?id }} "
                                   f"ORDER BY ?id LIMIT {limit} OFFSET {offset}")
@@ -443,10 +499,12 @@ class _App(GraphQL):
     def __init__(self, schema: strawberry.Schema, pool: Callable[[], QueryPool]) -> None:
         super().__init__(schema, graphql_ide="graphiql")
         self._pool = pool
+        self._cache: dict[tuple[int, int], LetterIndex | None] = {}  # the letter index of the store served
 
     async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
         pool = self._pool()
-        return {"request": request, "response": response, "pool": pool, "loaders": _loaders(pool)}
+        return {"request": request, "response": response, "pool": pool, "loaders": _loaders(pool),
+                "cache": self._cache}
 
 
 def graphql_app(settings: ServeSettings, pool: Callable[[], QueryPool]) -> GraphQL:

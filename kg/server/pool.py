@@ -76,6 +76,7 @@ class QueryPool:
         self._all: list[_Worker] = []
         self._lock = threading.Lock()
         self.restarts = 0
+        self.generation = 0  # counts recycles: data derived from the store is stale once it changes
         starting = [threading.Thread(target=self._add) for _ in range(workers)]
         for t in starting:
             t.start()
@@ -151,6 +152,7 @@ class QueryPool:
 
     def recycle(self) -> None:
         """Replace every worker (after the store changed under their read-only handles)."""
+        self.generation += 1
         with self._lock:
             count = len(self._all)
         for _ in range(count):
