@@ -13,8 +13,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from kg.build import build as build_letters
-from kg.build import collect_inputs
 from kg.queries import QueryError, all_queries, named_query, run, table_rows
 from kg.remote import open_store
 from kg.resources import samples_dir
@@ -70,6 +68,9 @@ def build(
     if not letters:
         err.print("[red]error:[/red] name letter files or folders, or pass --sample")
         raise typer.Exit(2)
+    from kg.build import build as build_letters  # the parser loads its drug dictionary (~3 s): builds only
+    from kg.build import collect_inputs
+
     try:
         files = collect_inputs(letters)
     except FileNotFoundError as exc:
