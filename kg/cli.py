@@ -105,7 +105,7 @@ def remove(
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Drop letters (their named graphs) from the store. Exit 1 if any was not there."""
-    with open_store(store) as kg_store:  # type: ignore[attr-defined]
+    with open_store(store) as kg_store, kg_store.writing():  # type: ignore[attr-defined]
         missing = [lid for lid in letters if not kg_store.remove_letter(lid)]
     for lid in missing:
         err.print(f"not in the store: {lid}")

@@ -126,6 +126,7 @@ class Store:
     def __init__(self, path: Path | str, *, read_only: bool = False) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self._writers = 0  # nested `writing()` blocks
         if read_only:
             if not self.path.exists():
                 raise FileNotFoundError(f"no kg store at {self.path} (run `kg build` first)")
@@ -241,11 +242,16 @@ class Store:
     def writing(self) -> Iterator[None]:
         """Mark the store as being written for the duration, so that a build that is killed leaves
         the mark behind and the next `repair()` knows it must look for incomplete letters (a build
-        that fails leaves it too). Looking costs ~3 s at 100k letters, so a clean store skips it."""
-        self._store.add(WRITING_MARK)
+        that fails leaves it too). Looking costs ~3 s at 100k letters, so a clean store skips it.
+        Nested blocks mark and flush once."""
+        self._writers += 1
+        if self._writers == 1:
+            self._store.add(WRITING_MARK)
         yield
-        self._store.flush()
-        self._store.remove(WRITING_MARK)
+        self._writers -= 1
+        if self._writers == 0:
+            self._store.flush()
+            self._store.remove(WRITING_MARK)
 
     def repair(self) -> list[str]:
         """After an interrupted write (see `writing`), drop every letter graph the manifest does not
