@@ -57,9 +57,10 @@ def rejected_file_key(iri: NamedNode) -> str | None:
     return _id_under(iri, rejected_file("").value)
 
 
-def tally(dimension: str, outcome: str, key: str) -> NamedNode:
-    """The running count of decisions with `outcome` under `key` of a dimension (see kg.tally)."""
-    return _iri("tally", dimension, outcome, key)
+def tally(dimension: str, outcome: str, *key: str) -> NamedNode:
+    """The running count of decisions with `outcome` under a key (one or more parts) of a dimension
+    (see kg.tally)."""
+    return _iri("tally", dimension, outcome, *key)
 
 
 VOCABULARY_GRAPH = _iri("graph", "vocabulary")

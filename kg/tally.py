@@ -21,24 +21,28 @@ from kg.namespaces import imr
 from kg.resources import data_dir
 
 XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+# A tally query binds ?key, and ?key2 and ?key3 for a composite key; the tally keeps them as these.
+KEY_PROPERTIES = {"key": "tallyKey", "key2": "tallyKey2", "key3": "tallyKey3"}
+KEY_VARIABLES = tuple(KEY_PROPERTIES)
+
+Key = tuple[tuple[str, str], ...]  # (lexical form, datatype IRI) of each part
 
 
 class Contribution(NamedTuple):
     """How many of one letter's decisions fall under one key of one dimension with one outcome."""
 
-    dimension: str  # the tally query's name: medication, drug-class, year, ...
-    key: str  # the key's lexical form
-    datatype: str  # the key's datatype IRI
+    dimension: str  # the tally query's name: medication, drug-class, year, cited-section, ...
+    key: Key
     outcome: str
     decisions: int
 
     @property
-    def term(self) -> ox.Literal:
-        return ox.Literal(self.key, datatype=ox.NamedNode(self.datatype))
+    def terms(self) -> list[ox.Literal]:
+        return [ox.Literal(lexical, datatype=ox.NamedNode(datatype)) for lexical, datatype in self.key]
 
     @property
     def node(self) -> ox.NamedNode:
-        return iris.tally(self.dimension, self.outcome, self.key)
+        return iris.tally(self.dimension, self.outcome, *(lexical for lexical, _ in self.key))
 
 
 Tallies = tuple[Contribution, ...]
@@ -50,6 +54,10 @@ def tally_queries() -> dict[str, str]:
     return {p.stem: p.read_text() for p in sorted((data_dir("queries") / "tallies").glob("*.rq"))}
 
 
+def _part(term: ox.NamedNode | ox.Literal | ox.BlankNode | ox.Triple) -> tuple[str, str]:
+    return term.value, term.datatype.value if isinstance(term, ox.Literal) else XSD_STRING
+
+
 def letter_tallies(quads: Iterable[ox.Quad]) -> Tallies:
     """One letter's contributions, from its quads (with the shared-concept quads it carries)."""
     store = ox.Store()
@@ -57,19 +65,19 @@ def letter_tallies(quads: Iterable[ox.Quad]) -> Tallies:
     found = []
     for dimension, sparql in tally_queries().items():
         for row in store.query(sparql, use_default_graph_as_union=True):  # type: ignore[union-attr]
-            key = row["key"]
-            datatype = key.datatype.value if isinstance(key, ox.Literal) else XSD_STRING
-            found.append(Contribution(dimension, key.value, datatype, row["outcome"].value,
-                                      int(row["decisions"].value)))
+            key = tuple(_part(row[v]) for v in KEY_VARIABLES if row[v] is not None)
+            found.append(Contribution(dimension, key, row["outcome"].value, int(row["decisions"].value)))
     return tuple(sorted(found))
 
 
 def encode(tallies: Tallies) -> str:
-    return json.dumps([list(c) for c in tallies], separators=(",", ":"))
+    return json.dumps([[c.dimension, [list(part) for part in c.key], c.outcome, c.decisions] for c in tallies],
+                      separators=(",", ":"))
 
 
 def decode(text: str) -> Tallies:
-    return tuple(Contribution(*c) for c in json.loads(text))
+    return tuple(Contribution(dimension, tuple((lexical, datatype) for lexical, datatype in key), outcome, n)
+                 for dimension, key, outcome, n in json.loads(text))
 
 
 def decisions_in(text: str) -> int:
@@ -91,13 +99,19 @@ def update_operations(net: dict[Contribution, int]) -> list[str]:
     if not net:
         return []
     graph, count = iris.TALLY_GRAPH, imr("decisionCount")
-    about = f"{imr('tallyDimension')} ?dimension ; {imr('tallyKey')} ?key ; {imr('tallyOutcome')} ?outcome"
-    rows = " ".join(f"({c.node} {ox.Literal(c.dimension)} {c.term} {ox.Literal(c.outcome)} {n})"
+    keys = " ".join(f"?{v}" for v in KEY_VARIABLES)
+    about = " ; ".join([f"{imr('tallyDimension')} ?dimension", f"{imr('tallyOutcome')} ?outcome",
+                        *(f"{imr(prop)} ?{v}" for v, prop in KEY_PROPERTIES.items())])
+    rows = " ".join(f"({c.node} {ox.Literal(c.dimension)} {' '.join(_padded(c.terms))} {ox.Literal(c.outcome)} {n})"
                     for c, n in sorted(net.items()))
-    return [
+    return [  # a template triple with an unbound variable (a key part the tally lacks) is not inserted
         f"DELETE {{ GRAPH {graph} {{ ?t {count} ?old }} }}\n"
         f"INSERT {{ GRAPH {graph} {{ ?t a {imr('Tally')} ; {about} ; {count} ?new }} }}\n"
-        f"WHERE {{ VALUES (?t ?dimension ?key ?outcome ?delta) {{ {rows} }}\n"
+        f"WHERE {{ VALUES (?t ?dimension {keys} ?outcome ?delta) {{ {rows} }}\n"
         f"  OPTIONAL {{ GRAPH {graph} {{ ?t {count} ?old }} }} BIND (COALESCE(?old, 0) + ?delta AS ?new) }}",
         f"DELETE {{ GRAPH {graph} {{ ?t ?p ?o }} }} WHERE {{ GRAPH {graph} {{ ?t {count} 0 ; ?p ?o }} }}",
     ]
+
+
+def _padded(terms: list[ox.Literal]) -> list[str]:
+    return [str(t) for t in terms] + ["UNDEF"] * (len(KEY_VARIABLES) - len(terms))

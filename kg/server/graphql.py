@@ -344,7 +344,8 @@ _GROUPS = {
 # Groupings whose counts the build keeps (kg.tally), with the same meaning: distinct decisions per key;
 # read only from a store whose tallies count every letter.
 TALLY_COMPLETENESS = f"{TALLIES_COMPLETE.graph_name} {{ {TALLIES_COMPLETE.triple} BIND(true AS ?complete) }}"
-_TALLIED = {GroupBy.MEDICATION: "medication", GroupBy.DRUG_CLASS: "drug-class", GroupBy.SPECIALTY: "specialty"}
+_TALLIED = {GroupBy.MEDICATION: "medication", GroupBy.DRUG_CLASS: "drug-class", GroupBy.SPECIALTY: "specialty",
+            GroupBy.SECTION: "section"}
 
 
 def outcome_counts_query(group_by: GroupBy, *, direct: bool = False) -> str:
