@@ -28,7 +28,7 @@ from kg.store import (
     SHA256,
     TALLIES,
     TALLIES_COMPLETE,
-    UNTALLIED_LETTER,
+    TALLY_DEFINITIONS,
     Batch,
     LetterGraph,
     _prefixes,
@@ -37,6 +37,8 @@ from kg.store import (
     quad_data,
     rejection_entries,
     relisting_entries,
+    tallies_complete_mark,
+    untallied_letter_query,
     with_vocabulary,
 )
 
@@ -182,7 +184,7 @@ class RemoteStore:
         added = [tally.decode(letter.tallies) for letter in [*letters, *batch.relisted]]
         operations = [op for letter in letters for op in _unlist(letter.letter_id)]
         operations += [f"DELETE WHERE {{ GRAPH {iris.MANIFEST_GRAPH} {{ {iris.letter(letter.letter_id)} {prop} ?v }} }}"
-                       for letter in batch.relisted for prop in (EXTRACTION_KEY, TALLIES)]
+                       for letter in batch.relisted for prop in (EXTRACTION_KEY, TALLIES, TALLY_DEFINITIONS)]
         quads += [q for letter in letters for q in manifest_entries(letter)]
         quads += [q for letter in batch.relisted for q in relisting_entries(letter)]
         quads += [q for r in batch.rejected for q in rejection_entries(r)]
@@ -207,11 +209,16 @@ class RemoteStore:
         return {i: tally.decisions_in(t) for i, t in _by_letter(self._manifest(TALLIES)).items()}
 
     def tallies_complete(self) -> bool:
-        return bool(self.query(f"ASK {{ GRAPH {iris.MANIFEST_GRAPH} {{ {TALLIES_COMPLETE.triple} }} }}"))
+        return bool(self.query(f"ASK {{ GRAPH {iris.MANIFEST_GRAPH} {{ {tallies_complete_mark().triple} }} }}"))
 
     def check_tallies(self) -> None:
-        if not self.tallies_complete() and not bool(self.query(UNTALLIED_LETTER)):
-            self._update(quad_data("INSERT", [TALLIES_COMPLETE]))
+        if self.tallies_complete():
+            return
+        stale = f"DELETE WHERE {{ GRAPH {iris.MANIFEST_GRAPH} {{ {iris.MANIFEST_GRAPH} {TALLIES_COMPLETE} ?d }} }}"
+        if not bool(self.query(untallied_letter_query())):
+            self._update([stale, *quad_data("INSERT", [tallies_complete_mark()])])
+        else:
+            self._update([stale])
 
     @contextmanager
     def writing(self) -> Iterator[None]:

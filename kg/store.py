@@ -87,7 +87,8 @@ def manifest_entries(letter: LetterGraph) -> list[ox.Quad]:
 def relisting_entries(letter: LetterGraph) -> list[ox.Quad]:
     """The manifest quads that an extractor upgrade may change without changing the letter's graph."""
     node = iris.letter(letter.letter_id)
-    quads = [ox.Quad(node, TALLIES, ox.Literal(letter.tallies), iris.MANIFEST_GRAPH)]
+    quads = [ox.Quad(node, TALLIES, ox.Literal(letter.tallies), iris.MANIFEST_GRAPH),
+             ox.Quad(node, TALLY_DEFINITIONS, ox.Literal(tally.definitions()), iris.MANIFEST_GRAPH)]
     if letter.extraction_key:
         quads.append(ox.Quad(node, EXTRACTION_KEY, ox.Literal(letter.extraction_key), iris.MANIFEST_GRAPH))
     return quads
@@ -114,10 +115,20 @@ def rejection_entries(rejected: RejectedFile) -> list[ox.Quad]:
 
 MANIFEST_HEADER = ox.Quad(iris.MANIFEST_GRAPH, RDFS_LABEL, MANIFEST_LABEL, iris.MANIFEST_GRAPH)
 WRITING_MARK = ox.Quad(iris.MANIFEST_GRAPH, BUILD_IN_PROGRESS, ox.Literal(True), iris.MANIFEST_GRAPH)
-# Every listed letter's decisions are in the tallies (not so in a store written before they existed).
-TALLIES_COMPLETE = ox.Quad(iris.MANIFEST_GRAPH, imr("talliesComplete"), ox.Literal(True), iris.MANIFEST_GRAPH)
-UNTALLIED_LETTER = (f"ASK {{ GRAPH {iris.MANIFEST_GRAPH} {{ ?l {SHA256} ?h "
-                    f"FILTER NOT EXISTS {{ ?l {TALLIES} ?t }} }} }}")
+TALLIES_COMPLETE = imr("talliesComplete")
+TALLY_DEFINITIONS = imr("tallyDefinitions")
+
+
+def tallies_complete_mark() -> ox.Quad:
+    """Every listed letter's decisions are in the tallies, counted by the current tally queries (not
+    so in a store written before tallies existed, nor during the rebuild after they changed)."""
+    return ox.Quad(iris.MANIFEST_GRAPH, TALLIES_COMPLETE, ox.Literal(tally.definitions()), iris.MANIFEST_GRAPH)
+
+
+def untallied_letter_query() -> str:
+    """ASK whether a listed letter's contributions were not counted by the current tally queries."""
+    return (f"ASK {{ GRAPH {iris.MANIFEST_GRAPH} {{ ?l {SHA256} ?h "
+            f"FILTER NOT EXISTS {{ ?l {TALLY_DEFINITIONS} {ox.Literal(tally.definitions())} }} }} }}")
 
 
 class Store:
@@ -196,7 +207,7 @@ class Store:
         data = b"".join(letter.nquads for letter in letters) + ox.serialize(list(extra), format=ox.RdfFormat.N_QUADS)
         if data:
             self._store.bulk_load(data, format=ox.RdfFormat.N_QUADS)
-        old = [q for letter in batch.relisted for prop in (EXTRACTION_KEY, TALLIES)
+        old = [q for letter in batch.relisted for prop in (EXTRACTION_KEY, TALLIES, TALLY_DEFINITIONS)
                for q in self._manifest(iris.letter(letter.letter_id), prop)]
         added = [tally.decode(letter.tallies) for letter in [*letters, *batch.relisted]]
         removed = [tally.decode(q.object.value) for q in old if q.predicate == TALLIES]
@@ -230,13 +241,17 @@ class Store:
 
     def tallies_complete(self) -> bool:
         """Whether the tally graph counts every letter's decisions (see kg.tally)."""
-        return TALLIES_COMPLETE in self._store
+        return tallies_complete_mark() in self._store
 
     def check_tallies(self) -> None:
         """Mark the tallies complete once no listed letter lacks its contributions (every letter
         written since tallies exist has them, so this is looked at only until it holds)."""
-        if not self.tallies_complete() and not bool(self._store.query(UNTALLIED_LETTER)):
-            self._store.add(TALLIES_COMPLETE)
+        if self.tallies_complete():
+            return
+        for q in list(self._manifest(iris.MANIFEST_GRAPH, TALLIES_COMPLETE)):  # counted by other definitions
+            self._store.remove(q)
+        if not bool(self._store.query(untallied_letter_query())):
+            self._store.add(tallies_complete_mark())
 
     @contextmanager
     def writing(self) -> Iterator[None]:

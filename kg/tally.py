@@ -8,6 +8,7 @@ totals always equal the sum over the letters the manifest lists."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Iterable
@@ -52,6 +53,15 @@ Tallies = tuple[Contribution, ...]
 def tally_queries() -> dict[str, str]:
     """Dimension name -> the query that tallies one letter's decisions along it."""
     return {p.stem: p.read_text() for p in sorted((data_dir("queries") / "tallies").glob("*.rq"))}
+
+
+@cache
+def definitions() -> str:
+    """SHA-256 of the tally queries: counts made with other definitions are not these counts."""
+    digest = hashlib.sha256()
+    for dimension, sparql in tally_queries().items():
+        digest.update(f"{dimension}\n{sparql}\n".encode())
+    return digest.hexdigest()
 
 
 def _part(term: ox.NamedNode | ox.Literal | ox.BlankNode | ox.Triple) -> tuple[str, str]:

@@ -16,7 +16,7 @@ from kg.build import build
 from kg.graph import letter_quads
 from kg.parser import parse_file
 from kg.queries import answering, load_query, named_query, table_rows
-from kg.store import SHA256, TALLIES, TALLIES_COMPLETE, Store
+from kg.store import SHA256, TALLY_DEFINITIONS, Store, tallies_complete_mark
 from kg.tally import letter_tallies
 
 from .conftest import ALL_LETTERS, DIRECT, LETTERS, same_aggregates
@@ -80,8 +80,9 @@ def test_a_store_without_complete_tallies_answers_from_the_direct_queries(tmp_pa
         assert build(ALL_LETTERS[:6], store).ok
         assert store.tallies_complete()
         letter = iris.letter(ALL_LETTERS[0].stem)
-        store._store.remove(next(store._store.quads_for_pattern(letter, TALLIES, None, iris.MANIFEST_GRAPH)))
-        store._store.remove(TALLIES_COMPLETE)
+        store._store.remove(next(store._store.quads_for_pattern(letter, TALLY_DEFINITIONS, None,
+                                                                iris.MANIFEST_GRAPH)))
+        store._store.remove(tallies_complete_mark())
         store.check_tallies()
         assert not store.tallies_complete()
         query = named_query("uphold-rate-by-medication")
@@ -92,3 +93,15 @@ def test_a_store_without_complete_tallies_answers_from_the_direct_queries(tmp_pa
         store._store.remove(next(store._store.quads_for_pattern(letter, SHA256, None, iris.MANIFEST_GRAPH)))
         store.check_tallies()  # the letter without contributions is no longer listed: complete again
         assert store.tallies_complete() and answering(store, query) is query
+
+
+def test_changed_tally_queries_make_the_tallies_incomplete_until_every_letter_is_counted_again(tmp_path,
+                                                                                                monkeypatch):
+    with Store(tmp_path / "s") as store:
+        assert build(ALL_LETTERS[:4], store).ok and store.tallies_complete()
+        monkeypatch.setattr("kg.tally.definitions", lambda: "0" * 64)  # new tally queries, new extractor
+        monkeypatch.setattr("kg.extractor.fingerprint", lambda: "another extractor")
+        assert not store.tallies_complete()
+        again = build(ALL_LETTERS[:4], store)  # every letter read again and relisted with its new counts
+        assert (again.unchanged, again.triples) == (4, 0) and store.tallies_complete()
+        same_aggregates(store)

@@ -22,7 +22,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 from kg.iris import TALLY_GRAPH
 from kg.iris import letter as letter_iri
 from kg.server.pool import QueryPool, QueryTimeout, ServiceBusy
-from kg.store import TALLIES_COMPLETE
+from kg.store import tallies_complete_mark
 
 if TYPE_CHECKING:
     from kg.server.app import ServeSettings
@@ -343,7 +343,9 @@ _GROUPS = {
 
 # Groupings whose counts the build keeps (kg.tally), with the same meaning: distinct decisions per key;
 # read only from a store whose tallies count every letter.
-TALLY_COMPLETENESS = f"{TALLIES_COMPLETE.graph_name} {{ {TALLIES_COMPLETE.triple} BIND(true AS ?complete) }}"
+def _tally_completeness() -> str:
+    mark = tallies_complete_mark()
+    return f"{mark.graph_name} {{ {mark.triple} BIND(true AS ?complete) }}"
 _TALLIED = {GroupBy.MEDICATION: "medication", GroupBy.DRUG_CLASS: "drug-class", GroupBy.SPECIALTY: "specialty",
             GroupBy.SECTION: "section"}
 
@@ -455,7 +457,7 @@ class Query:
                                   "reviewer specialty or service type; most decisions first.")
     async def outcome_counts(self, info: strawberry.Info, group_by: GroupBy) -> list[OutcomeCount]:
         pool = info.context["pool"]
-        tallied = await _select(pool, f"SELECT ?complete WHERE {{ GRAPH {TALLY_COMPLETENESS} }}")
+        tallied = await _select(pool, f"SELECT ?complete WHERE {{ GRAPH {_tally_completeness()} }}")
         rows = await _select(pool, outcome_counts_query(group_by, direct=not tallied))
         return [OutcomeCount(key=r["key"], decisions=int(r["n"]), upheld=int(r["upheld"]),
                              overturned=int(r["overturned"])) for r in rows]
