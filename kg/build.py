@@ -3,6 +3,7 @@ every letter."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import queue
 import threading
@@ -10,13 +11,14 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pyoxigraph as ox
 
 from kg import tally
-from kg.extractor import extraction_key, file_key
+from kg.extractor import extraction_key
 from kg.graph import iter_vocabulary_quads, letter_quads
 from kg.parser import LetterError, letter_id_of, parse_file
 from kg.record import LetterRecord
@@ -81,10 +83,11 @@ def collect_inputs(paths: Iterable[Path]) -> list[Path]:
     """Letter files named directly or found (recursively) in folders, in a stable order."""
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():  # os.walk: 8x faster than Path.rglob on 100k files
-            found = [Path(top, name) for top, _, names in os.walk(path) for name in names
-                     if os.path.splitext(name)[1].lower() in LETTER_SUFFIXES]
-            files += sorted(found, key=lambda p: p.parts)
+        if path.is_dir():  # os.walk over strings: 8x faster than Path.rglob on 100k files
+            for top, _, names in sorted(os.walk(path), key=lambda entry: entry[0].split(os.sep)):
+                folder = Path(top)
+                files += [folder / name for name in sorted(names)
+                          if os.path.splitext(name)[1].lower() in LETTER_SUFFIXES]
         elif path.is_file():
             files.append(path)
         else:
@@ -151,22 +154,42 @@ def _parse_chunk(chunk: tuple[list[Path], bool]) -> list[Parsed]:
     return [_accepted(p, r) if isinstance(r, LetterRecord) else Parsed(p, None, rejected=r) for p, r in parsed]
 
 
-def _parsed(files: list[Path], jobs: int, validate: bool) -> Iterator[Parsed]:
-    """Parse (and validate) chunks of files, in order; with several jobs, at most 2 chunks per
-    worker are in flight so that memory stays flat however large the corpus."""
+def _parsed(files: list[Path], pool: ProcessPoolExecutor | None, jobs: int, validate: bool) -> Iterator[Parsed]:
+    """Parse (and validate) chunks of files, in order; in a pool, at most 2 chunks per worker are
+    in flight so that memory stays flat however large the corpus."""
     chunks = [(files[i:i + CHUNK_SIZE], validate) for i in range(0, len(files), CHUNK_SIZE)]
-    if jobs <= 1 or len(chunks) < 2:
+    if pool is None or len(chunks) < 2:
         for chunk in chunks:
             yield from _parse_chunk(chunk)
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        pending: deque[Future[list[Parsed]]] = deque()
-        for chunk in chunks:
-            pending.append(pool.submit(_parse_chunk, chunk))
-            if len(pending) >= 2 * jobs:
-                yield from pending.popleft().result()
-        while pending:
+    pending: deque[Future[list[Parsed]]] = deque()
+    for chunk in chunks:
+        pending.append(pool.submit(_parse_chunk, chunk))
+        if len(pending) >= 2 * jobs:
             yield from pending.popleft().result()
+    while pending:
+        yield from pending.popleft().result()
+
+
+def _source_hashes(paths: list[Path]) -> list[str | None]:
+    """SHA-256 of each file's bytes; None for a file that cannot be read (the parser reports it)."""
+    hashes: list[str | None] = []
+    for path in paths:
+        try:
+            hashes.append(hashlib.sha256(path.read_bytes()).hexdigest())
+        except OSError:
+            hashes.append(None)
+    return hashes
+
+
+def _hashing(files: list[Path], pool: ProcessPoolExecutor | None, jobs: int) -> Callable[[], list[str | None]]:
+    """Start hashing the files (in the pool's processes if there is one); the returned function
+    waits for the hashes, so that the store can be read meanwhile."""
+    if pool is None:
+        return lambda: _source_hashes(files)
+    step = max(1, len(files) // (4 * jobs) + 1)
+    futures = [pool.submit(_source_hashes, files[i:i + step]) for i in range(0, len(files), step)]
+    return lambda: [h for f in futures for h in f.result()]
 
 
 @dataclass
@@ -180,18 +203,17 @@ class _Known:
     hashes: dict[str, str] = field(default_factory=dict)  # letter id -> text SHA-256, of the files to parse
 
 
-def _skip_known(files: list[Path], known: _Known, report: BuildReport, seen: dict[str, str],
-                on_letter: Callable[[str], None] | None) -> list[Path]:
+def _skip_known(files: list[Path], hashes: list[str | None], known: _Known, report: BuildReport,
+                seen: dict[str, str], on_letter: Callable[[str], None] | None) -> list[Path]:
     """Files whose extraction key the store lists are accounted for without being parsed: as the
     letter they were, or as rejected again for the reason they were rejected."""
     todo: list[Path] = []
-    for path in files:
+    for path, sha in zip(files, hashes, strict=True):
         letter_id = letter_id_of(path)
-        try:
-            key = known.file_keys[path] = file_key(path, known.validated)
-        except OSError:
+        if sha is None:
             todo.append(path)  # the parser reports it
             continue
+        key = known.file_keys[path] = extraction_key(sha, known.validated)
         if known.keys.get(letter_id) == key and letter_id not in seen:
             seen[letter_id] = path.name
             report.accepted += 1
@@ -208,24 +230,41 @@ def _skip_known(files: list[Path], known: _Known, report: BuildReport, seen: dic
     return todo
 
 
+@contextmanager
+def _pool(jobs: int) -> Iterator[ProcessPoolExecutor | None]:
+    if jobs <= 1:
+        yield None
+        return
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        yield pool
+
+
 def build(paths: Iterable[Path], store: Store, *, jobs: int = 1, validate: bool = True,
           on_letter: Callable[[str], None] | None = None) -> BuildReport:
     """Parse (and by default SHACL-validate) every letter under `paths`; commit the accepted ones."""
+    return build_files(collect_inputs(paths), store, jobs=jobs, validate=validate, on_letter=on_letter)
+
+
+def build_files(files: list[Path], store: Store, *, jobs: int = 1, validate: bool = True,
+                on_letter: Callable[[str], None] | None = None) -> BuildReport:
+    """`build` of the letter files `collect_inputs` found."""
     started = time.perf_counter()
-    files = collect_inputs(paths)
     report = BuildReport()
     report.repaired = store.repair()
     seen: dict[str, str] = {}
-    with store.writing():
-        store.load_ontology()
-        store.replace_letters([], iter_vocabulary_quads())
-        known = _Known(store.extraction_keys(), store.rejections(), validate)
-        files = _skip_known(files, known, report, seen, on_letter)
-        known.hashes = store.letter_hashes(letter_id_of(p) for p in files)
-        with _Writer(store) as writer:
-            _consume(_parsed(files, jobs, validate), report, known, seen, writer, on_letter)
-        store.forget_rejections(set(known.rejections) - set(known.file_keys.values()))
-        store.check_tallies()
+    with _pool(jobs) as pool:
+        hashes = _hashing(files, pool, jobs)  # in the pool's processes, while the store is read here
+        known = _Known(store.extraction_keys(), store.rejections(), validate)  # before writing drops the key index
+        with store.writing():
+            store.load_ontology()
+            store.replace_letters([], iter_vocabulary_quads())
+            files = _skip_known(files, hashes(), known, report, seen, on_letter)
+            known.hashes = store.letter_hashes(letter_id_of(p) for p in files)
+            with _Writer(store) as writer:
+                _consume(_parsed(files, pool, jobs, validate), report, known, seen, writer, on_letter)
+            store.forget_rejections(set(known.rejections) - set(known.file_keys.values()))
+            store.check_tallies()
+            store.save_key_index(known.keys)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -306,7 +345,16 @@ def _consume(items: Iterable[Parsed], report: BuildReport, known: _Known, seen: 
         if known.hashes.get(letter.letter_id) != letter.sha256:
             report.triples += letter.quad_count
             writer.add(letter)
-            continue
-        report.unchanged += 1
-        if known.keys.get(letter.letter_id) != letter.extraction_key:
-            writer.relist(letter)
+        else:
+            report.unchanged += 1
+            if known.keys.get(letter.letter_id) != letter.extraction_key:
+                writer.relist(letter)
+        _remember(known.keys, letter)
+
+
+def _remember(keys: dict[str, str], letter: LetterGraph) -> None:
+    """Keep `keys` equal to the manifest's extraction keys once the writer has written `letter`."""
+    if letter.extraction_key:
+        keys[letter.letter_id] = letter.extraction_key
+    else:
+        keys.pop(letter.letter_id, None)

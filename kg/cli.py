@@ -68,8 +68,7 @@ def build(
     if not letters:
         err.print("[red]error:[/red] name letter files or folders, or pass --sample")
         raise typer.Exit(2)
-    from kg.build import build as build_letters  # the parser loads its drug dictionary (~3 s): builds only
-    from kg.build import collect_inputs
+    from kg.build import build_files, collect_inputs  # the parser loads its drug dictionary (~3 s): builds only
 
     try:
         files = collect_inputs(letters)
@@ -81,7 +80,7 @@ def build(
             console=err, disable=not err.is_terminal) as progress:
         task = progress.add_task("parsing letters", total=len(files))
         on_letter = (lambda _name: progress.advance(task)) if err.is_terminal else _progress_lines(len(files))
-        report = build_letters(files, kg_store, jobs=jobs or os.cpu_count() or 1, validate=validate,
+        report = build_files(files, kg_store, jobs=jobs or os.cpu_count() or 1, validate=validate,
                                on_letter=on_letter)
     if report.repaired:
         plural = "s" if len(report.repaired) > 1 else ""

@@ -54,8 +54,3 @@ def extraction_key(source_sha256: str, validated: bool = True) -> str:
     check (a letter loaded unchecked is checked when a build with the check comes)."""
     check = "checked" if validated else "unchecked"
     return hashlib.sha256(f"{fingerprint()} {check} {source_sha256}".encode()).hexdigest()
-
-
-def file_key(path: Path, validated: bool = True) -> str:
-    """The extraction key of the file at `path` (reads it)."""
-    return extraction_key(hashlib.sha256(path.read_bytes()).hexdigest(), validated)

@@ -113,6 +113,9 @@ class RemoteStore:
         rows = self._rows(f"SELECT ?s ?o WHERE {{ {values} GRAPH {iris.MANIFEST_GRAPH} {{ ?s {predicate} ?o }} }}")
         return {r["s"].value: r["o"].value for r in rows}
 
+    def save_key_index(self, keys: dict[str, str]) -> None:
+        """The server reads the manifest fast enough: no index."""
+
     def extraction_keys(self) -> dict[str, str]:
         return _by_letter(self._manifest(EXTRACTION_KEY))
 

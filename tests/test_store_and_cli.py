@@ -23,7 +23,7 @@ from kg.cli import app
 from kg.graph import letter_quads
 from kg.parser import parse_file
 from kg.queries import named_query, table_rows
-from kg.store import DUMP_FORMATS, WRITING_MARK, Store
+from kg.store import DUMP_FORMATS, EXTRACTION_KEY, KEY_INDEX, WRITING_MARK, Store
 
 from .conftest import ALL_LETTERS, FIXTURES, LETTERS
 
@@ -305,3 +305,32 @@ def test_build_without_a_terminal_prints_progress_lines(tmp_path):
             advance("x.txt")
     lines = err.getvalue().splitlines()
     assert [line.split(" (")[0] for line in lines] == ["10/25 letters read", "20/25 letters read"]
+
+
+def test_a_build_leaves_a_key_index_that_any_later_write_drops(tmp_path):
+    """The extraction keys are read from one literal the last build left (4 s -> 0.1 s at 100k
+    letters); `kg remove` (or a failed build) drops it, and the keys are then read entry by entry."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("000_ed7318db5454d5ef.txt", "001_31f77f8318a90c33.txt"):
+        shutil.copy(LETTERS / name, folder)
+    store_dir = str(tmp_path / "s")
+
+    def index_and_keys() -> tuple[bool, dict[str, str], dict[str, str]]:
+        with Store(store_dir) as store:
+            present = next(store._store.quads_for_pattern(iris.MANIFEST_GRAPH, KEY_INDEX, None), None) is not None
+            from_entries = {iris.letter_id(q.subject): q.object.value for q in store._store.quads_for_pattern(
+                None, EXTRACTION_KEY, None, iris.MANIFEST_GRAPH)}
+            return present, store.extraction_keys(), from_entries
+
+    assert runner.invoke(app, ["build", str(folder), "--store", store_dir]).exit_code == 0
+    present, keys, entries = index_and_keys()
+    assert present and keys == entries and len(keys) == 2
+    changed = folder / "001_31f77f8318a90c33.txt"
+    changed.write_text(changed.read_text().replace("records", "notes", 1))
+    assert runner.invoke(app, ["build", str(folder), "--store", store_dir]).exit_code == 0
+    present, new_keys, entries = index_and_keys()
+    assert present and new_keys == entries and new_keys["001_31f77f8318a90c33"] != keys["001_31f77f8318a90c33"]
+    assert runner.invoke(app, ["remove", "000_ed7318db5454d5ef", "--store", store_dir]).exit_code == 0
+    present, keys, entries = index_and_keys()
+    assert not present and keys == entries == {"001_31f77f8318a90c33": new_keys["001_31f77f8318a90c33"]}

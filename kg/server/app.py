@@ -21,11 +21,13 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from kg import iris
 from kg.queries import QueryError, all_queries, named_query
 from kg.remote import RemoteStore
 from kg.server.guard import Refused, check_query, is_update
 from kg.server.pages import index_page, letter_page
 from kg.server.pool import Answer, QueryPool, QueryTimeout, ServiceBusy
+from kg.store import KEY_INDEX
 
 
 @dataclass(frozen=True)
@@ -184,6 +186,7 @@ def _mount_graphql(app: Starlette, settings: ServeSettings, state: dict[str, Que
 
 
 _UPDATE_LOCK = threading.Lock()
+DROP_KEY_INDEX = f"DELETE WHERE {{ GRAPH {iris.MANIFEST_GRAPH} {{ {iris.MANIFEST_GRAPH} {KEY_INDEX} ?index }} }}"
 
 
 def _apply_update(store_path: str | Path, update: str, pool: QueryPool) -> None:
@@ -197,6 +200,7 @@ def _apply_update(store_path: str | Path, update: str, pool: QueryPool) -> None:
             store = ox.Store(str(store_path))
             try:
                 store.update(update)
+                store.update(DROP_KEY_INDEX)  # the update may have changed what the index summarizes
                 store.flush()
             finally:
                 del store
