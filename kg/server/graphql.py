@@ -3,6 +3,7 @@ store, one SPARQL query per level (DataLoaders batch the nested fields of a page
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from bisect import bisect_left, bisect_right
@@ -365,6 +366,9 @@ def outcome_counts_query(group_by: GroupBy, *, direct: bool = False) -> str:
         GROUP BY ?key ORDER BY DESC(?n) ?key"""
 
 
+INDEX_TIMEOUT = 300.0  # seconds to build the letter index (~6 s at 100k letters)
+
+
 @dataclass
 class LetterIndex:
     """Letter ids in order with their decision counts (from the tallies): a page of letters or of
@@ -388,17 +392,27 @@ class LetterIndex:
 
 
 async def _letter_index(info: strawberry.Info) -> LetterIndex | None:
-    """The pool's letter index, loaded once per store generation; None without complete tallies."""
+    """The pool's letter index, loaded once per store generation (by the first request that needs
+    it, which the others await; ~6 s at 100k letters, so it is not held to the query timeout);
+    None without complete tallies."""
     pool, cache = info.context["pool"], info.context["cache"]
     key = (id(pool), pool.generation)
     if key not in cache:
-        answer = await pool.ask({"kind": "letter-index"})
-        if answer.status != 200:
-            raise ValueError(answer.body.decode(errors="replace").strip())
-        counts = json.loads(answer.body)
         cache.clear()
-        cache[key] = None if counts is None else LetterIndex.of([(i, n) for i, n in counts])
-    return cache[key]
+        cache[key] = asyncio.ensure_future(_load_letter_index(pool))
+    try:
+        return await cache[key]
+    except Exception:
+        cache.pop(key, None)  # the next request tries again
+        raise
+
+
+async def _load_letter_index(pool: QueryPool) -> LetterIndex | None:
+    answer = await pool.ask({"kind": "letter-index"}, timeout=INDEX_TIMEOUT)
+    if answer.status != 200:
+        raise ValueError(answer.body.decode(errors="replace").strip())
+    counts = json.loads(answer.body)
+    return None if counts is None else LetterIndex.of([(i, n) for i, n in counts])
 
 
 def _unfiltered(f: DecisionFilter | None) -> bool:
@@ -502,7 +516,7 @@ class _App(GraphQL):
     def __init__(self, schema: strawberry.Schema, pool: Callable[[], QueryPool]) -> None:
         super().__init__(schema, graphql_ide="graphiql")
         self._pool = pool
-        self._cache: dict[tuple[int, int], LetterIndex | None] = {}  # the letter index of the store served
+        self._cache: dict[tuple[int, int], asyncio.Future[LetterIndex | None]] = {}  # the served store's letter index
 
     async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
         pool = self._pool()

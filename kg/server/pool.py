@@ -106,9 +106,11 @@ class QueryPool:
     def _replace(self) -> None:
         threading.Thread(target=self._add, daemon=True).start()
 
-    async def ask(self, request: dict[str, Any]) -> Answer:
+    async def ask(self, request: dict[str, Any], timeout: float | None = None) -> Answer:
         """Send one request to a free worker and await its answer on the pipe's file descriptor (no
-        thread per request); kill and replace the worker if it takes too long."""
+        thread per request); kill and replace the worker if it takes longer than `timeout` (default:
+        the pool's)."""
+        limit = self.timeout if timeout is None else timeout
         try:
             worker = self._idle.get_nowait()
         except queue.Empty:
@@ -121,7 +123,7 @@ class QueryPool:
             worker.conn.send(request)
             loop.add_reader(fd, readable.set)  # level-triggered: an answer already there still counts
             try:  # the first request of a fresh worker also pays for opening the store
-                await asyncio.wait_for(readable.wait(), self.timeout)
+                await asyncio.wait_for(readable.wait(), limit)
             finally:
                 loop.remove_reader(fd)
                 os.set_blocking(fd, True)  # uvloop leaves a watched descriptor non-blocking
@@ -131,7 +133,7 @@ class QueryPool:
         except asyncio.CancelledError:
             self._retire(worker)  # its answer would be read by the next request: replace it
             raise
-        return self._failed(worker, started)
+        return self._failed(worker, started, limit)
 
     def _checkout(self) -> _Worker:
         try:
@@ -143,11 +145,11 @@ class QueryPool:
         self._idle.put(worker)
         return Answer(*reply)
 
-    def _failed(self, worker: _Worker, started: float) -> Answer:
+    def _failed(self, worker: _Worker, started: float, limit: float) -> Answer:
         """Kill and replace a worker that ran out of time or died; say which it was."""
         self._retire(worker)
-        if time.monotonic() - started >= self.timeout:
-            raise QueryTimeout(f"the query ran longer than {self.timeout:g} s and was stopped")
+        if time.monotonic() - started >= limit:
+            raise QueryTimeout(f"the query ran longer than {limit:g} s and was stopped")
         return Answer(500, "text/plain", b"the query worker failed; it has been restarted")
 
     def recycle(self) -> None:
