@@ -79,6 +79,7 @@ def main() -> None:
     ap.add_argument("--no-rdflib-endpoint", dest="rdflib_endpoint", action="store_false",
                     default=importlib.util.find_spec("rdflib_endpoint") is not None)
     ap.add_argument("--requests", type=int, default=200)
+    ap.add_argument("--kg-workers", type=int, default=2, help="query worker processes of kg serve")
     ap.add_argument("--budget", type=float, default=30.0, help="seconds per server, query and concurrency")
     args = ap.parse_args()
     from kg.store import Store
@@ -98,7 +99,7 @@ def main() -> None:
     servers: dict[str, tuple[subprocess.Popen, str]] = {}
     port = free_port()
     servers["kg serve"] = (subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", str(args.store),
-                                             "--port", str(port), "--timeout", "60", "--workers", "2"],
+                                             "--port", str(port), "--timeout", "60", "--workers", str(args.kg_workers)],
                                             stderr=subprocess.DEVNULL), f"http://127.0.0.1:{port}/sparql")
     if args.oxigraph:
         port = free_port()
