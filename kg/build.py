@@ -23,7 +23,6 @@ from kg.graph import iter_vocabulary_quads, letter_quads
 from kg.parser import LetterError, letter_id_of, parse_file
 from kg.record import LetterRecord
 from kg.store import Batch, LetterGraph, RejectedFile, Store
-from kg.tally import letter_tallies
 from kg.validate import Violation, validate_quads
 
 LETTER_SUFFIXES = {".txt", ".pdf"}
@@ -57,7 +56,7 @@ def _accepted(path: Path, record: LetterRecord, checked: list[ox.Quad] | None = 
     quads = checked if checked is not None else letter_quads(record)
     nquads = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
     key = extraction_key(record.source_sha256, validated=checked is not None) if record.source_sha256 else None
-    letter = LetterGraph(record.letter_id, record.sha256, nquads, key, tally.encode(letter_tallies(quads)))
+    letter = LetterGraph(record.letter_id, record.sha256, nquads, key, tally.encode(tally.letter_tallies(quads)))
     return Parsed(path, letter, len(record.decisions), warnings=warnings)
 
 

@@ -25,10 +25,10 @@ from kg.store import (
     MANIFEST_HEADER,
     QUAD_FORMATS,
     REJECTION_REASON,
+    RELISTED,
     SHA256,
     TALLIES,
     TALLIES_COMPLETE,
-    TALLY_DEFINITIONS,
     Batch,
     LetterGraph,
     _prefixes,
@@ -187,7 +187,7 @@ class RemoteStore:
         added = [tally.decode(letter.tallies) for letter in [*letters, *batch.relisted]]
         operations = [op for letter in letters for op in _unlist(letter.letter_id)]
         operations += [f"DELETE WHERE {{ GRAPH {iris.MANIFEST_GRAPH} {{ {iris.letter(letter.letter_id)} {prop} ?v }} }}"
-                       for letter in batch.relisted for prop in (EXTRACTION_KEY, TALLIES, TALLY_DEFINITIONS)]
+                       for letter in batch.relisted for prop in RELISTED]
         quads += [q for letter in letters for q in manifest_entries(letter)]
         quads += [q for letter in batch.relisted for q in relisting_entries(letter)]
         quads += [q for r in batch.rejected for q in rejection_entries(r)]

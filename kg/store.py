@@ -85,7 +85,7 @@ def manifest_entries(letter: LetterGraph) -> list[ox.Quad]:
     return quads + relisting_entries(letter)
 
 
-def relisting_entries(letter: LetterGraph) -> list[ox.Quad]:
+def relisting_entries(letter: LetterGraph) -> list[ox.Quad]:  # the quads of RELISTED
     """The manifest quads that an extractor upgrade may change without changing the letter's graph."""
     node = iris.letter(letter.letter_id)
     quads = [ox.Quad(node, TALLIES, ox.Literal(letter.tallies), iris.MANIFEST_GRAPH),
@@ -119,6 +119,7 @@ WRITING_MARK = ox.Quad(iris.MANIFEST_GRAPH, BUILD_IN_PROGRESS, ox.Literal(True),
 TALLIES_COMPLETE = imr("talliesComplete")
 KEY_INDEX = imr("extractionKeyIndex")
 TALLY_DEFINITIONS = imr("tallyDefinitions")
+RELISTED = (EXTRACTION_KEY, TALLIES, TALLY_DEFINITIONS)  # what an extractor upgrade changes for an unchanged letter
 
 
 def tallies_complete_mark() -> ox.Quad:
@@ -221,7 +222,7 @@ class Store:
         data = b"".join(letter.nquads for letter in letters) + ox.serialize(list(extra), format=ox.RdfFormat.N_QUADS)
         if data:
             self._store.bulk_load(data, format=ox.RdfFormat.N_QUADS)
-        old = [q for letter in batch.relisted for prop in (EXTRACTION_KEY, TALLIES, TALLY_DEFINITIONS)
+        old = [q for letter in batch.relisted for prop in RELISTED
                for q in self._manifest(iris.letter(letter.letter_id), prop)]
         added = [tally.decode(letter.tallies) for letter in [*letters, *batch.relisted]]
         removed = [tally.decode(q.object.value) for q in old if q.predicate == TALLIES]
