@@ -218,7 +218,7 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     timeout: Annotated[float, typer.Option(help="Seconds a query may run before it is stopped.")] = 5.0,
-    workers: Annotated[int, typer.Option(min=1, help="Query worker processes.")] = 2,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes (each answers its own queries).")] = 2,
     max_rows: Annotated[int, typer.Option(help="Most rows (or triples) a result may have.")] = 10_000,
     cors_origin: Annotated[list[str] | None, typer.Option(help="Allow browser calls from this origin.")] = None,
     allow_update: Annotated[bool, typer.Option(help="Accept SPARQL Update, only with the bearer token.")] = False,
@@ -227,9 +227,7 @@ def serve(
 ) -> None:
     """Serve the store read-only over HTTP: /sparql (SPARQL 1.1 Protocol), /graphql, /queries/NAME,
     /letters/ID and /health."""
-    import uvicorn
-
-    from kg.server import ServeSettings, create_app
+    from kg.server import ServeSettings, serve_forever
 
     _open(store).close()  # fail early, with exit 2, when there is no store
     if allow_update and not token:
@@ -238,7 +236,7 @@ def serve(
     settings = ServeSettings(store=store, timeout=timeout, workers=workers, max_rows=max_rows,
                              cors_origins=tuple(cors_origin or ()), allow_update=allow_update, token=token)
     err.print(f"serving {store} on http://{host}:{port}/ (SPARQL at /sparql, GraphQL at /graphql)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    serve_forever(settings, host, port)
 
 
 @app.command()

@@ -167,7 +167,7 @@ def test_row_cap_and_timeout_leave_the_server_serving(server):
         _client(server, cross, JSON).query()
     assert timed_out.value.code == 503
     assert _client(server, COUNT_DECISIONS, JSON).queryAndConvert()["results"]["bindings"][0]["n"]["value"] == "72"
-    assert httpx.get(server + "/health").json()["worker_restarts"] >= 2
+    assert httpx.get(server + "/health").json()["worker_restarts"] >= 1  # a process retired (and was replaced)
 
 
 def test_named_queries_over_http(server):
@@ -361,7 +361,7 @@ def test_updates_only_when_allowed_and_with_the_token(tmp_path):
         assert build([Path(__file__).parent / "fixtures" / "letters" / "000_ed7318db5454d5ef.txt"], store).ok
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", str(store_dir), "--port", str(port),
-                             "--allow-update", "--workers", "1"], env={**os.environ, "KG_TOKEN": "s3cret"},
+                             "--allow-update", "--workers", "2"], env={**os.environ, "KG_TOKEN": "s3cret"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -378,8 +378,9 @@ def test_updates_only_when_allowed_and_with_the_token(tmp_path):
         ok = httpx.post(base + "/sparql", content=insert, timeout=60,
                         headers={"content-type": "application/sparql-update", "authorization": "Bearer s3cret"})
         assert ok.status_code == 204
-        asked = httpx.get(base + "/sparql", params={"query": 'ASK { <urn:x:a> <urn:x:says> "hello" }'})
-        assert asked.json()["boolean"] is True
+        for _ in range(8):  # new connections, answered by either process: both see the update
+            asked = httpx.get(base + "/sparql", params={"query": 'ASK { <urn:x:a> <urn:x:says> "hello" }'})
+            assert asked.json()["boolean"] is True
         load = httpx.post(base + "/sparql", data={"update": "LOAD <http://127.0.0.1:9/x.ttl>"},
                           headers={"authorization": "Bearer s3cret"})
         assert load.status_code == 403

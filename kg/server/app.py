@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hmac
 import json
-import threading
+import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
@@ -26,7 +28,7 @@ from kg.queries import QueryError, all_queries, named_query
 from kg.remote import RemoteStore
 from kg.server.guard import Refused, check_query, is_update
 from kg.server.pages import index_page, letter_page
-from kg.server.pool import Answer, QueryPool, QueryTimeout, ServiceBusy
+from kg.server.runner import Answer, QueryRunner, QueryTimeout, Runtime
 from kg.store import KEY_INDEX
 
 
@@ -38,13 +40,47 @@ class ServeSettings:
     timeout: float = 5.0  # seconds per query
     max_rows: int = 10_000
     max_body: int = 1_000_000  # bytes
-    workers: int = 2
+    workers: int = 2  # server processes (each runs its own queries, in threads)
     cors_origins: tuple[str, ...] = ()
     graphql_max_depth: int = 8
     graphql_max_tokens: int = 2_000
     graphql_max_aliases: int = 15
     allow_update: bool = False  # SPARQL Update only with allow_update and this bearer token
     token: str | None = field(default=None, repr=False)
+    runtime: str | None = None  # directory the processes share (see kg.server.runner); None: a temporary one
+
+    def to_environment(self) -> str:
+        return json.dumps({**asdict(self), "store": str(self.store)})
+
+    @classmethod
+    def from_environment(cls, text: str) -> ServeSettings:
+        given = json.loads(text)
+        return cls(**{**given, "cors_origins": tuple(given["cors_origins"])})
+
+
+SETTINGS_VARIABLE = "KG_SERVE_SETTINGS"
+
+
+def app_from_environment() -> Starlette:
+    """The app of one server process that `serve` started (uvicorn's factory)."""
+    return create_app(ServeSettings.from_environment(os.environ[SETTINGS_VARIABLE]))
+
+
+def serve_forever(settings: ServeSettings, host: str, port: int) -> None:
+    """Listen on host:port with `settings.workers` server processes under uvicorn's supervisor,
+    which replaces any that exits (a process retires after a runaway query; see kg.server.runner)."""
+    import uvicorn
+    from uvicorn.supervisors import Multiprocess
+
+    runtime = Runtime(tempfile.mkdtemp(prefix="kg-serve-")).create()
+    os.environ[SETTINGS_VARIABLE] = replace(settings, runtime=str(runtime.directory)).to_environment()
+    config = uvicorn.Config("kg.server.app:app_from_environment", factory=True, host=host, port=port,
+                            workers=settings.workers, log_level="warning", access_log=False,
+                            timeout_graceful_shutdown=int(settings.timeout) + 1)
+    try:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+    finally:
+        shutil.rmtree(runtime.directory, ignore_errors=True)
 
 
 def _text(status: int, message: str) -> PlainTextResponse:
@@ -67,31 +103,36 @@ class _TooLarge(Exception):
     pass
 
 
-async def _answer(pool: QueryPool, payload: dict[str, Any]) -> Answer:
-    """Run a request in the pool; a timeout or a full pool becomes a 503 answer."""
+async def _answer(pool: QueryRunner, payload: dict[str, Any]) -> Answer:
+    """Run a request; a timeout or a retiring process becomes a 503 answer."""
     try:
         return await pool.ask(payload)
-    except (QueryTimeout, ServiceBusy) as exc:
+    except QueryTimeout as exc:
         return Answer(503, "text/plain; charset=utf-8", f"{exc}\n".encode())
 
 
-async def _ask(pool: QueryPool, payload: dict[str, Any]) -> Response:
+async def _ask(pool: QueryRunner, payload: dict[str, Any]) -> Response:
     answer = await _answer(pool, payload)
     return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
 
 
 def create_app(settings: ServeSettings) -> Starlette:
-    """The ASGI app for `settings`; query workers start with the app and stop with it."""
-    state: dict[str, QueryPool] = {}
+    """The ASGI app for `settings`; its store handle opens with the app and closes with it."""
+    state: dict[str, QueryRunner] = {}
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        state["pool"] = QueryPool(settings.store, workers=settings.workers, timeout=settings.timeout,
-                                  max_rows=settings.max_rows)
+        scratch = None if settings.runtime else tempfile.mkdtemp(prefix="kg-serve-")
+        runtime = Runtime(settings.runtime or scratch)
+        if scratch:
+            runtime.create()
+        state["pool"] = QueryRunner(settings.store, runtime, timeout=settings.timeout, max_rows=settings.max_rows)
         try:
             yield
         finally:
             state["pool"].close()
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
 
     async def sparql(request: Request) -> Response:
         params = parse_qs(request.url.query, keep_blank_values=True)
@@ -179,20 +220,19 @@ def create_app(settings: ServeSettings) -> Starlette:
     return app
 
 
-def _mount_graphql(app: Starlette, settings: ServeSettings, state: dict[str, QueryPool]) -> None:
+def _mount_graphql(app: Starlette, settings: ServeSettings, state: dict[str, QueryRunner]) -> None:
     from kg.server.graphql import graphql_app
 
     app.router.routes.append(Route("/graphql", graphql_app(settings, lambda: state["pool"]), methods=["GET", "POST"]))
 
 
-_UPDATE_LOCK = threading.Lock()
 DROP_KEY_INDEX = f"DELETE WHERE {{ GRAPH {iris.MANIFEST_GRAPH} {{ {iris.MANIFEST_GRAPH} {KEY_INDEX} ?index }} }}"
 
 
-def _apply_update(store_path: str | Path, update: str, pool: QueryPool) -> None:
-    """Run an authorized update on a writable handle, then restart the query workers so that they
-    read the new data (their read-only handles see the store as it was when they opened it)."""
-    with _UPDATE_LOCK:
+def _apply_update(store_path: str | Path, update: str, pool: QueryRunner) -> None:
+    """Run an authorized update on a writable handle, then have every process reopen its read-only
+    handle (which sees the store as it was when opened)."""
+    with pool.runtime.update_lock():
         if str(store_path).startswith(("http://", "https://")):
             with RemoteStore(str(store_path)) as remote:
                 remote._update(update)
@@ -204,7 +244,7 @@ def _apply_update(store_path: str | Path, update: str, pool: QueryPool) -> None:
                 store.flush()
             finally:
                 del store
-        pool.recycle()
+        pool.store_changed()
 
 
 class _Protocol(Exception):

@@ -22,7 +22,7 @@ from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDept
 
 from kg.iris import TALLY_GRAPH
 from kg.iris import letter as letter_iri
-from kg.server.pool import QueryPool, QueryTimeout, ServiceBusy
+from kg.server.runner import QueryRunner, QueryTimeout
 from kg.store import tallies_complete_mark
 
 if TYPE_CHECKING:
@@ -70,11 +70,11 @@ def _term(value: str | int | dt.date) -> str:
     return str(ox.Literal(str(value)))
 
 
-async def _select(pool: QueryPool, sparql: str) -> list[dict[str, str]]:
+async def _select(pool: QueryRunner, sparql: str) -> list[dict[str, str]]:
     try:
         answer = await pool.ask({"kind": "sparql", "query": PREFIXES + sparql,
                                  "accept": "application/sparql-results+json"})
-    except (QueryTimeout, ServiceBusy) as exc:
+    except QueryTimeout as exc:
         raise ValueError(str(exc)) from exc
     if answer.status != 200:
         raise ValueError(answer.body.decode(errors="replace").strip())
@@ -270,7 +270,7 @@ def _decision(row: dict[str, str]) -> Decision:
                                  directions=row.get("directions"), service_type=row.get("service")))
 
 
-async def _decisions_by_iri(pool: QueryPool, iris: list[str]) -> list[Decision]:
+async def _decisions_by_iri(pool: QueryRunner, iris: list[str]) -> list[Decision]:
     if not iris:
         return []
     rows = await _select(pool, f"SELECT * WHERE {{ {_values('d', iris)} {_DECISION_FIELDS} }}")
@@ -278,7 +278,7 @@ async def _decisions_by_iri(pool: QueryPool, iris: list[str]) -> list[Decision]:
     return [by_iri[i] for i in iris if i in by_iri]
 
 
-def _loaders(pool: QueryPool) -> dict[str, DataLoader]:
+def _loaders(pool: QueryRunner) -> dict[str, DataLoader]:
     async def medications(requests: list[str]) -> list[list[Medication]]:
         rows = await _select(pool, f"""SELECT ?r ?name ?class ?drugbank WHERE {{ {_values('r', requests)}
             ?r imr:medication ?m . ?m skos:prefLabel ?name .
@@ -407,7 +407,7 @@ async def _letter_index(info: strawberry.Info) -> LetterIndex | None:
         raise
 
 
-async def _load_letter_index(pool: QueryPool) -> LetterIndex | None:
+async def _load_letter_index(pool: QueryRunner) -> LetterIndex | None:
     answer = await pool.ask({"kind": "letter-index"}, timeout=INDEX_TIMEOUT)
     if answer.status != 200:
         raise ValueError(answer.body.decode(errors="replace").strip())
@@ -477,7 +477,7 @@ class Query:
                              overturned=int(r["overturned"])) for r in rows]
 
 
-async def _letters(pool: QueryPool, ids: list[str]) -> list[Letter]:
+async def _letters(pool: QueryRunner, ids: list[str]) -> list[Letter]:
     if not ids:
         return []
     values = _values("l", [letter_iri(i).value for i in ids])  # by IRI: 40x faster than by identifier at 10k
@@ -513,7 +513,7 @@ def schema(settings: ServeSettings) -> strawberry.Schema:
 
 
 class _App(GraphQL):
-    def __init__(self, schema: strawberry.Schema, pool: Callable[[], QueryPool]) -> None:
+    def __init__(self, schema: strawberry.Schema, pool: Callable[[], QueryRunner]) -> None:
         super().__init__(schema, graphql_ide="graphiql")
         self._pool = pool
         self._cache: dict[tuple[int, int], asyncio.Future[LetterIndex | None]] = {}  # the served store's letter index
@@ -524,5 +524,5 @@ class _App(GraphQL):
                 "cache": self._cache}
 
 
-def graphql_app(settings: ServeSettings, pool: Callable[[], QueryPool]) -> GraphQL:
+def graphql_app(settings: ServeSettings, pool: Callable[[], QueryRunner]) -> GraphQL:
     return _App(schema(settings), pool)

@@ -1,0 +1,170 @@
+"""Run queries in the serving process itself, and retire the process when one runs away.
+
+pyoxigraph's `Store.query` has no timeout or cancellation (oxigraph issue #1926), but it releases
+the GIL while it evaluates. So each HTTP process (a uvicorn worker under uvicorn's supervisor)
+runs its queries in a few threads on its own read-only handle, with no hop to another process. A
+query that outlives its time limit gets a 503; the process then stops taking connections, lets
+its other requests finish, and exits, and the supervisor starts a fresh one in its place.
+
+Processes of one `kg serve` share a small runtime directory: `restarts` grows by a byte for each
+retirement (for /health), and `generation` changes when an authorized update has changed the
+store, so that every process reopens its read-only handle (which otherwise keeps seeing the store
+as it was when opened) before its next query.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+THREADS = 4  # queries evaluated at once by one process (the GIL is released while they run)
+
+
+class QueryTimeout(Exception):
+    """The query ran past the time limit; its process retires and is replaced."""
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    content_type: str
+    body: bytes
+
+
+class Runtime:
+    """The files that the processes of one `kg serve` share."""
+
+    def __init__(self, directory: str | Path) -> None:
+        self.directory = Path(directory)
+        self._restarts = self.directory / "restarts"
+        self._generation = self.directory / "generation"
+
+    def create(self) -> Runtime:
+        self.directory.mkdir(parents=True, exist_ok=True)
+        self._restarts.touch()
+        self._generation.write_text("0")
+        return self
+
+    @property
+    def restarts(self) -> int:
+        return self._restarts.stat().st_size
+
+    def count_restart(self) -> None:
+        with open(self._restarts, "ab") as out:  # one append of one byte: atomic between processes
+            out.write(b".")
+
+    @property
+    def generation(self) -> int:
+        return int(self._generation.read_text() or 0)
+
+    def next_generation(self) -> None:
+        """Called with the update lock held, after the store changed."""
+        fresh = self._generation.with_suffix(".new")
+        fresh.write_text(str(self.generation + 1))
+        fresh.replace(self._generation)
+
+    @contextmanager
+    def update_lock(self) -> Iterator[None]:
+        """One authorized update at a time, across the processes (each opens the store writable)."""
+        with open(self.directory / "update.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def generation_stamp(self) -> int:
+        return self._generation.stat().st_mtime_ns
+
+
+class QueryRunner:
+    """Answers requests on this process's read-only store handle, in threads."""
+
+    def __init__(self, store_path: str | Path, runtime: Runtime, *, timeout: float = 5.0,
+                 max_rows: int = 10_000) -> None:
+        self.store_path = str(store_path)
+        self.runtime = runtime
+        self.timeout = timeout
+        self.max_rows = max_rows
+        self.retiring = False
+        self._busy = 0
+        self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="kg-query")
+        self._lock = threading.Lock()
+        self._stamp = runtime.generation_stamp()
+        self._generation = runtime.generation
+        self._store = self._open()
+
+    def _open(self) -> Any:
+        from kg.remote import open_store
+
+        return open_store(self.store_path, read_only=True)
+
+    @property
+    def restarts(self) -> int:
+        return self.runtime.restarts
+
+    @property
+    def generation(self) -> int:
+        """Changes when the store does: data derived from it (the GraphQL letter index) is stale."""
+        self._current_store()
+        return self._generation
+
+    def _current_store(self) -> Any:
+        """This process's handle, reopened first if an update has changed the store since."""
+        stamp = self.runtime.generation_stamp()
+        if stamp != self._stamp:
+            with self._lock:
+                if stamp != self._stamp:
+                    self._store = self._open()
+                    self._stamp, self._generation = stamp, self.runtime.generation
+        return self._store
+
+    async def ask(self, request: dict[str, Any], timeout: float | None = None) -> Answer:
+        """Answer one request within `timeout` seconds (default: the runner's); past it, raise
+        QueryTimeout and retire this process."""
+        from kg.server.execute import execute
+
+        limit = self.timeout if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        store = self._current_store()
+        self._busy += 1
+        running = loop.run_in_executor(self._threads, execute, store, request, self.max_rows)
+        running.add_done_callback(self._done)
+        try:
+            reply = await asyncio.wait_for(asyncio.shield(running), limit)
+        except TimeoutError:
+            self.retire()
+            raise QueryTimeout(f"the query ran longer than {limit:g} s and was stopped") from None
+        return Answer(*reply)
+
+    def _done(self, _: object) -> None:
+        self._busy -= 1
+
+    def retire(self) -> None:
+        """Stop taking connections, let the other requests finish, and exit (uvicorn's graceful
+        shutdown on SIGTERM); the supervisor then starts a fresh process."""
+        if not self.retiring:
+            self.retiring = True
+            self.runtime.count_restart()
+            signal.raise_signal(signal.SIGTERM)
+
+    def store_changed(self) -> None:
+        """After an authorized update: every process reopens its handle before its next query."""
+        self.runtime.next_generation()
+        self._current_store()
+
+    def close(self) -> None:
+        """At shutdown. A query thread that is still running cannot be stopped or joined, so a
+        retiring process ends here without waiting for it."""
+        if self._busy:
+            os._exit(0)
+        self._threads.shutdown(wait=False)

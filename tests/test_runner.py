@@ -1,0 +1,69 @@
+"""How one server process runs queries (kg.server.runner): in threads on its own read-only handle,
+retiring itself after a runaway query, and reopening its handle after another process's update."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+from pathlib import Path
+
+import pytest
+
+from kg.build import build
+from kg.server.app import _apply_update
+from kg.server.runner import QueryRunner, QueryTimeout, Runtime
+from kg.store import Store
+
+IMR = "https://w3id.org/imr-kg/ontology#"
+COUNT_DECISIONS = f"SELECT (COUNT(?d) AS ?n) WHERE {{ ?d a <{IMR}Decision> }}"
+# Every typed node against every other: a few million rows, about a second on the sample store.
+SLOW = "SELECT (COUNT(*) AS ?n) WHERE { GRAPH ?g { ?a a ?b } GRAPH ?h { ?c a ?d } }"
+FIXTURE = Path(__file__).parent / "fixtures" / "letters" / "000_ed7318db5454d5ef.txt"
+
+
+def _sparql(query: str) -> dict[str, object]:
+    return {"kind": "sparql", "query": query, "accept": "application/sparql-results+json"}
+
+
+def _value(body: bytes) -> str:
+    result = json.loads(body)
+    return result["boolean"] if "boolean" in result else result["results"]["bindings"][0]["n"]["value"]
+
+
+def test_a_runaway_query_retires_the_process_and_its_other_requests_still_finish(sample_store, tmp_path):
+    runtime = Runtime(tmp_path / "runtime").create()
+    runner = QueryRunner(sample_store.path, runtime, timeout=0.05)
+    signals: list[int] = []
+    previous = signal.signal(signal.SIGTERM, lambda signum, _: signals.append(signum))  # uvicorn's role
+
+    async def slow_then_fast() -> bytes:
+        with pytest.raises(QueryTimeout, match=r"longer than 0\.05 s"):
+            await runner.ask(_sparql(SLOW))
+        return (await runner.ask(_sparql(COUNT_DECISIONS), timeout=30)).body
+
+    try:
+        fast = asyncio.run(slow_then_fast())
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        runner._threads.shutdown(wait=True)  # the abandoned query ends on its own here
+    assert signals == [signal.SIGTERM] and runner.retiring
+    assert runtime.restarts == 1
+    assert _value(fast) == "72"
+
+
+def test_an_update_in_one_process_is_seen_by_the_others(tmp_path):
+    with Store(tmp_path / "store") as store:
+        assert build([FIXTURE], store).ok
+    runtime = Runtime(tmp_path / "runtime").create()
+    writer, reader = (QueryRunner(tmp_path / "store", runtime) for _ in range(2))
+    said = 'ASK { GRAPH <urn:x:notes> { <urn:x:a> <urn:x:says> "hello" } }'
+    assert _value(asyncio.run(reader.ask(_sparql(said))).body) is False
+
+    _apply_update(tmp_path / "store", 'INSERT DATA { GRAPH <urn:x:notes> { <urn:x:a> <urn:x:says> "hello" } }', writer)
+
+    assert reader.generation == 1  # GraphQL's letter index is keyed on this
+    assert _value(asyncio.run(reader.ask(_sparql(said))).body) is True
+    assert _value(asyncio.run(writer.ask(_sparql(said))).body) is True
+    for runner in (writer, reader):
+        runner.close()
