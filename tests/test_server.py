@@ -38,7 +38,8 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[str]:
+def served(tmp_path_factory) -> Iterator[tuple[str, subprocess.Popen]]:
+    """`kg serve` on the sample corpus: its base URL and its (supervisor) process."""
     store_dir = tmp_path_factory.mktemp("serve") / "store"
     with Store(store_dir) as store:
         assert build([samples_dir()], store).ok
@@ -57,9 +58,27 @@ def server(tmp_path_factory) -> Iterator[str]:
     else:
         proc.kill()
         raise AssertionError(proc.stderr.read().decode() if proc.stderr else "server did not start")
-    yield base
+    yield base, proc
     proc.terminate()
     proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def server(served) -> str:
+    return served[0]
+
+
+def _server_processes(supervisor: subprocess.Popen) -> set[int]:
+    """The server processes under `kg serve` (not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{supervisor.pid}/task/{supervisor.pid}/children").read_text().split()
+    return {int(pid) for pid in children if b"spawn_main" in _cmdline(pid)}
+
+
+def _cmdline(pid: str) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except FileNotFoundError:  # it exited meanwhile
+        return b""
 
 
 def _client(server: str, query: str, fmt: str) -> SPARQLWrapper:
@@ -155,7 +174,9 @@ def test_protocol_errors(server):
     assert huge.status_code == 413
 
 
-def test_row_cap_and_timeout_leave_the_server_serving(server):
+def test_row_cap_and_timeout_leave_the_server_serving(served):
+    server, supervisor = served
+    before = _server_processes(supervisor)
     everything = httpx.get(server + "/sparql", params={"query": "SELECT * WHERE { ?s ?p ?o }"})
     assert everything.status_code == 422 and "more than 5000 rows" in everything.text
     cross = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
@@ -167,7 +188,13 @@ def test_row_cap_and_timeout_leave_the_server_serving(server):
         _client(server, cross, JSON).query()
     assert timed_out.value.code == 503
     assert _client(server, COUNT_DECISIONS, JSON).queryAndConvert()["results"]["bindings"][0]["n"]["value"] == "72"
-    assert httpx.get(server + "/health").json()["worker_restarts"] >= 1  # a process retired (and was replaced)
+    assert httpx.get(server + "/health").json()["worker_restarts"] >= 1
+    deadline = time.monotonic() + 30  # the process that ran away exits, and a fresh one replaces it
+    now = _server_processes(supervisor)
+    while (before <= now or len(now) < 2) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = _server_processes(supervisor)
+    assert len(now) == 2 and before - now and now - before
 
 
 def test_named_queries_over_http(server):
