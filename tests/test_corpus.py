@@ -56,3 +56,18 @@ def test_benchmark_runner_smoke(tmp_path):
     assert "letters/s, peak RSS" in out.stdout and "baseline Store.bulk_load" in out.stdout
     assert "incremental rebuild with 3 changed" in out.stdout
     assert "uphold-rate-by-medication" in out.stdout
+
+
+def test_serving_benchmark_smoke(sample_store):
+    """benchmarks/serve_rate.py against `oxigraph serve-read-only` on the sample store: every cell
+    and every ratio is printed."""
+    oxigraph = Path(sys.executable).with_name("oxigraph")  # the pip package, from the test extra
+    sample_store.flush()
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "serve_rate.py"), str(sample_store.path),
+                          "--oxigraph", str(oxigraph), "--no-rdflib-endpoint", "--requests", "20", "--budget", "2",
+                          "--rounds", "1"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "store: " in out.stdout and "(28 letters)" in out.stdout
+    for query in ("point lookup", "aggregate"):
+        for conc in (1, 8):
+            assert f"kg / oxigraph serve req/s, {query}, concurrency {conc}: " in out.stdout
