@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pyoxigraph as ox
 
-from kg import tally
+from kg import tables, tally
 from kg.extractor import extraction_key
 from kg.graph import iter_vocabulary_quads, letter_quads
 from kg.parser import LetterError, letter_id_of, parse_file
@@ -56,7 +56,9 @@ def _accepted(path: Path, record: LetterRecord, checked: list[ox.Quad] | None = 
     quads = checked if checked is not None else letter_quads(record)
     nquads = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
     key = extraction_key(record.source_sha256, validated=checked is not None) if record.source_sha256 else None
-    letter = LetterGraph(record.letter_id, record.sha256, nquads, key, tally.encode(tally.letter_tallies(quads)))
+    alone = tally.letter_store(quads)
+    letter = LetterGraph(record.letter_id, record.sha256, nquads, key, tally.encode(tally.letter_tallies(alone)),
+                         tables.letter_rows(alone))
     return Parsed(path, letter, len(record.decisions), warnings=warnings)
 
 

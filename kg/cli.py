@@ -16,8 +16,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from kg.queries import QueryError, all_queries, named_query, run, table_rows
 from kg.remote import open_store
 from kg.resources import samples_dir
-from kg.results import render, to_csv
+from kg.results import render, write_csv
 from kg.store import DUMP_FORMATS, Store
+from kg.tables import TABLES
+from kg.tables import columns as table_columns
 from kg.validate import json_report, load_files, merge, summary_line, text_report, validate_graph, validate_quads
 
 app = typer.Typer(help="Build and query a knowledge graph of California IMR determination letters.",
@@ -136,12 +138,17 @@ def table(
     name: Annotated[str, typer.Argument(help="decisions (one row per disputed item) or cases (one per letter).")],
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
-    """Print a table as CSV, computed by the named SPARQL query of the same name."""
-    if name not in ("decisions", "cases"):
-        err.print(f"[red]error:[/red] unknown table {name!r}; choose decisions or cases")
+    """Print a table as CSV: the rows of the named SPARQL query of the same name, as each letter kept
+    them when it was built (or from the query itself, on a store built before letters kept them)."""
+    if name not in TABLES:
+        err.print(f"[red]error:[/red] unknown table {name!r}; choose {' or '.join(TABLES)}")
         raise typer.Exit(2)
-    columns, rows = table_rows(_open(store), named_query(name))
-    sys.stdout.write(to_csv(columns, rows))
+    kg_store = _open(store)
+    if kg_store.tallies_complete():
+        columns, rows = table_columns(name), kg_store.table_rows(name)
+    else:
+        columns, rows = table_rows(kg_store, named_query(name))
+    write_csv(sys.stdout, columns, rows)
 
 
 @app.command()

@@ -1,10 +1,10 @@
 """Which extractor made a letter's facts, so that a rebuild knows what it may skip.
 
 The fingerprint hashes the code and data that turn a file into quads (parser, vocabularies, graph
-mapping, shapes, ontology, tally queries, the drug dictionary's version). A file's extraction key combines that
-fingerprint, whether SHACL checked the letter, and the file's SHA-256: a rebuild reads a file again
-only if its key is not in the store's manifest, so editing a letter, or upgrading kg, re-extracts
-it, and nothing else does."""
+mapping, shapes, ontology, tally and table queries, the drug dictionary's version). A file's
+extraction key combines that fingerprint, whether SHACL checked the letter, and the file's
+SHA-256: a rebuild reads a file again only if its key is not in the store's manifest, so editing
+a letter, or upgrading kg, re-extracts it, and nothing else does."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from kg import __version__
 from kg.resources import data_dir
+from kg.tables import TABLES
 
 _PACKAGE = Path(__file__).resolve().parent
 _SOURCES = ("parser", "vocab", "graph.py", "record.py", "validate.py", "iris.py", "namespaces.py", "tally.py")
@@ -27,7 +28,7 @@ def _files() -> list[Path]:
         path = _PACKAGE / name
         files += sorted(p for p in path.rglob("*") if p.suffix in {".py", ".json"}) if path.is_dir() else [path]
     return files + sorted(data_dir("shapes").glob("*.ttl")) + sorted(data_dir("ontology").glob("*.ttl")) + \
-        sorted((data_dir("queries") / "tallies").glob("*.rq"))
+        sorted((data_dir("queries") / "tallies").glob("*.rq")) + [data_dir("queries") / f"{t}.rq" for t in TABLES]
 
 
 def _version(package: str) -> str:

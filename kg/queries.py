@@ -6,11 +6,14 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
 from kg.resources import data_dir
-from kg.store import Store
+
+if TYPE_CHECKING:
+    from kg.store import Store
 
 _HEADER = re.compile(r"^#\s*(?P<key>[a-z-]+):\s*(?P<value>.*)$", re.I)
 _CONTINUATION = re.compile(r"^#\s{2,}(?P<value>\S.*)$")
@@ -184,12 +187,17 @@ def run(store: Store, query: NamedQuery, params: dict[str, str] | None = None) -
     except SyntaxError as exc:
         raise QueryError(f"query {query.name!r} is not valid SPARQL: {exc}") from exc
     if isinstance(result, ox.QuerySolutions):
-        columns = [v.value for v in result.variables]
-        rows = [[_sorted_multi(s[c]) if c in query.multivalued else s[c] for c in columns] for s in result]
-        return SelectResult(columns, rows)
+        return select_result(query, result)
     if isinstance(result, ox.QueryBoolean):
         return bool(result)
     return GraphResult(list(result))
+
+
+def select_result(query: NamedQuery, solutions: ox.QuerySolutions) -> SelectResult:
+    """The solutions of `query` as a table (its multivalued cells sorted and deduplicated)."""
+    columns = [v.value for v in solutions.variables]
+    rows = [[_sorted_multi(s[c]) if c in query.multivalued else s[c] for c in columns] for s in solutions]
+    return SelectResult(columns, rows)
 
 
 def cell(term: Term) -> str:

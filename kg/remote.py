@@ -15,7 +15,7 @@ from typing import IO
 import httpx
 import pyoxigraph as ox
 
-from kg import iris, tally
+from kg import iris, tables, tally
 from kg.namespaces import DCT_IDENTIFIER, IMR, imr
 from kg.resources import data_dir
 from kg.store import (
@@ -27,6 +27,7 @@ from kg.store import (
     REJECTION_REASON,
     RELISTED,
     SHA256,
+    TABLE_ROWS,
     TALLIES,
     TALLIES_COMPLETE,
     Batch,
@@ -207,6 +208,9 @@ class RemoteStore:
             self._update(f"DELETE {{ GRAPH {iris.MANIFEST_GRAPH} {{ ?r ?p ?o }} }} WHERE {{ "
                          f"VALUES ?r {{ {' '.join(nodes[start:start + 1000])} }} "
                          f"GRAPH {iris.MANIFEST_GRAPH} {{ ?r ?p ?o }} }}")
+
+    def table_rows(self, name: str) -> Iterator[list[str]]:
+        return tables.rows_in_letter_order(_by_letter(self._manifest(TABLE_ROWS)).items(), name)
 
     def letter_decision_counts(self) -> dict[str, int]:
         return {i: tally.decisions_in(t) for i, t in _by_letter(self._manifest(TALLIES)).items()}

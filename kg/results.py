@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterable
+from typing import TextIO
 
 import pyoxigraph as ox
 from rich.console import Console
@@ -17,11 +19,15 @@ SELECT_FORMATS = ("table", "csv", "tsv", "json")
 GRAPH_FORMATS = {"ttl": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "jsonld": ox.RdfFormat.JSON_LD}
 
 
-def to_csv(columns: list[str], rows: list[list[str]], delimiter: str = ",") -> str:
-    out = io.StringIO()
+def write_csv(out: TextIO, columns: list[str], rows: Iterable[list[str]], delimiter: str = ",") -> None:
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
     writer.writerow(columns)
     writer.writerows(rows)
+
+
+def to_csv(columns: list[str], rows: Iterable[list[str]], delimiter: str = ",") -> str:
+    out = io.StringIO()
+    write_csv(out, columns, rows, delimiter)
     return out.getvalue()
 
 

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import pyoxigraph as ox
 
-from kg import iris
+from kg import iris, tables
 from kg.namespaces import imr
 from kg.resources import data_dir
 
@@ -57,9 +57,10 @@ def tally_queries() -> dict[str, str]:
 
 @cache
 def definitions() -> str:
-    """SHA-256 of the tally queries: counts made with other definitions are not these counts."""
+    """SHA-256 of the tally queries and the table queries (kg.tables): what a letter's summary in the
+    manifest was made by; counts or rows made with other definitions are not these."""
     digest = hashlib.sha256()
-    for dimension, sparql in tally_queries().items():
+    for dimension, sparql in [*tally_queries().items(), *tables.table_queries().items()]:
         digest.update(f"{dimension}\n{sparql}\n".encode())
     return digest.hexdigest()
 
@@ -68,10 +69,16 @@ def _part(term: ox.NamedNode | ox.Literal | ox.BlankNode | ox.Triple) -> tuple[s
     return term.value, term.datatype.value if isinstance(term, ox.Literal) else XSD_STRING
 
 
-def letter_tallies(quads: Iterable[ox.Quad]) -> Tallies:
-    """One letter's contributions, from its quads (with the shared-concept quads it carries)."""
+def letter_store(quads: Iterable[ox.Quad]) -> ox.Store:
+    """An in-memory store of one letter's quads (with the shared-concept quads it carries), which
+    its tallies and table rows are read from."""
     store = ox.Store()
     store.extend(quads)
+    return store
+
+
+def letter_tallies(store: ox.Store) -> Tallies:
+    """One letter's contributions, from a store of its quads alone (see `letter_store`)."""
     found = []
     for dimension, sparql in tally_queries().items():
         for row in store.query(sparql, use_default_graph_as_union=True):  # type: ignore[union-attr]

@@ -10,23 +10,27 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
 from kg import iris
 from kg.build import build
+from kg.cli import app
 from kg.graph import letter_quads
 from kg.parser import parse_file
 from kg.queries import answering, load_query, named_query, table_rows
-from kg.store import SHA256, TALLY_DEFINITIONS, Store, tallies_complete_mark
-from kg.tally import letter_tallies
+from kg.results import to_csv
+from kg.store import SHA256, TABLE_ROWS, TALLY_DEFINITIONS, Store, tallies_complete_mark
+from kg.tables import TABLES
+from kg.tally import letter_store, letter_tallies
 
-from .conftest import ALL_LETTERS, DIRECT, LETTERS, same_aggregates
+from .conftest import ALL_LETTERS, DIRECT, LETTERS, same_as_direct
 
 ROOT = Path(__file__).parents[1]
 
 
 def test_a_letter_contributes_its_own_decisions():
     counts = {(c.dimension, *(lexical for lexical, _ in c.key), c.outcome): c.decisions
-              for c in letter_tallies(letter_quads(parse_file(LETTERS / "CM17-0003284.txt")))}
+              for c in letter_tallies(letter_store(letter_quads(parse_file(LETTERS / "CM17-0003284.txt"))))}
     assert counts[("outcome", "all", "Upheld")] == 5
     assert counts[("year", "2017", "Upheld")] == 5
     assert counts[("service-type", "imaging", "Upheld")] == 3
@@ -35,7 +39,7 @@ def test_a_letter_contributes_its_own_decisions():
 
 def test_sample_store_tallies_equal_the_direct_queries(sample_store):
     assert len(DIRECT) == 8
-    same_aggregates(sample_store)
+    same_as_direct(sample_store)
 
 
 def test_tallies_follow_changed_and_removed_letters(tmp_path):
@@ -49,10 +53,10 @@ def test_tallies_follow_changed_and_removed_letters(tmp_path):
         changed.write_text(changed.read_text().replace("cervical spine: Upheld", "cervical spine: Overturned", 1))
         again = build([folder], store)
         assert again.ok and again.accepted - again.unchanged == 1
-        same_aggregates(store)
+        same_as_direct(store)
         for letter_id in ("CM17-0003284", "001_31f77f8318a90c33"):
             assert store.remove_letter(letter_id)
-        same_aggregates(store)
+        same_as_direct(store)
         for letter_id in store.letter_ids():
             store.remove_letter(letter_id)
         assert list(store.query("SELECT * WHERE { GRAPH <https://w3id.org/imr-kg/id/graph/tallies> { ?s ?p ?o } }",
@@ -65,7 +69,7 @@ def test_generated_letters_tallies_equal_the_direct_queries(tmp_path):
                     str(out)], check=True, capture_output=True)
     with Store(tmp_path / "s") as store:
         build([out / "letters"], store, jobs=2)
-        same_aggregates(store)
+        same_as_direct(store)
 
 
 @pytest.mark.parametrize("name", [p.stem for p in DIRECT])
@@ -95,6 +99,29 @@ def test_a_store_without_complete_tallies_answers_from_the_direct_queries(tmp_pa
         assert store.tallies_complete() and answering(store, query) is query
 
 
+@pytest.mark.parametrize("name", TABLES)
+def test_kg_table_reads_the_rows_letters_kept_and_runs_the_query_until_every_letter_keeps_them(tmp_path, name,
+                                                                                                 monkeypatch):
+    runner = CliRunner()
+    with Store(tmp_path / "s") as store:
+        assert build(ALL_LETTERS, store).ok and store.tallies_complete()
+        direct = to_csv(*table_rows(store, named_query(name)))
+        letter = iris.letter(ALL_LETTERS[0].stem)  # as if built before letters kept their rows
+        for prop in (TABLE_ROWS, TALLY_DEFINITIONS):
+            store._store.remove(next(store._store.quads_for_pattern(letter, prop, None, iris.MANIFEST_GRAPH)))
+        store._store.remove(tallies_complete_mark())
+    printed = runner.invoke(app, ["table", name, "--store", str(tmp_path / "s")])
+    assert printed.exit_code == 0 and printed.stdout == direct
+    assert f"\n{ALL_LETTERS[0].stem}," in printed.stdout  # the letter without kept rows is there
+    monkeypatch.setattr("kg.extractor.fingerprint", lambda: "an extractor that keeps table rows")
+    with Store(tmp_path / "s") as store:
+        assert build(ALL_LETTERS, store).ok  # every letter relisted with its rows: complete again
+        assert store.tallies_complete()
+        kept = list(store.table_rows(name))
+    assert runner.invoke(app, ["table", name, "--store", str(tmp_path / "s")]).stdout == direct
+    assert len(kept) == direct.count("\n") - 1 == {"decisions": 72, "cases": 28}[name]
+
+
 def test_changed_tally_queries_make_the_tallies_incomplete_until_every_letter_is_counted_again(tmp_path,
                                                                                                 monkeypatch):
     with Store(tmp_path / "s") as store:
@@ -104,4 +131,4 @@ def test_changed_tally_queries_make_the_tallies_incomplete_until_every_letter_is
         assert not store.tallies_complete()
         again = build(ALL_LETTERS[:4], store)  # every letter read again and relisted with its new counts
         assert (again.unchanged, again.triples) == (4, 0) and store.tallies_complete()
-        same_aggregates(store)
+        same_as_direct(store)
