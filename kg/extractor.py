@@ -18,7 +18,8 @@ from kg.resources import data_dir
 from kg.tables import TABLES
 
 _PACKAGE = Path(__file__).resolve().parent
-_SOURCES = ("parser", "vocab", "graph.py", "record.py", "validate.py", "iris.py", "namespaces.py", "tally.py")
+_SOURCES = ("parser", "vocab", "graph.py", "record.py", "validate.py", "iris.py", "namespaces.py", "tally.py",
+            "tables.py", "queries.py")  # queries.py: how table cells are written
 _DEPENDENCIES = ("drug-named-entity-recognition", "pyshacl")
 
 
