@@ -14,16 +14,22 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
 from kg import tables, tally
 from kg.extractor import extraction_key
 from kg.graph import iter_vocabulary_quads, letter_quads
-from kg.parser import LetterError, letter_id_of, parse_file
-from kg.record import LetterRecord
+from kg.record import LetterRecord, letter_id_of
 from kg.store import Batch, LetterGraph, RejectedFile, Store
-from kg.validate import Violation, validate_quads
+
+if TYPE_CHECKING:
+    from kg.validate import Violation
+
+# The parser (its drug dictionary) and pyshacl take ~3 s to import. They are imported where letters
+# are parsed: in the pool's processes, which start importing them when they start (see _preload),
+# while the files are hashed and the store is read; a rebuild with nothing to parse skips them.
 
 LETTER_SUFFIXES = {".txt", ".pdf"}
 BATCH_SIZE = 200  # letters per store transaction
@@ -98,6 +104,8 @@ def collect_inputs(paths: Iterable[Path]) -> list[Path]:
 
 def _parse(path: Path) -> LetterRecord | Rejected:
     """Parse one file; any failure becomes a rejection naming the file and the reason."""
+    from kg.parser import LetterError, parse_file
+
     try:
         return parse_file(path)
     except LetterError as exc:
@@ -119,6 +127,8 @@ def _shacl_reason(violations: list[Violation]) -> str:
 def _validated(parsed: list[tuple[Path, LetterRecord | Rejected]]) -> list[Parsed]:
     """Validate the chunk's letters in one pyshacl call; attribute each result to its letter (a result
     on a shared concept goes to every letter that links to it)."""
+    from kg.validate import validate_quads
+
     records = {r.letter_id: r for _, r in parsed if isinstance(r, LetterRecord)}
     solo = [r for _, r in parsed if isinstance(r, LetterRecord) and records[r.letter_id] is not r]
     quads = {lid: letter_quads(r) for lid, r in records.items()}
@@ -231,12 +241,22 @@ def _skip_known(files: list[Path], hashes: list[str | None], known: _Known, repo
     return todo
 
 
+def _preload() -> None:
+    """Start importing the parser and pyshacl in a pool process, behind whatever it is given first
+    (a parse waits for the import to finish: Python's import lock)."""
+    def load() -> None:
+        import kg.parser
+        import kg.validate  # noqa: F401
+
+    threading.Thread(target=load, daemon=True).start()
+
+
 @contextmanager
 def _pool(jobs: int) -> Iterator[ProcessPoolExecutor | None]:
     if jobs <= 1:
         yield None
         return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_preload) as pool:
         yield pool
 
 

@@ -20,7 +20,6 @@ from kg.results import render, write_csv
 from kg.store import DUMP_FORMATS, Store
 from kg.tables import TABLES
 from kg.tables import columns as table_columns
-from kg.validate import json_report, load_files, merge, summary_line, text_report, validate_graph, validate_quads
 
 app = typer.Typer(help="Build and query a knowledge graph of California IMR determination letters.",
                   no_args_is_help=True, add_completion=False)
@@ -94,6 +93,8 @@ def build(
     for rejected in report.rejected:
         err.print(f"  rejected {rejected.name}: {rejected.reason}")
     if report.warnings:
+        from kg.validate import summary_line
+
         err.print(f"SHACL warnings (letters kept): {summary_line(report.warnings)}; see `kg validate`")
     err.print(f"decisions in the letters parsed: {report.decisions}, quads written: {report.triples}, "
               f"time: {report.seconds:.1f} s")
@@ -198,6 +199,8 @@ def validate_command(
 ) -> None:
     """Check the store (or RDF files) against the SHACL shapes. Exit 0 if the data conforms (warnings
     allowed), 1 if it does not, 2 on a usage or input error."""
+    from kg.validate import json_report, load_files, merge, text_report, validate_graph, validate_quads
+
     if fmt not in ("text", "ttl", "json"):
         err.print(f"[red]error:[/red] unknown format {fmt!r}; choose text, ttl or json")
         raise typer.Exit(2)

@@ -4,9 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Generic, Literal, TypeVar
 
 T = TypeVar("T")
+
+
+def letter_id_of(path: Path) -> str:
+    """A letter's identifier: its file name without the extension."""
+    return path.stem
 
 Party = Literal["administrator", "reviewer"]
 Outcome = Literal["Upheld", "Overturned"]

@@ -12,14 +12,9 @@ from kg.parser.reviewer import parse_reviewer
 from kg.parser.sections import split
 from kg.parser.summary import parse_summary
 from kg.parser.text import LetterError, clean, letter_text
-from kg.record import LetterRecord
+from kg.record import LetterRecord, letter_id_of
 
 __all__ = ["LetterError", "letter_id_of", "parse_file", "parse_text"]
-
-
-def letter_id_of(path: Path) -> str:
-    """A letter's identifier: its file name without the extension."""
-    return path.stem
 
 
 def parse_file(path: Path) -> LetterRecord:
