@@ -56,6 +56,27 @@ def test_decisions_for_carisoprodol_with_their_sentences(sample_store):
     assert " ".join(got[0][4].split()) == "Therefore, the request for Soma tablets 350mg is not medically necessary."
 
 
+def test_decisions_for_medication_as_shaped_for_the_engine_equal_the_plain_optional(sample_store):
+    """The named query looks sentences up with LATERAL; a plain OPTIONAL gives the same rows."""
+    query = named_query("decisions-for-medication")
+    head, _ = query.sparql.split("SELECT", 1)
+    plain = head + """SELECT ?medication ?letter ?item ?outcome ?sentence ?start ?end WHERE {
+      ?m a imr:Medication ; skos:prefLabel ?medication .
+      ?r imr:medication ?m ; imr:itemText ?item .
+      ?d imr:decides ?r ; imr:outcome ?outcome ; imr:sequence ?seq .
+      ?l imr:hasDecision ?d ; dcterms:identifier ?letter .
+      OPTIONAL { ?d imr:evidence ?ev .
+                 ?ev imr:supports imr:medicallyNecessary ; oa:exact ?sentence ; oa:start ?start ; oa:end ?end . }
+    } ORDER BY ?letter ?seq"""
+    medications = [row[0] for row in rows(sample_store, "uphold-rate-by-medication")]
+    assert len(medications) == 18
+    for medication in medications:
+        subs = query.substitutions({"medication": medication})
+        expected = [[t and t.value for t in s] for s in sample_store.query(plain, substitutions=subs)]
+        assert [[t and t.value for t in row] for row in run(sample_store, query, {"medication": medication}).rows] \
+            == expected, medication
+
+
 def test_outcome_rates_by_class_service_year_specialty(sample_store):
     assert rows(sample_store, "uphold-rate-by-drug-class")[0] == ["muscle relaxant", "8", "8", "0", "1"]
     services = {r[0]: r[1:] for r in rows(sample_store, "uphold-rate-by-service-type")}
