@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
-from kg import tables, tally
+from kg import kept, tally
 from kg.extractor import extraction_key
 from kg.graph import iter_vocabulary_quads, letter_quads
 from kg.record import LetterRecord, letter_id_of
@@ -64,7 +64,7 @@ def _accepted(path: Path, record: LetterRecord, checked: list[ox.Quad] | None = 
     key = extraction_key(record.source_sha256, validated=checked is not None) if record.source_sha256 else None
     alone = tally.letter_store(quads)
     letter = LetterGraph(record.letter_id, record.sha256, nquads, key, tally.encode(tally.letter_tallies(alone)),
-                         tables.letter_rows(alone))
+                         kept.letter_rows(alone))
     return Parsed(path, letter, len(record.decisions), warnings=warnings)
 
 

@@ -13,13 +13,12 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from kg import kept
 from kg.queries import QueryError, all_queries, named_query, run, table_rows
 from kg.remote import open_store
 from kg.resources import samples_dir
 from kg.results import render, write_csv
 from kg.store import DUMP_FORMATS, Store
-from kg.tables import TABLES
-from kg.tables import columns as table_columns
 
 app = typer.Typer(help="Build and query a knowledge graph of California IMR determination letters.",
                   no_args_is_help=True, add_completion=False)
@@ -28,6 +27,7 @@ err = Console(stderr=True, soft_wrap=True)
 StoreOption = Annotated[str, typer.Option("--store", help="Directory of the embedded store, or the URL of a "
                                           "SPARQL 1.1 server (Oxigraph, Fuseki).")]
 DEFAULT_STORE = "kg-store"
+TABLES = ("decisions", "cases")  # the named queries `kg table` prints, both kept per letter (kg.kept)
 
 
 def _open(store: str) -> Store:
@@ -146,7 +146,7 @@ def table(
         raise typer.Exit(2)
     kg_store = _open(store)
     if kg_store.tallies_complete():
-        columns, rows = table_columns(name), kg_store.table_rows(name)
+        columns, rows = kept.columns(name), kept.cells(kg_store.kept_rows().items(), name)
     else:
         columns, rows = table_rows(kg_store, named_query(name))
     write_csv(sys.stdout, columns, rows)

@@ -14,12 +14,12 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from kg import __version__
+from kg.kept import kept_queries
 from kg.resources import data_dir
-from kg.tables import TABLES
 
 _PACKAGE = Path(__file__).resolve().parent
 _SOURCES = ("parser", "vocab", "graph.py", "record.py", "validate.py", "iris.py", "namespaces.py", "tally.py",
-            "tables.py", "queries.py")  # queries.py: how table cells are written
+            "kept.py", "queries.py")  # queries.py: how kept rows are written
 _DEPENDENCIES = ("drug-named-entity-recognition", "pyshacl")
 
 
@@ -29,7 +29,8 @@ def _files() -> list[Path]:
         path = _PACKAGE / name
         files += sorted(p for p in path.rglob("*") if p.suffix in {".py", ".json"}) if path.is_dir() else [path]
     return files + sorted(data_dir("shapes").glob("*.ttl")) + sorted(data_dir("ontology").glob("*.ttl")) + \
-        sorted((data_dir("queries") / "tallies").glob("*.rq")) + [data_dir("queries") / f"{t}.rq" for t in TABLES]
+        sorted((data_dir("queries") / "tallies").glob("*.rq")) + \
+        sorted(q.path for q in kept_queries().values())
 
 
 def _version(package: str) -> str:

@@ -65,6 +65,7 @@ class NamedQuery:
     example: str
     parameters: tuple[Parameter, ...]
     multivalued: frozenset[str]
+    per_letter: bool = False  # rows about one letter each, ordered by ?letter first (see kg.kept)
 
     def substitutions(self, given: dict[str, str]) -> dict[ox.Variable, ox.NamedNode | ox.Literal]:
         """Typed bindings for the query's parameters from user text; unknown or missing ones fail."""
@@ -124,6 +125,7 @@ def load_query(path: Path) -> NamedQuery:
         example=h.get("example", ""),
         parameters=tuple(_parameter(p) for p in h["param"].splitlines() if p),
         multivalued=frozenset(c.strip() for c in h.get("multivalued", "").split(",") if c.strip()),
+        per_letter=h.get("per-letter", "").lower() == "yes",
     )
 
 
@@ -179,7 +181,13 @@ def answering(store: Store, query: NamedQuery) -> NamedQuery:
 
 
 def run(store: Store, query: NamedQuery, params: dict[str, str] | None = None) -> QueryResult:
-    """Run a named query with typed parameters."""
+    """Run a named query with typed parameters. A per-letter query without parameters is answered
+    from the rows the letters kept (kg.kept) when every letter keeps them."""
+    from kg import kept
+
+    if query.name in kept.kept_queries() and query.path == kept.kept_queries()[query.name].path \
+            and not params and store.tallies_complete():
+        return kept.solutions(store.kept_rows().items(), query.name)
     query = answering(store, query)
     subs = query.substitutions(params or {})
     try:
@@ -198,6 +206,22 @@ def select_result(query: NamedQuery, solutions: ox.QuerySolutions) -> SelectResu
     columns = [v.value for v in solutions.variables]
     rows = [[_sorted_multi(s[c]) if c in query.multivalued else s[c] for c in columns] for s in solutions]
     return SelectResult(columns, rows)
+
+
+def json_term(term: Term) -> dict[str, str]:
+    """A term in the SPARQL 1.1 JSON results format."""
+    if isinstance(term, ox.NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, ox.BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, ox.Literal):
+        out = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+        elif term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
+            out["datatype"] = term.datatype.value
+        return out
+    return {"type": "triple", "value": str(term)}
 
 
 def cell(term: Term) -> str:

@@ -15,19 +15,19 @@ from typing import IO
 import httpx
 import pyoxigraph as ox
 
-from kg import iris, tables, tally
+from kg import iris, tally
 from kg.namespaces import DCT_IDENTIFIER, IMR, imr
 from kg.resources import data_dir
 from kg.store import (
     DUMP_FORMATS,
     EXTRACTION_KEY,
+    KEPT_ROWS,
     LETTER_GRAPH,
     MANIFEST_HEADER,
     QUAD_FORMATS,
     REJECTION_REASON,
     RELISTED,
     SHA256,
-    TABLE_ROWS,
     TALLIES,
     TALLIES_COMPLETE,
     Batch,
@@ -209,8 +209,8 @@ class RemoteStore:
                          f"VALUES ?r {{ {' '.join(nodes[start:start + 1000])} }} "
                          f"GRAPH {iris.MANIFEST_GRAPH} {{ ?r ?p ?o }} }}")
 
-    def table_rows(self, name: str) -> Iterator[list[str]]:
-        return tables.rows_in_letter_order(_by_letter(self._manifest(TABLE_ROWS)).items(), name)
+    def kept_rows(self) -> dict[str, str]:
+        return _by_letter(self._manifest(KEPT_ROWS))
 
     def letter_decision_counts(self) -> dict[str, int]:
         return {i: tally.decisions_in(t) for i, t in _by_letter(self._manifest(TALLIES)).items()}

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kg.namespaces import PREFIXES
-from kg.queries import GraphResult, QueryResult, SelectResult, Term, cell
+from kg.queries import GraphResult, QueryResult, SelectResult, cell, json_term
 
 SELECT_FORMATS = ("table", "csv", "tsv", "json")
 GRAPH_FORMATS = {"ttl": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "jsonld": ox.RdfFormat.JSON_LD}
@@ -31,26 +31,13 @@ def to_csv(columns: list[str], rows: Iterable[list[str]], delimiter: str = ",") 
     return out.getvalue()
 
 
-def _json_term(term: Term) -> dict[str, str]:
-    if isinstance(term, ox.NamedNode):
-        return {"type": "uri", "value": term.value}
-    if isinstance(term, ox.BlankNode):
-        return {"type": "bnode", "value": term.value}
-    if isinstance(term, ox.Literal):
-        out = {"type": "literal", "value": term.value}
-        if term.language:
-            out["xml:lang"] = term.language
-        elif term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
-            out["datatype"] = term.datatype.value
-        return out
-    return {"type": "triple", "value": str(term)}
 
 
 def sparql_json(result: SelectResult | bool) -> str:
     """SPARQL 1.1 Query Results JSON."""
     if isinstance(result, bool):
         return json.dumps({"head": {}, "boolean": result})
-    bindings = [{c: _json_term(t) for c, t in zip(result.columns, row, strict=True) if t is not None}
+    bindings = [{c: json_term(t) for c, t in zip(result.columns, row, strict=True) if t is not None}
                 for row in result.rows]
     return json.dumps({"head": {"vars": result.columns}, "results": {"bindings": bindings}}, indent=1)
 

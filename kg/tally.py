@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import pyoxigraph as ox
 
-from kg import iris, tables
+from kg import iris, kept
 from kg.namespaces import imr
 from kg.resources import data_dir
 
@@ -57,10 +57,10 @@ def tally_queries() -> dict[str, str]:
 
 @cache
 def definitions() -> str:
-    """SHA-256 of the tally queries and the table queries (kg.tables): what a letter's summary in the
-    manifest was made by; counts or rows made with other definitions are not these."""
+    """SHA-256 of the tally queries and the per-letter queries (kg.kept): what a letter's summary in
+    the manifest was made by; counts or rows made with other definitions are not these."""
     digest = hashlib.sha256()
-    for dimension, sparql in [*tally_queries().items(), *tables.table_queries().items()]:
+    for dimension, sparql in [*tally_queries().items(), *kept.definitions().items()]:
         digest.update(f"{dimension}\n{sparql}\n".encode())
     return digest.hexdigest()
 

@@ -10,8 +10,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
-from kg.queries import QueryError, SelectResult, named_query, run
-from kg.results import _json_term
+from kg.queries import QueryError, SelectResult, json_term, named_query, run
 from kg.store import Store
 
 SOLUTION_TYPES = {
@@ -153,7 +152,7 @@ def _boolean(value: bool, fmt: str) -> bytes:
 def serialize_solutions(result: SelectResult, fmt: str) -> bytes:
     """SPARQL 1.1 results in JSON, XML, CSV (plain values) or TSV (terms in Turtle syntax)."""
     if fmt == "json":
-        bindings = [{c: _json_term(t) for c, t in zip(result.columns, row, strict=True) if t is not None}
+        bindings = [{c: json_term(t) for c, t in zip(result.columns, row, strict=True) if t is not None}
                     for row in result.rows]
         return json.dumps({"head": {"vars": result.columns}, "results": {"bindings": bindings}}).encode()
     if fmt == "csv":
