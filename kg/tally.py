@@ -29,13 +29,17 @@ KEY_VARIABLES = tuple(KEY_PROPERTIES)
 Key = tuple[tuple[str, str], ...]  # (lexical form, datatype IRI) of each part
 
 
+LETTERS = ""  # the outcome of a contribution that counts letters (a query's ?letters), not decisions
+
+
 class Contribution(NamedTuple):
-    """How many of one letter's decisions fall under one key of one dimension with one outcome."""
+    """How many of one letter's decisions fall under one key of one dimension with one outcome, or,
+    with outcome LETTERS, whether the letter itself does (1)."""
 
     dimension: str  # the tally query's name: medication, drug-class, year, cited-section, ...
     key: Key
     outcome: str
-    decisions: int
+    decisions: int  # or letters, with outcome LETTERS
 
     @property
     def terms(self) -> list[ox.Literal]:
@@ -43,7 +47,11 @@ class Contribution(NamedTuple):
 
     @property
     def node(self) -> ox.NamedNode:
-        return iris.tally(self.dimension, self.outcome, *(lexical for lexical, _ in self.key))
+        return iris.tally(self.dimension, self.outcome or "letters", *(lexical for lexical, _ in self.key))
+
+    @property
+    def count_property(self) -> ox.NamedNode:
+        return imr("letterCount") if self.outcome == LETTERS else imr("decisionCount")
 
 
 Tallies = tuple[Contribution, ...]
@@ -83,7 +91,10 @@ def letter_tallies(store: ox.Store) -> Tallies:
     for dimension, sparql in tally_queries().items():
         for row in store.query(sparql, use_default_graph_as_union=True):  # type: ignore[union-attr]
             key = tuple(_part(row[v]) for v in KEY_VARIABLES if row[v] is not None)
-            found.append(Contribution(dimension, key, row["outcome"].value, int(row["decisions"].value)))
+            if row["letters"] is not None:
+                found.append(Contribution(dimension, key, LETTERS, int(row["letters"].value)))
+            else:
+                found.append(Contribution(dimension, key, row["outcome"].value, int(row["decisions"].value)))
     return tuple(sorted(found))
 
 
@@ -115,18 +126,21 @@ def update_operations(net: dict[Contribution, int]) -> list[str]:
     """SPARQL Update operations that apply `net` to the tally graph; a tally that reaches 0 goes."""
     if not net:
         return []
-    graph, count = iris.TALLY_GRAPH, imr("decisionCount")
+    graph = iris.TALLY_GRAPH
     keys = " ".join(f"?{v}" for v in KEY_VARIABLES)
     about = " ; ".join([f"{imr('tallyDimension')} ?dimension", f"{imr('tallyOutcome')} ?outcome",
                         *(f"{imr(prop)} ?{v}" for v, prop in KEY_PROPERTIES.items())])
-    rows = " ".join(f"({c.node} {ox.Literal(c.dimension)} {' '.join(_padded(c.terms))} {ox.Literal(c.outcome)} {n})"
+    rows = " ".join(f"({c.node} {ox.Literal(c.dimension)} {' '.join(_padded(c.terms))} "
+                    f"{ox.Literal(c.outcome) if c.outcome != LETTERS else 'UNDEF'} {c.count_property} {n})"
                     for c, n in sorted(net.items()))
+    counts = f"{imr('decisionCount')} {imr('letterCount')}"
     return [  # a template triple with an unbound variable (a key part the tally lacks) is not inserted
-        f"DELETE {{ GRAPH {graph} {{ ?t {count} ?old }} }}\n"
-        f"INSERT {{ GRAPH {graph} {{ ?t a {imr('Tally')} ; {about} ; {count} ?new }} }}\n"
-        f"WHERE {{ VALUES (?t ?dimension {keys} ?outcome ?delta) {{ {rows} }}\n"
-        f"  OPTIONAL {{ GRAPH {graph} {{ ?t {count} ?old }} }} BIND (COALESCE(?old, 0) + ?delta AS ?new) }}",
-        f"DELETE {{ GRAPH {graph} {{ ?t ?p ?o }} }} WHERE {{ GRAPH {graph} {{ ?t {count} 0 ; ?p ?o }} }}",
+        f"DELETE {{ GRAPH {graph} {{ ?t ?count ?old }} }}\n"
+        f"INSERT {{ GRAPH {graph} {{ ?t a {imr('Tally')} ; {about} ; ?count ?new }} }}\n"
+        f"WHERE {{ VALUES (?t ?dimension {keys} ?outcome ?count ?delta) {{ {rows} }}\n"
+        f"  OPTIONAL {{ GRAPH {graph} {{ ?t ?count ?old }} }} BIND (COALESCE(?old, 0) + ?delta AS ?new) }}",
+        f"DELETE {{ GRAPH {graph} {{ ?t ?p ?o }} }} "
+        f"WHERE {{ VALUES ?count {{ {counts} }} GRAPH {graph} {{ ?t ?count 0 ; ?p ?o }} }}",
     ]
 
 

@@ -169,6 +169,23 @@ def test_manifest_node_shapes_catch_a_foreign_iri(cls, shape):
     assert [(v.focus, v.severity) for v in hits] == [("https://example.org/elsewhere", "Violation")]
 
 
+def _tally(g: rdflib.Graph, count: rdflib.URIRef) -> rdflib.term.Node:
+    return next(t for t in sorted(g.subjects(RDF.type, IMR.Tally)) if g.value(t, count) is not None)
+
+
+@pytest.mark.parametrize("name, mutate", [
+    ("a decision tally without its count", lambda g: g.remove((_tally(g, IMR.decisionCount), IMR.decisionCount, None))),
+    ("a letter tally with an outcome", lambda g: g.add((_tally(g, IMR.letterCount), IMR.tallyOutcome,
+                                                         rdflib.Literal("Upheld")))),
+])
+def test_a_tally_counts_decisions_of_one_outcome_or_letters(name, mutate):
+    g = copy(MANIFEST)
+    assert g.value(_tally(g, IMR.letterCount), IMR.tallyDimension) is not None  # the sample has both kinds
+    mutate(g)
+    hits = [v for v in validate_graph(g).violations if v.shape == "s:Tally-counts"]
+    assert len(hits) == 1 and hits[0].severity == "Violation"
+
+
 def test_every_shape_has_message_and_severity():
     sg = shapes_graph()
     for shape in set(sg.subjects(RDF.type, SH.PropertyShape)) | set(sg.subjects(SH.targetClass, None)):

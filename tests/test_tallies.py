@@ -38,7 +38,7 @@ def test_a_letter_contributes_its_own_decisions():
 
 
 def test_sample_store_tallies_equal_the_direct_queries(sample_store):
-    assert len(DIRECT) == 8
+    assert len(DIRECT) == 11
     same_as_direct(sample_store)
 
 
