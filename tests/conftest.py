@@ -25,6 +25,16 @@ def sample_store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     return store
 
 
+@pytest.fixture(scope="session")
+def closed_sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample letters in a store that no writer holds open, for read-only handles in this or
+    other processes (a writer's compactions would delete files under them)."""
+    path = tmp_path_factory.mktemp("closed") / "kg-store"
+    with Store(path) as store:
+        assert build([samples_dir()], store).ok
+    return path
+
+
 DIRECT = sorted((Path(__file__).parents[1] / "queries" / "direct").glob("*.rq"))  # aggregates over every decision
 
 

@@ -58,12 +58,11 @@ def test_benchmark_runner_smoke(tmp_path):
     assert "uphold-rate-by-medication" in out.stdout
 
 
-def test_serving_benchmark_smoke(sample_store):
+def test_serving_benchmark_smoke(closed_sample_store):
     """benchmarks/serve_rate.py against `oxigraph serve-read-only` on the sample store: every cell
     and every ratio is printed."""
     oxigraph = Path(sys.executable).with_name("oxigraph")  # the pip package, from the test extra
-    sample_store.flush()
-    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "serve_rate.py"), str(sample_store.path),
+    out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "serve_rate.py"), str(closed_sample_store),
                           "--oxigraph", str(oxigraph), "--no-rdflib-endpoint", "--requests", "20", "--budget", "2",
                           "--rounds", "1"], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]

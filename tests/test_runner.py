@@ -31,9 +31,9 @@ def _value(body: bytes) -> str:
     return result["boolean"] if "boolean" in result else result["results"]["bindings"][0]["n"]["value"]
 
 
-def test_a_runaway_query_retires_the_process_and_its_other_requests_still_finish(sample_store, tmp_path):
+def test_a_runaway_query_retires_the_process_and_its_other_requests_still_finish(closed_sample_store, tmp_path):
     runtime = Runtime(tmp_path / "runtime").create()
-    runner = QueryRunner(sample_store.path, runtime, timeout=0.05)
+    runner = QueryRunner(closed_sample_store, runtime, timeout=0.05)
     signals: list[int] = []
     previous = signal.signal(signal.SIGTERM, lambda signum, _: signals.append(signum))  # uvicorn's role
 

@@ -103,16 +103,16 @@ class _TooLarge(Exception):
     pass
 
 
-async def _answer(pool: QueryRunner, payload: dict[str, Any]) -> Answer:
+async def _answer(runner: QueryRunner, payload: dict[str, Any]) -> Answer:
     """Run a request; a timeout or a retiring process becomes a 503 answer."""
     try:
-        return await pool.ask(payload)
+        return await runner.ask(payload)
     except QueryTimeout as exc:
         return Answer(503, "text/plain; charset=utf-8", f"{exc}\n".encode())
 
 
-async def _ask(pool: QueryRunner, payload: dict[str, Any]) -> Response:
-    answer = await _answer(pool, payload)
+async def _ask(runner: QueryRunner, payload: dict[str, Any]) -> Response:
+    answer = await _answer(runner, payload)
     return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
 
 
@@ -126,11 +126,11 @@ def create_app(settings: ServeSettings) -> Starlette:
         runtime = Runtime(settings.runtime or scratch)
         if scratch:
             runtime.create()
-        state["pool"] = QueryRunner(settings.store, runtime, timeout=settings.timeout, max_rows=settings.max_rows)
+        state["runner"] = QueryRunner(settings.store, runtime, timeout=settings.timeout, max_rows=settings.max_rows)
         try:
             yield
         finally:
-            state["pool"].close()
+            state["runner"].close()
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
 
@@ -148,7 +148,7 @@ def create_app(settings: ServeSettings) -> Starlette:
             return _text(403, str(exc))
         if kind == "update" or is_update(query):
             return await _update(request, query)
-        return await _ask(state["pool"], {
+        return await _ask(state["runner"], {
             "kind": "sparql", "query": query, "accept": request.headers.get("accept", ""),
             "default_graphs": params.get("default-graph-uri", []), "named_graphs": params.get("named-graph-uri", []),
         })
@@ -161,7 +161,7 @@ def create_app(settings: ServeSettings) -> Starlette:
             return Response("a valid bearer token is required for SPARQL Update\n", status_code=401,
                             media_type="text/plain", headers={"WWW-Authenticate": "Bearer"})
         try:
-            await anyio.to_thread.run_sync(_apply_update, settings.store, update, state["pool"])
+            await anyio.to_thread.run_sync(_apply_update, settings.store, update, state["runner"])
         except SyntaxError as exc:
             return _text(400, f"malformed update: {exc}")
         return Response(status_code=204)
@@ -178,7 +178,7 @@ def create_app(settings: ServeSettings) -> Starlette:
         if fmt:
             accept = {"json": "application/sparql-results+json", "xml": "application/sparql-results+xml",
                       "csv": "text/csv", "tsv": "text/tab-separated-values"}.get(fmt, "none/none")
-        return await _ask(state["pool"], {"kind": "named", "name": query.name, "params": given, "accept": accept})
+        return await _ask(state["runner"], {"kind": "named", "name": query.name, "params": given, "accept": accept})
 
     async def queries(request: Request) -> Response:
         return JSONResponse([{"name": q.name, "title": q.title, "description": q.description,
@@ -187,7 +187,7 @@ def create_app(settings: ServeSettings) -> Starlette:
                               "url": f"/queries/{q.name}"} for q in all_queries()])
 
     async def letter(request: Request) -> Response:
-        answer = await _answer(state["pool"], {"kind": "named", "name": "letter-evidence",
+        answer = await _answer(state["runner"], {"kind": "named", "name": "letter-evidence",
                                             "params": {"letter": request.path_params["id"]},
                                             "accept": "application/sparql-results+json"})
         if answer.status != 200:
@@ -198,9 +198,9 @@ def create_app(settings: ServeSettings) -> Starlette:
         return HTMLResponse(letter_page(request.path_params["id"], rows))
 
     async def health(request: Request) -> Response:
-        pool = state["pool"]
+        runner = state["runner"]
         return JSONResponse({"status": "ok", "store": str(settings.store), "workers": settings.workers,
-                             "worker_restarts": pool.restarts, "timeout_s": settings.timeout})
+                             "worker_restarts": runner.restarts, "timeout_s": settings.timeout})
 
     async def index(request: Request) -> Response:
         return HTMLResponse(index_page([(q.name, q.title) for q in all_queries()]))
@@ -223,16 +223,16 @@ def create_app(settings: ServeSettings) -> Starlette:
 def _mount_graphql(app: Starlette, settings: ServeSettings, state: dict[str, QueryRunner]) -> None:
     from kg.server.graphql import graphql_app
 
-    app.router.routes.append(Route("/graphql", graphql_app(settings, lambda: state["pool"]), methods=["GET", "POST"]))
+    app.router.routes.append(Route("/graphql", graphql_app(settings, lambda: state["runner"]), methods=["GET", "POST"]))
 
 
 DROP_KEY_INDEX = f"DELETE WHERE {{ GRAPH {iris.MANIFEST_GRAPH} {{ {iris.MANIFEST_GRAPH} {KEY_INDEX} ?index }} }}"
 
 
-def _apply_update(store_path: str | Path, update: str, pool: QueryRunner) -> None:
+def _apply_update(store_path: str | Path, update: str, runner: QueryRunner) -> None:
     """Run an authorized update on a writable handle, then have every process reopen its read-only
     handle (which sees the store as it was when opened)."""
-    with pool.runtime.update_lock():
+    with runner.runtime.update_lock():
         if str(store_path).startswith(("http://", "https://")):
             with RemoteStore(str(store_path)) as remote:
                 remote._update(update)
@@ -244,7 +244,7 @@ def _apply_update(store_path: str | Path, update: str, pool: QueryRunner) -> Non
                 store.flush()
             finally:
                 del store
-        pool.store_changed()
+        runner.store_changed()
 
 
 class _Protocol(Exception):

@@ -70,9 +70,9 @@ def _term(value: str | int | dt.date) -> str:
     return str(ox.Literal(str(value)))
 
 
-async def _select(pool: QueryRunner, sparql: str) -> list[dict[str, str]]:
+async def _select(runner: QueryRunner, sparql: str) -> list[dict[str, str]]:
     try:
-        answer = await pool.ask({"kind": "sparql", "query": PREFIXES + sparql,
+        answer = await runner.ask({"kind": "sparql", "query": PREFIXES + sparql,
                                  "accept": "application/sparql-results+json"})
     except QueryTimeout as exc:
         raise ValueError(str(exc)) from exc
@@ -270,17 +270,17 @@ def _decision(row: dict[str, str]) -> Decision:
                                  directions=row.get("directions"), service_type=row.get("service")))
 
 
-async def _decisions_by_iri(pool: QueryRunner, iris: list[str]) -> list[Decision]:
+async def _decisions_by_iri(runner: QueryRunner, iris: list[str]) -> list[Decision]:
     if not iris:
         return []
-    rows = await _select(pool, f"SELECT * WHERE {{ {_values('d', iris)} {_DECISION_FIELDS} }}")
+    rows = await _select(runner, f"SELECT * WHERE {{ {_values('d', iris)} {_DECISION_FIELDS} }}")
     by_iri = {r["d"]: _decision(r) for r in rows}
     return [by_iri[i] for i in iris if i in by_iri]
 
 
-def _loaders(pool: QueryRunner) -> dict[str, DataLoader]:
+def _loaders(runner: QueryRunner) -> dict[str, DataLoader]:
     async def medications(requests: list[str]) -> list[list[Medication]]:
-        rows = await _select(pool, f"""SELECT ?r ?name ?class ?drugbank WHERE {{ {_values('r', requests)}
+        rows = await _select(runner, f"""SELECT ?r ?name ?class ?drugbank WHERE {{ {_values('r', requests)}
             ?r imr:medication ?m . ?m skos:prefLabel ?name .
             OPTIONAL {{ ?m imr:drugClass/skos:prefLabel ?class }} OPTIONAL {{ ?m imr:drugbankId ?drugbank }} }}
             ORDER BY ?name""")
@@ -290,7 +290,7 @@ def _loaders(pool: QueryRunner) -> dict[str, DataLoader]:
         return [out[k] for k in requests]
 
     async def citations(decisions: list[str]) -> list[list[Citation]]:
-        rows = await _select(pool, f"""SELECT ?d ?c ?party ?code ?label ?section ?page WHERE {{
+        rows = await _select(runner, f"""SELECT ?d ?c ?party ?code ?label ?section ?page WHERE {{
             {_values('d', decisions)} ?d imr:citation ?c . ?c imr:citedBy ?party ; imr:guideline ?g .
             ?g skos:notation ?code ; skos:prefLabel ?label .
             OPTIONAL {{ ?c imr:section/skos:prefLabel ?section }} OPTIONAL {{ ?c imr:page ?page }} }} ORDER BY ?c""")
@@ -307,7 +307,7 @@ def _loaders(pool: QueryRunner) -> dict[str, DataLoader]:
                 for d in decisions]
 
     async def evidence(decisions: list[str]) -> list[list[Evidence]]:
-        rows = await _select(pool, f"""SELECT ?d ?letter ?start ?end ?exact ?prop WHERE {{
+        rows = await _select(runner, f"""SELECT ?d ?letter ?start ?end ?exact ?prop WHERE {{
             {_values('d', decisions)} ?d imr:evidence ?ev . ?ev oa:start ?start ; oa:end ?end ; oa:exact ?exact ;
             imr:inLetter/dcterms:identifier ?letter . OPTIONAL {{ ?ev imr:supports ?prop }} }} ORDER BY ?start""")
         out: dict[str, list[Evidence]] = defaultdict(list)
@@ -317,7 +317,7 @@ def _loaders(pool: QueryRunner) -> dict[str, DataLoader]:
         return [out[k] for k in decisions]
 
     async def letter_decisions(letters: list[str]) -> list[list[Decision]]:
-        rows = await _select(pool, f"SELECT * WHERE {{ {_values('l', letters)} {_DECISION_FIELDS} }} ORDER BY ?seq")
+        rows = await _select(runner, f"SELECT * WHERE {{ {_values('l', letters)} {_DECISION_FIELDS} }} ORDER BY ?seq")
         out: dict[str, list[Decision]] = defaultdict(list)
         for r in rows:
             out[r["l"]].append(_decision(r))
@@ -392,14 +392,14 @@ class LetterIndex:
 
 
 async def _letter_index(info: strawberry.Info) -> LetterIndex | None:
-    """The pool's letter index, loaded once per store generation (by the first request that needs
+    """The runner's letter index, loaded once per store generation (by the first request that needs
     it, which the others await; ~6 s at 100k letters, so it is not held to the query timeout);
     None without complete tallies."""
-    pool, cache = info.context["pool"], info.context["cache"]
-    key = (id(pool), pool.generation)
+    runner, cache = info.context["runner"], info.context["cache"]
+    key = (id(runner), runner.generation)
     if key not in cache:
         cache.clear()
-        cache[key] = asyncio.ensure_future(_load_letter_index(pool))
+        cache[key] = asyncio.ensure_future(_load_letter_index(runner))
     try:
         return await cache[key]
     except Exception:
@@ -407,8 +407,8 @@ async def _letter_index(info: strawberry.Info) -> LetterIndex | None:
         raise
 
 
-async def _load_letter_index(pool: QueryRunner) -> LetterIndex | None:
-    answer = await pool.ask({"kind": "letter-index"}, timeout=INDEX_TIMEOUT)
+async def _load_letter_index(runner: QueryRunner) -> LetterIndex | None:
+    answer = await runner.ask({"kind": "letter-index"}, timeout=INDEX_TIMEOUT)
     if answer.status != 200:
         raise ValueError(answer.body.decode(errors="replace").strip())
     counts = json.loads(answer.body)
@@ -425,7 +425,7 @@ class Query:
     async def decisions(self, info: strawberry.Info, filter: DecisionFilter | None = None,
                         limit: int = 50, offset: int = 0) -> DecisionPage:
         limit, offset = _page_args(limit, offset)
-        pool = info.context["pool"]
+        runner = info.context["runner"]
         where = f"?l imr:hasDecision ?d ; dcterms:identifier ?letter . ?d imr:sequence ?seq ; imr:decides ?r .\n" \
                 f"{_filter_patterns(filter)}"
         index = await _letter_index(info) if _unfiltered(filter) else None
@@ -433,36 +433,36 @@ class Query:
             letters, before = index.letters_covering(offset, limit)
             total, skip = index.total_decisions, offset - before
             where = f"{_values('l', [letter_iri(i).value for i in letters])} {where}"
-            page = await _select(pool, f"SELECT DISTINCT ?d ?letter ?seq WHERE {{ {where} }} "
+            page = await _select(runner, f"SELECT DISTINCT ?d ?letter ?seq WHERE {{ {where} }} "
                                        f"ORDER BY ?letter ?seq LIMIT {limit} OFFSET {skip}") if letters else []
         else:
-            counted = await _select(pool, f"SELECT (COUNT(DISTINCT ?d) AS ?n) WHERE {{ {where} }}")
+            counted = await _select(runner, f"SELECT (COUNT(DISTINCT ?d) AS ?n) WHERE {{ {where} }}")
             total = int(counted[0]["n"])
-            page = await _select(pool, f"SELECT DISTINCT ?d ?letter ?seq WHERE {{ {where} }} "
+            page = await _select(runner, f"SELECT DISTINCT ?d ?letter ?seq WHERE {{ {where} }} "
                                        f"ORDER BY ?letter ?seq LIMIT {limit} OFFSET {offset}")
-        items = await _decisions_by_iri(pool, [r["d"] for r in page])
+        items = await _decisions_by_iri(runner, [r["d"] for r in page])
         return DecisionPage(total=total, items=items)
 
     @strawberry.field(description="Letters in id order, a page at a time, with the total.")
     async def letters(self, info: strawberry.Info, limit: int = 50, offset: int = 0) -> LetterPage:
         limit, offset = _page_args(limit, offset)
-        pool = info.context["pool"]
+        runner = info.context["runner"]
         index = await _letter_index(info)
         if index is not None:
-            return LetterPage(total=len(index.ids), items=await _letters(pool, index.ids[offset:offset + limit]))
-        total = await _select(pool, "SELECT (COUNT(?l) AS ?n) WHERE { ?l a imr:Letter }")
-        ids = await _select(pool, f"SELECT ?id WHERE {{ ?l a imr:Letter ; dcterms:identifier ?id }} "
+            return LetterPage(total=len(index.ids), items=await _letters(runner, index.ids[offset:offset + limit]))
+        total = await _select(runner, "SELECT (COUNT(?l) AS ?n) WHERE { ?l a imr:Letter }")
+        ids = await _select(runner, f"SELECT ?id WHERE {{ ?l a imr:Letter ; dcterms:identifier ?id }} "
                                   f"ORDER BY ?id LIMIT {limit} OFFSET {offset}")
-        return LetterPage(total=int(total[0]["n"]), items=await _letters(pool, [r["id"] for r in ids]))
+        return LetterPage(total=int(total[0]["n"]), items=await _letters(runner, [r["id"] for r in ids]))
 
     @strawberry.field(description="One letter by its id (the file name without extension).")
     async def letter(self, info: strawberry.Info, id: str) -> Letter | None:
-        found = await _letters(info.context["pool"], [id])
+        found = await _letters(info.context["runner"], [id])
         return found[0] if found else None
 
     @strawberry.field(description="Every medication in the graph, by generic name.")
     async def medications(self, info: strawberry.Info) -> list[Medication]:
-        rows = await _select(info.context["pool"], """SELECT ?name ?class ?drugbank WHERE {
+        rows = await _select(info.context["runner"], """SELECT ?name ?class ?drugbank WHERE {
             ?m a imr:Medication ; skos:prefLabel ?name . OPTIONAL { ?m imr:drugClass/skos:prefLabel ?class }
             OPTIONAL { ?m imr:drugbankId ?drugbank } } ORDER BY ?name""")
         return [Medication(name=r["name"], drug_class=r.get("class"), drugbank_id=r.get("drugbank")) for r in rows]
@@ -470,18 +470,18 @@ class Query:
     @strawberry.field(description="Decisions by outcome, grouped by medication, drug class, guideline section, "
                                   "reviewer specialty or service type; most decisions first.")
     async def outcome_counts(self, info: strawberry.Info, group_by: GroupBy) -> list[OutcomeCount]:
-        pool = info.context["pool"]
-        tallied = await _select(pool, f"SELECT ?complete WHERE {{ GRAPH {_tally_completeness()} }}")
-        rows = await _select(pool, outcome_counts_query(group_by, direct=not tallied))
+        runner = info.context["runner"]
+        tallied = await _select(runner, f"SELECT ?complete WHERE {{ GRAPH {_tally_completeness()} }}")
+        rows = await _select(runner, outcome_counts_query(group_by, direct=not tallied))
         return [OutcomeCount(key=r["key"], decisions=int(r["n"]), upheld=int(r["upheld"]),
                              overturned=int(r["overturned"])) for r in rows]
 
 
-async def _letters(pool: QueryRunner, ids: list[str]) -> list[Letter]:
+async def _letters(runner: QueryRunner, ids: list[str]) -> list[Letter]:
     if not ids:
         return []
     values = _values("l", [letter_iri(i).value for i in ids])  # by IRI: 40x faster than by identifier at 10k
-    rows = await _select(pool, f"""SELECT ?l ?id ?caseNumber ?decisionDate ?age ?sex ?injuryDate
+    rows = await _select(runner, f"""SELECT ?l ?id ?caseNumber ?decisionDate ?age ?sex ?injuryDate
         (GROUP_CONCAT(DISTINCT ?dx; separator="\\u001f") AS ?dxs)
         (GROUP_CONCAT(DISTINCT ?sp; separator="\\u001f") AS ?sps)
         (GROUP_CONCAT(DISTINCT ?st; separator="\\u001f") AS ?sts) WHERE {{ {values}
@@ -513,16 +513,16 @@ def schema(settings: ServeSettings) -> strawberry.Schema:
 
 
 class _App(GraphQL):
-    def __init__(self, schema: strawberry.Schema, pool: Callable[[], QueryRunner]) -> None:
+    def __init__(self, schema: strawberry.Schema, runner: Callable[[], QueryRunner]) -> None:
         super().__init__(schema, graphql_ide="graphiql")
-        self._pool = pool
+        self._pool = runner
         self._cache: dict[tuple[int, int], asyncio.Future[LetterIndex | None]] = {}  # the served store's letter index
 
     async def get_context(self, request: Any, response: Any) -> dict[str, Any]:
-        pool = self._pool()
-        return {"request": request, "response": response, "pool": pool, "loaders": _loaders(pool),
+        runner = self._pool()
+        return {"request": request, "response": response, "runner": runner, "loaders": _loaders(runner),
                 "cache": self._cache}
 
 
-def graphql_app(settings: ServeSettings, pool: Callable[[], QueryRunner]) -> GraphQL:
-    return _App(schema(settings), pool)
+def graphql_app(settings: ServeSettings, runner: Callable[[], QueryRunner]) -> GraphQL:
+    return _App(schema(settings), runner)

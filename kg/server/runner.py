@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from kg.server.execute import execute
+
 THREADS = 4  # queries evaluated at once by one process (the GIL is released while they run)
 
 
@@ -131,8 +133,6 @@ class QueryRunner:
     async def ask(self, request: dict[str, Any], timeout: float | None = None) -> Answer:
         """Answer one request within `timeout` seconds (default: the runner's); past it, raise
         QueryTimeout and retire this process."""
-        from kg.server.execute import execute
-
         limit = self.timeout if timeout is None else timeout
         loop = asyncio.get_running_loop()
         store = self._current_store()
