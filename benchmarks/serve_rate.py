@@ -79,7 +79,7 @@ def main() -> None:
     ap.add_argument("--no-rdflib-endpoint", dest="rdflib_endpoint", action="store_false",
                     default=importlib.util.find_spec("rdflib_endpoint") is not None)
     ap.add_argument("--requests", type=int, default=200)
-    ap.add_argument("--kg-workers", type=int, default=2, help="query worker processes of kg serve")
+    ap.add_argument("--kg-workers", type=int, default=2, help="server processes of kg serve")
     ap.add_argument("--budget", type=float, default=30.0, help="seconds per server, query and concurrency")
     ap.add_argument("--rounds", type=int, default=3, help="turns each server takes per query and concurrency")
     args = ap.parse_args()
