@@ -146,7 +146,7 @@ def table(
         raise typer.Exit(2)
     kg_store = _open(store)
     if kg_store.tallies_complete():
-        columns, rows = kept.columns(name), kept.cells(kg_store.kept_rows().items(), name)
+        columns, rows = kept.columns(name), kept.cells(kg_store.kept_rows(name).items())
     else:
         columns, rows = table_rows(kg_store, named_query(name))
     write_csv(sys.stdout, columns, rows)

@@ -63,6 +63,11 @@ def tally(dimension: str, outcome: str, *key: str) -> NamedNode:
     return _iri("tally", dimension, outcome, *key)
 
 
+def kept_rows(query: str) -> NamedNode:
+    """The manifest predicate of a letter's kept rows of a per-letter named query (see kg.kept)."""
+    return _iri("kept", query)
+
+
 VOCABULARY_GRAPH = _iri("graph", "vocabulary")
 # lists the letter graphs written whole (see Store.replace_letters)
 MANIFEST_GRAPH = _iri("graph", "manifest")

@@ -4,24 +4,29 @@ Some named queries return rows about one letter each, ordered by letter first: t
 `kg table` (decisions, cases), guideline-disagreements, time-injury-to-review. Their headers say
 `# per-letter: yes`. Over the whole store they join every decision (minutes at 100k letters); over
 one letter's quads, when the letter is parsed, they take a millisecond or two. The store keeps
-each letter's rows in the manifest beside its tallies, replaced and removed with the letter, and
+each letter's rows of each such query in the manifest (under a predicate of that query's own, so
+that reading one query's rows reads nothing else), replaced and removed with the letter, and
 answers these queries (without parameters) by concatenating them in letter order: the same rows,
 in the same order, as the query over the store gives.
 
-A letter's rows are kept as SPARQL JSON results bindings, so that the concatenation is parsed back
-into typed terms by pyoxigraph, and a table's cells are the bindings' values."""
+A row is a JSON list of cells: a plain string literal is its string, an IRI is [iri], any other
+literal is [lexical, datatype IRI] or [lexical, "@" + language], and an unbound cell is null."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
 from functools import cache
+from typing import Any
 
 import pyoxigraph as ox
 
-from kg.queries import NamedQuery, SelectResult, all_queries, json_term, select_result
+from kg import iris
+from kg.queries import NamedQuery, SelectResult, Term, all_queries, select_result
 
-Kept = Iterable[tuple[str, str]]  # (letter id, that letter's encoded rows), in any order
+ENCODING = "kept rows 2: a JSON list of cells per row, under a predicate per query"  # change with the encoding
+Kept = Iterable[tuple[str, str]]  # (letter id, that letter's encoded rows of one query), in any order
+XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 
 @cache
@@ -30,8 +35,14 @@ def kept_queries() -> dict[str, NamedQuery]:
     return {q.name: q for q in all_queries() if q.per_letter and not q.parameters}
 
 
+def predicate(name: str) -> ox.NamedNode:
+    """The manifest predicate under which a letter keeps its rows of query `name`."""
+    return iris.kept_rows(name)
+
+
 def definitions() -> dict[str, str]:
-    return {name: q.sparql for name, q in kept_queries().items()}
+    """What makes kept rows: the queries, and how their rows are encoded."""
+    return {"encoding": ENCODING} | {name: q.sparql for name, q in kept_queries().items()}
 
 
 @cache
@@ -41,31 +52,52 @@ def columns(name: str) -> list[str]:
     return select_result(query, ox.Store().query(query.sparql)).columns  # type: ignore[arg-type]
 
 
-def letter_rows(store: ox.Store) -> str:
-    """One letter's rows of every kept query, encoded, from a store of that letter's quads alone."""
+def _encoded(term: Term) -> Any:
+    if term is None or isinstance(term, ox.Triple):
+        return None if term is None else str(term)
+    if isinstance(term, ox.NamedNode):
+        return [term.value]
+    if isinstance(term, ox.BlankNode):
+        return [term.value, "_"]
+    if term.language:
+        return [term.value, "@" + term.language]
+    return term.value if term.datatype.value == XSD_STRING else [term.value, term.datatype.value]
+
+
+def letter_rows(store: ox.Store) -> dict[str, str]:
+    """Query name -> one letter's rows, encoded, from a store of that letter's quads alone."""
     rows = {}
     for name, query in kept_queries().items():
         result = select_result(query, store.query(query.sparql, use_default_graph_as_union=True))  # type: ignore[arg-type]
-        rows[name] = [{c: json_term(t) for c, t in zip(result.columns, row, strict=True) if t is not None}
-                      for row in result.rows]
-    return json.dumps(rows, separators=(",", ":"))
+        rows[name] = json.dumps([[_encoded(t) for t in row] for row in result.rows], separators=(",", ":"))
+    return rows
 
 
-def _bindings(kept: Kept, name: str) -> Iterator[dict[str, dict[str, str]]]:
+def _rows(kept: Kept) -> Iterator[list[Any]]:
     for _, text in sorted(kept):
-        yield from json.loads(text).get(name, [])
+        yield from json.loads(text)
 
 
-def cells(kept: Kept, name: str) -> Iterator[list[str]]:
-    """The rows of query `name` as table cells (lexical values; empty when unbound)."""
-    names = columns(name)
-    for binding in _bindings(kept, name):
-        yield [binding[c]["value"] if c in binding else "" for c in names]
+def cells(kept: Kept) -> Iterator[list[str]]:
+    """The rows as table cells (lexical values; empty when unbound)."""
+    for row in _rows(kept):
+        yield ["" if c is None else c if isinstance(c, str) else c[0] for c in row]
 
 
 def solutions(kept: Kept, name: str) -> SelectResult:
-    """The rows of query `name` as typed terms (parsed by pyoxigraph as one SPARQL JSON result)."""
-    names = columns(name)
-    document = json.dumps({"head": {"vars": names}, "results": {"bindings": list(_bindings(kept, name))}})
-    parsed = ox.parse_query_results(document, format=ox.QueryResultsFormat.JSON)
-    return SelectResult(names, [[s[c] for c in names] for s in parsed])  # type: ignore[union-attr]
+    """The rows of query `name` as typed terms."""
+    datatypes: dict[str, ox.NamedNode] = {}
+
+    def term(c: Any) -> Term:
+        if c is None or isinstance(c, str):
+            return None if c is None else ox.Literal(c)
+        if len(c) == 1:
+            return ox.NamedNode(c[0])
+        if c[1] == "_":
+            return ox.BlankNode(c[0])
+        if c[1].startswith("@"):
+            return ox.Literal(c[0], language=c[1][1:])
+        datatype = datatypes.get(c[1]) or datatypes.setdefault(c[1], ox.NamedNode(c[1]))
+        return ox.Literal(c[0], datatype=datatype)
+
+    return SelectResult(columns(name), [[term(c) for c in row] for row in _rows(kept)])

@@ -187,7 +187,7 @@ def run(store: Store, query: NamedQuery, params: dict[str, str] | None = None) -
 
     if query.name in kept.kept_queries() and query.path == kept.kept_queries()[query.name].path \
             and not params and store.tallies_complete():
-        return kept.solutions(store.kept_rows().items(), query.name)
+        return kept.solutions(store.kept_rows(query.name).items(), query.name)
     query = answering(store, query)
     subs = query.substitutions(params or {})
     try:

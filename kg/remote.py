@@ -15,13 +15,12 @@ from typing import IO
 import httpx
 import pyoxigraph as ox
 
-from kg import iris, tally
+from kg import iris, kept, tally
 from kg.namespaces import DCT_IDENTIFIER, IMR, imr
 from kg.resources import data_dir
 from kg.store import (
     DUMP_FORMATS,
     EXTRACTION_KEY,
-    KEPT_ROWS,
     LETTER_GRAPH,
     MANIFEST_HEADER,
     QUAD_FORMATS,
@@ -209,8 +208,8 @@ class RemoteStore:
                          f"VALUES ?r {{ {' '.join(nodes[start:start + 1000])} }} "
                          f"GRAPH {iris.MANIFEST_GRAPH} {{ ?r ?p ?o }} }}")
 
-    def kept_rows(self) -> dict[str, str]:
-        return _by_letter(self._manifest(KEPT_ROWS))
+    def kept_rows(self, name: str) -> dict[str, str]:
+        return _by_letter(self._manifest(kept.predicate(name)))
 
     def letter_decision_counts(self) -> dict[str, int]:
         return {i: tally.decisions_in(t) for i, t in _by_letter(self._manifest(TALLIES)).items()}

@@ -11,7 +11,7 @@ from typing import IO
 
 import pyoxigraph as ox
 
-from kg import iris, tally
+from kg import iris, kept, tally
 from kg.namespaces import DATA, IMR, PREFIXES, RDF_TYPE, RDFS_LABEL, imr
 from kg.resources import data_dir
 
@@ -30,7 +30,6 @@ EXTRACTION_KEY = imr("extractionKey")
 FILE_NAME = imr("fileName")
 REJECTION_REASON = imr("rejectionReason")
 TALLIES = imr("tallies")
-KEPT_ROWS = imr("keptRows")
 BUILD_IN_PROGRESS = imr("buildInProgress")
 MANIFEST_LABEL = ox.Literal("letter graphs written whole")
 
@@ -44,7 +43,7 @@ class LetterGraph:
     nquads: bytes  # the letter's quads serialized as N-Quads
     extraction_key: str | None = None  # see kg.extractor
     tallies: str = "[]"  # its contributions to the decision counts, encoded (see kg.tally)
-    rows: str = "{}"  # its rows of the per-letter named queries, encoded (see kg.kept)
+    rows: dict[str, str] = field(default_factory=dict)  # query name -> its rows of that per-letter query (kg.kept)
 
     @property
     def quad_count(self) -> int:
@@ -91,8 +90,9 @@ def relisting_entries(letter: LetterGraph) -> list[ox.Quad]:  # the quads of REL
     """The manifest quads that an extractor upgrade may change without changing the letter's graph."""
     node = iris.letter(letter.letter_id)
     quads = [ox.Quad(node, TALLIES, ox.Literal(letter.tallies), iris.MANIFEST_GRAPH),
-             ox.Quad(node, KEPT_ROWS, ox.Literal(letter.rows), iris.MANIFEST_GRAPH),
              ox.Quad(node, TALLY_DEFINITIONS, ox.Literal(tally.definitions()), iris.MANIFEST_GRAPH)]
+    quads += [ox.Quad(node, kept.predicate(name), ox.Literal(rows), iris.MANIFEST_GRAPH)
+              for name, rows in letter.rows.items()]
     if letter.extraction_key:
         quads.append(ox.Quad(node, EXTRACTION_KEY, ox.Literal(letter.extraction_key), iris.MANIFEST_GRAPH))
     return quads
@@ -123,7 +123,7 @@ TALLIES_COMPLETE = imr("talliesComplete")
 KEY_INDEX = imr("extractionKeyIndex")
 TALLY_DEFINITIONS = imr("tallyDefinitions")
 # what an extractor upgrade changes for an unchanged letter
-RELISTED = (EXTRACTION_KEY, TALLIES, KEPT_ROWS, TALLY_DEFINITIONS)
+RELISTED = (EXTRACTION_KEY, TALLIES, *(kept.predicate(name) for name in kept.kept_queries()), TALLY_DEFINITIONS)
 
 
 def tallies_complete_mark() -> ox.Quad:
@@ -258,10 +258,10 @@ class Store:
         """letter id -> number of decisions, from the letters' tallies in the manifest."""
         return {i: tally.decisions_in(t) for i, t in _by_letter(self._manifest(None, TALLIES)).items()}
 
-    def kept_rows(self) -> dict[str, str]:
-        """letter id -> its encoded rows of the per-letter named queries (see kg.kept); every
-        letter has them only when `tallies_complete()`."""
-        return _by_letter(self._manifest(None, KEPT_ROWS))
+    def kept_rows(self, name: str) -> dict[str, str]:
+        """letter id -> its encoded rows of per-letter query `name` (see kg.kept); every letter has
+        them only when `tallies_complete()`."""
+        return _by_letter(self._manifest(None, kept.predicate(name)))
 
     def tallies_complete(self) -> bool:
         """Whether the tally graph counts every letter's decisions (see kg.tally), and every letter

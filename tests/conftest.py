@@ -49,7 +49,7 @@ def same_as_direct(store: object) -> None:
     for name, query in kept.kept_queries().items():
         direct = select_result(query, store.query(query.sparql))  # type: ignore[attr-defined]
         assert run(store, query) == direct, name  # type: ignore[arg-type]
-        cells = (kept.columns(name), list(kept.cells(store.kept_rows().items(), name)))  # type: ignore[attr-defined]
+        cells = (kept.columns(name), list(kept.cells(store.kept_rows(name).items())))  # type: ignore[attr-defined]
         assert cells == (direct.columns, [[cell(t) for t in row] for row in direct.rows]), name
 
     assert store.tallies_complete()  # type: ignore[attr-defined]

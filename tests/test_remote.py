@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kg.cli import app
+from kg.kept import kept_queries
 from kg.remote import open_store
 
 from .conftest import LETTERS, same_as_direct
@@ -108,7 +109,8 @@ def test_a_changed_letter_replaces_its_manifest_entry(kind, request, tmp_path):
                       if f"/{letter_id}>" in line.split(" ", 1)[0] and line.endswith("/graph/manifest> ."))
 
     predicates = ["<http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
-                  "<https://w3id.org/imr-kg/ontology#extractionKey", "<https://w3id.org/imr-kg/ontology#keptRows",
+                  *(f"<https://w3id.org/imr-kg/id/kept/{name}" for name in sorted(kept_queries())),
+                  "<https://w3id.org/imr-kg/ontology#extractionKey",
                   "<https://w3id.org/imr-kg/ontology#sha256", "<https://w3id.org/imr-kg/ontology#tallies",
                   "<https://w3id.org/imr-kg/ontology#tallyDefinitions"]
     assert manifest_lines("001_31f77f8318a90c33") == predicates

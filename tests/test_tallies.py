@@ -17,10 +17,12 @@ from kg.build import build
 from kg.cli import TABLES, app
 from kg.graph import letter_quads
 from kg.kept import cells as kept_cells
+from kg.kept import kept_queries
+from kg.kept import predicate as kept_predicate
 from kg.parser import parse_file
 from kg.queries import answering, load_query, named_query, table_rows
 from kg.results import to_csv
-from kg.store import KEPT_ROWS, SHA256, TALLY_DEFINITIONS, Store, tallies_complete_mark
+from kg.store import SHA256, TALLY_DEFINITIONS, Store, tallies_complete_mark
 from kg.tally import letter_store, letter_tallies
 
 from .conftest import ALL_LETTERS, DIRECT, LETTERS, same_as_direct
@@ -107,7 +109,7 @@ def test_kg_table_reads_the_rows_letters_kept_and_runs_the_query_until_every_let
         assert build(ALL_LETTERS, store).ok and store.tallies_complete()
         direct = to_csv(*table_rows(store, named_query(name)))
         letter = iris.letter(ALL_LETTERS[0].stem)  # as if built before letters kept their rows
-        for prop in (KEPT_ROWS, TALLY_DEFINITIONS):
+        for prop in (*(kept_predicate(n) for n in kept_queries()), TALLY_DEFINITIONS):
             store._store.remove(next(store._store.quads_for_pattern(letter, prop, None, iris.MANIFEST_GRAPH)))
         store._store.remove(tallies_complete_mark())
     printed = runner.invoke(app, ["table", name, "--store", str(tmp_path / "s")])
@@ -117,7 +119,7 @@ def test_kg_table_reads_the_rows_letters_kept_and_runs_the_query_until_every_let
     with Store(tmp_path / "s") as store:
         assert build(ALL_LETTERS, store).ok  # every letter relisted with its rows: complete again
         assert store.tallies_complete()
-        kept = list(kept_cells(store.kept_rows().items(), name))
+        kept = list(kept_cells(store.kept_rows(name).items()))
     assert runner.invoke(app, ["table", name, "--store", str(tmp_path / "s")]).stdout == direct
     assert len(kept) == direct.count("\n") - 1 == {"decisions": 72, "cases": 28}[name]
 
