@@ -22,11 +22,11 @@ from typing import Any
 import pyoxigraph as ox
 
 from kg import iris
+from kg.namespaces import XSD_STRING
 from kg.queries import NamedQuery, SelectResult, Term, all_queries, select_result
 
 ENCODING = "kept rows 2: a JSON list of cells per row, under a predicate per query"  # change with the encoding
 Kept = Iterable[tuple[str, str]]  # (letter id, that letter's encoded rows of one query), in any order
-XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 
 @cache

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
+from kg.namespaces import XSD, XSD_STRING
 from kg.resources import data_dir
 
 if TYPE_CHECKING:
@@ -20,7 +21,6 @@ _CONTINUATION = re.compile(r"^#\s{2,}(?P<value>\S.*)$")
 # "# param: medication string required -- lowercase generic name"
 _PARAM = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*)\s+(?P<type>string|integer|decimal|date|iri)\s+"
                     r"(?:(?P<required>required)|default=(?P<default>\S+))\s*(?:--\s*(?P<doc>.*))?$", re.I)
-XSD = "http://www.w3.org/2001/XMLSchema#"
 
 
 class QueryError(ValueError):
@@ -185,8 +185,7 @@ def run(store: Store, query: NamedQuery, params: dict[str, str] | None = None) -
     from the rows the letters kept (kg.kept) when every letter keeps them."""
     from kg import kept
 
-    if query.name in kept.kept_queries() and query.path == kept.kept_queries()[query.name].path \
-            and not params and store.tallies_complete():
+    if kept.kept_queries().get(query.name) == query and not params and store.tallies_complete():
         return kept.solutions(store.kept_rows(query.name).items(), query.name)
     query = answering(store, query)
     subs = query.substitutions(params or {})
@@ -218,7 +217,7 @@ def json_term(term: Term) -> dict[str, str]:
         out = {"type": "literal", "value": term.value}
         if term.language:
             out["xml:lang"] = term.language
-        elif term.datatype.value != "http://www.w3.org/2001/XMLSchema#string":
+        elif term.datatype.value != XSD_STRING:
             out["datatype"] = term.datatype.value
         return out
     return {"type": "triple", "value": str(term)}

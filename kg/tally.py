@@ -18,10 +18,9 @@ from typing import NamedTuple
 import pyoxigraph as ox
 
 from kg import iris, kept
-from kg.namespaces import imr
+from kg.namespaces import XSD_STRING, imr
 from kg.resources import data_dir
 
-XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 # A tally query binds ?key, and ?key2 and ?key3 for a composite key; the tally keeps them as these.
 KEY_PROPERTIES = {"key": "tallyKey", "key2": "tallyKey2", "key3": "tallyKey3"}
 KEY_VARIABLES = tuple(KEY_PROPERTIES)

@@ -14,7 +14,7 @@ import pyshacl
 import rdflib
 from rdflib.namespace import RDF, SH
 
-from kg.namespaces import DATA, IMR
+from kg.namespaces import DATA, IMR, XSD_STRING
 from kg.resources import data_dir
 
 _LETTER_IRI = re.compile(re.escape(DATA) + r"letter/(?P<id>[^/]+)")
@@ -77,10 +77,9 @@ def _term(term: ox.NamedNode | ox.BlankNode | ox.Literal) -> rdflib.term.Node:
     if term.language:
         return rdflib.Literal(term.value, lang=term.language)
     datatype = term.datatype.value
-    return rdflib.Literal(term.value, datatype=None if datatype == _XSD_STRING else rdflib.URIRef(datatype))
+    return rdflib.Literal(term.value, datatype=None if datatype == XSD_STRING else rdflib.URIRef(datatype))
 
 
-_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 
 def to_rdflib(quads: Iterable[ox.Quad]) -> rdflib.Graph:

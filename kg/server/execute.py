@@ -10,6 +10,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
+from kg.namespaces import XSD_STRING
 from kg.queries import QueryError, SelectResult, json_term, named_query, run
 from kg.store import Store
 
@@ -27,7 +28,6 @@ _CONTENT_TYPE = {"json": "application/sparql-results+json", "xml": "application/
                  "csv": "text/csv; charset=utf-8", "tsv": "text/tab-separated-values; charset=utf-8"}
 
 Reply = tuple[int, str, bytes]
-XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
 
 
 def negotiate(accept: str, offered: list[str]) -> str | None:
