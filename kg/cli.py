@@ -15,10 +15,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from kg import kept
 from kg.queries import QueryError, all_queries, named_query, run, table_rows
-from kg.remote import open_store
 from kg.resources import samples_dir
-from kg.results import render, write_csv
-from kg.store import DUMP_FORMATS, Store
+from kg.results import csv_lines, render, to_csv
+from kg.store import DUMP_FORMATS, Store, open_store
 
 app = typer.Typer(help="Build and query a knowledge graph of California IMR determination letters.",
                   no_args_is_help=True, add_completion=False)
@@ -146,10 +145,9 @@ def table(
         raise typer.Exit(2)
     kg_store = _open(store)
     if kg_store.tallies_complete():
-        columns, rows = kept.columns(name), kept.cells(kg_store.kept_rows(name).items())
+        sys.stdout.write(csv_lines([kept.columns(name)]) + kg_store.kept_csv(name))
     else:
-        columns, rows = table_rows(kg_store, named_query(name))
-    write_csv(sys.stdout, columns, rows)
+        sys.stdout.write(to_csv(*table_rows(kg_store, named_query(name))))
 
 
 @app.command()

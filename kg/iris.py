@@ -68,6 +68,12 @@ def kept_rows(query: str) -> NamedNode:
     return _iri("kept", query)
 
 
+def kept_index(query: str, form: str) -> NamedNode:
+    """The manifest predicate of the index of every letter's kept rows of a query, in one form (see
+    kg.kept)."""
+    return _iri("kept", query, form)
+
+
 VOCABULARY_GRAPH = _iri("graph", "vocabulary")
 # lists the letter graphs written whole (see Store.replace_letters)
 MANIFEST_GRAPH = _iri("graph", "manifest")

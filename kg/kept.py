@@ -10,12 +10,19 @@ answers these queries (without parameters) by concatenating them in letter order
 in the same order, as the query over the store gives.
 
 A row is a JSON list of cells: a plain string literal is its string, an IRI is [iri], any other
-literal is [lexical, datatype IRI] or [lexical, "@" + language], and an unbound cell is null."""
+literal is [lexical, datatype IRI] or [lexical, "@" + language], and an unbound cell is null.
+
+Reading 100k letters' rows one by one takes seconds (a RocksDB lookup each), so the store also keeps
+an index per query, rewritten at the end of every write: all letters' rows in letter order in one
+literal, as JSON and as CSV lines (what `kg table` prints). An index is a JSON header of
+[letter id, length] pairs, a newline, and each letter's block of text, so that a write replaces the
+blocks of the letters it changed without parsing the others."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -27,6 +34,7 @@ from kg.queries import NamedQuery, SelectResult, Term, all_queries, select_resul
 
 ENCODING = "kept rows 2: a JSON list of cells per row, under a predicate per query"  # change with the encoding
 Kept = Iterable[tuple[str, str]]  # (letter id, that letter's encoded rows of one query), in any order
+FORMS = ("json", "csv")  # the forms of a query's index (see Table)
 
 
 @cache
@@ -73,31 +81,84 @@ def letter_rows(store: ox.Store) -> dict[str, str]:
     return rows
 
 
-def _rows(kept: Kept) -> Iterator[list[Any]]:
-    for _, text in sorted(kept):
-        yield from json.loads(text)
+def block(rows: str, form: str) -> str:
+    """A letter's encoded rows as its block of an index of `form`: its rows each followed by a
+    comma (json), or as CSV lines (csv)."""
+    if form == "json":
+        return rows[1:-1] + "," if len(rows) > 2 else ""
+    from kg.results import csv_lines
+
+    return csv_lines(_cells(json.loads(rows)))
 
 
-def cells(kept: Kept) -> Iterator[list[str]]:
-    """The rows as table cells (lexical values; empty when unbound)."""
-    for row in _rows(kept):
+def join_blocks(blocks: dict[str, str]) -> str:
+    """An index: the header of [letter id, length] pairs in letter order, a newline, the blocks."""
+    ids = sorted(blocks)
+    header = json.dumps([[i, len(blocks[i])] for i in ids], separators=(",", ":"))
+    return "\n".join([header, "".join(blocks[i] for i in ids)])
+
+
+def split_blocks(index: str) -> dict[str, str]:
+    """letter id -> block, of an index (the inverse of `join_blocks`)."""
+    header, _, body = index.partition("\n")
+    blocks, start = {}, 0
+    for letter_id, length in json.loads(header):
+        blocks[letter_id] = body[start:start + length]
+        start += length
+    return blocks
+
+
+def body(index: str) -> str:
+    """Every letter's block of an index, in letter order."""
+    return index.partition("\n")[2]
+
+
+def _cells(rows: Iterable[list[Any]]) -> Iterator[list[str]]:
+    for row in rows:
         yield ["" if c is None else c if isinstance(c, str) else c[0] for c in row]
 
 
-def solutions(kept: Kept, name: str) -> SelectResult:
-    """The rows of query `name` as typed terms."""
-    datatypes: dict[str, ox.NamedNode] = {}
+@dataclass(frozen=True)
+class Table:
+    """The rows of per-letter query `name` that every letter kept, in letter order: each row's JSON
+    followed by a comma."""
 
-    def term(c: Any) -> Term:
-        if c is None or isinstance(c, str):
-            return None if c is None else ox.Literal(c)
-        if len(c) == 1:
-            return ox.NamedNode(c[0])
-        if c[1] == "_":
-            return ox.BlankNode(c[0])
-        if c[1].startswith("@"):
-            return ox.Literal(c[0], language=c[1][1:])
-        datatype = datatypes.get(c[1]) or datatypes.setdefault(c[1], ox.NamedNode(c[1]))
-        return ox.Literal(c[0], datatype=datatype)
+    name: str
+    json_rows: str
 
-    return SelectResult(columns(name), [[term(c) for c in row] for row in _rows(kept)])
+    @classmethod
+    def of_letters(cls, name: str, kept: Kept) -> Table:
+        """The table from each letter's rows (in any order)."""
+        return cls(name, "".join(block(text, "json") for _, text in sorted(kept)))
+
+    def rows(self) -> list[list[Any]]:
+        """The rows, encoded (parsed at once: one json.loads of every letter's rows)."""
+        return json.loads("[" + self.json_rows[:-1] + "]")  # type: ignore[no-any-return]
+
+    def cells(self) -> Iterator[list[str]]:
+        """The rows as table cells (lexical values; empty when unbound)."""
+        return _cells(self.rows())
+
+    def csv(self) -> str:
+        """The rows as CSV lines (no header), as `kg table` prints them."""
+        from kg.results import csv_lines
+
+        return csv_lines(self.cells())
+
+    def solutions(self) -> SelectResult:
+        """The rows as typed terms."""
+        datatypes: dict[str, ox.NamedNode] = {}
+
+        def term(c: Any) -> Term:
+            if c is None or isinstance(c, str):
+                return None if c is None else ox.Literal(c)
+            if len(c) == 1:
+                return ox.NamedNode(c[0])
+            if c[1] == "_":
+                return ox.BlankNode(c[0])
+            if c[1].startswith("@"):
+                return ox.Literal(c[0], language=c[1][1:])
+            datatype = datatypes.get(c[1]) or datatypes.setdefault(c[1], ox.NamedNode(c[1]))
+            return ox.Literal(c[0], datatype=datatype)
+
+        return SelectResult(columns(self.name), [[term(c) for c in row] for row in self.rows()])

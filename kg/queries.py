@@ -186,7 +186,7 @@ def run(store: Store, query: NamedQuery, params: dict[str, str] | None = None) -
     from kg import kept
 
     if kept.kept_queries().get(query.name) == query and not params and store.tallies_complete():
-        return kept.solutions(store.kept_rows(query.name).items(), query.name)
+        return store.kept(query.name).solutions()
     query = answering(store, query)
     subs = query.substitutions(params or {})
     try:

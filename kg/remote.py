@@ -211,6 +211,12 @@ class RemoteStore:
     def kept_rows(self, name: str) -> dict[str, str]:
         return _by_letter(self._manifest(kept.predicate(name)))
 
+    def kept(self, name: str) -> kept.Table:
+        return kept.Table.of_letters(name, self.kept_rows(name).items())
+
+    def kept_csv(self, name: str) -> str:
+        return self.kept(name).csv()
+
     def letter_decision_counts(self) -> dict[str, int]:
         return {i: tally.decisions_in(t) for i, t in _by_letter(self._manifest(TALLIES)).items()}
 
@@ -271,14 +277,3 @@ def _unlist(letter_id: str) -> list[str]:
     return [f"DELETE WHERE {{ GRAPH {manifest} {{ {iris.letter(letter_id)} ?p ?o }} }}",
             f"DELETE DATA {{ GRAPH {manifest} {{ {manifest_entry(graph).triple} }} }}",
             f"DROP SILENT GRAPH {graph}"]
-
-
-def open_store(spec: str, *, read_only: bool = False) -> object:
-    """An embedded store for a directory, a remote one for an http(s) URL."""
-    from pathlib import Path
-
-    from kg.store import Store
-
-    if spec.startswith(("http://", "https://")):
-        return RemoteStore(spec, read_only=read_only)
-    return Store(Path(spec), read_only=read_only)

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 from collections.abc import Iterable
-from typing import TextIO
 
 import pyoxigraph as ox
 from rich.console import Console
@@ -19,16 +18,15 @@ SELECT_FORMATS = ("table", "csv", "tsv", "json")
 GRAPH_FORMATS = {"ttl": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "jsonld": ox.RdfFormat.JSON_LD}
 
 
-def write_csv(out: TextIO, columns: list[str], rows: Iterable[list[str]], delimiter: str = ",") -> None:
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
+def csv_lines(rows: Iterable[list[str]], delimiter: str = ",") -> str:
+    """Rows as CSV (or TSV) lines, each ended by a newline."""
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\n").writerows(rows)
+    return out.getvalue()
 
 
 def to_csv(columns: list[str], rows: Iterable[list[str]], delimiter: str = ",") -> str:
-    out = io.StringIO()
-    write_csv(out, columns, rows, delimiter)
-    return out.getvalue()
+    return csv_lines([columns], delimiter) + csv_lines(rows, delimiter)
 
 
 

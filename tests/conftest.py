@@ -44,13 +44,18 @@ def same_as_direct(store: object) -> None:
     kept) as the same queries over the whole store do: same typed terms, same order."""
     from kg import kept
     from kg.queries import answering, cell, load_query, named_query, run, select_result, table_rows
+    from kg.results import csv_lines
 
     assert set(kept.kept_queries()) == {"decisions", "cases", "guideline-disagreements", "time-injury-to-review"}
     for name, query in kept.kept_queries().items():
         direct = select_result(query, store.query(query.sparql))  # type: ignore[attr-defined]
         assert run(store, query) == direct, name  # type: ignore[arg-type]
-        cells = (kept.columns(name), list(kept.cells(store.kept_rows(name).items())))  # type: ignore[attr-defined]
-        assert cells == (direct.columns, [[cell(t) for t in row] for row in direct.rows]), name
+        table = store.kept(name)  # type: ignore[attr-defined]
+        cells = [[cell(t) for t in row] for row in direct.rows]
+        assert (kept.columns(name), list(table.cells())) == (direct.columns, cells), name
+        assert table.csv() == store.kept_csv(name) == csv_lines(cells), name  # type: ignore[attr-defined]
+        if isinstance(store, Store):  # a local store answers from its index of every letter's rows
+            assert all(store._kept_index(name, form) is not None for form in kept.FORMS), name
 
     assert store.tallies_complete()  # type: ignore[attr-defined]
     for path in DIRECT:

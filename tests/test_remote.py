@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from kg.cli import app
 from kg.kept import kept_queries
-from kg.remote import open_store
+from kg.store import open_store
 
 from .conftest import LETTERS, same_as_direct
 

@@ -16,7 +16,6 @@ from kg import iris
 from kg.build import build
 from kg.cli import TABLES, app
 from kg.graph import letter_quads
-from kg.kept import cells as kept_cells
 from kg.kept import kept_queries
 from kg.kept import predicate as kept_predicate
 from kg.parser import parse_file
@@ -63,6 +62,24 @@ def test_tallies_follow_changed_and_removed_letters(tmp_path):
             store.remove_letter(letter_id)
         assert list(store.query("SELECT * WHERE { GRAPH <https://w3id.org/imr-kg/id/graph/tallies> { ?s ?p ?o } }",
                                 default_graph=[])) == []
+
+
+def test_a_write_that_is_interrupted_leaves_no_index_of_kept_rows_and_the_next_build_rebuilds_it(tmp_path):
+    with Store(tmp_path / "s") as store:
+        assert build(ALL_LETTERS, store).ok
+        csv = store.kept_csv("decisions")
+        assert csv.count("\n") == 72
+        assert csv.startswith("000_ed7318db5454d5ef,Soma tablets 350mg,Upheld,carisoprodol,350,")
+        with pytest.raises(KeyboardInterrupt), store.writing():
+            assert store._kept_index("decisions", "csv") is None  # taken for the write
+            raise KeyboardInterrupt
+    with Store(tmp_path / "s") as store:
+        assert store._kept_index("decisions", "csv") is None
+        assert store.kept_csv("decisions") == csv  # from every letter's own rows
+        again = build(ALL_LETTERS, store)
+        assert again.unchanged == 28 and store._kept_index("decisions", "csv") is not None
+        assert store.kept_csv("decisions") == csv
+        same_as_direct(store)
 
 
 def test_generated_letters_tallies_equal_the_direct_queries(tmp_path):
@@ -119,7 +136,7 @@ def test_kg_table_reads_the_rows_letters_kept_and_runs_the_query_until_every_let
     with Store(tmp_path / "s") as store:
         assert build(ALL_LETTERS, store).ok  # every letter relisted with its rows: complete again
         assert store.tallies_complete()
-        kept = list(kept_cells(store.kept_rows(name).items()))
+        kept = list(store.kept(name).cells())
     assert runner.invoke(app, ["table", name, "--store", str(tmp_path / "s")]).stdout == direct
     assert len(kept) == direct.count("\n") - 1 == {"decisions": 72, "cases": 28}[name]
 

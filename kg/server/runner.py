@@ -106,7 +106,7 @@ class QueryRunner:
         self._store = self._open()
 
     def _open(self) -> Any:
-        from kg.remote import open_store
+        from kg.store import open_store
 
         return open_store(self.store_path, read_only=True)
 
