@@ -68,7 +68,8 @@ def build(
     if not letters:
         err.print("[red]error:[/red] name letter files or folders, or pass --sample")
         raise typer.Exit(2)
-    from kg.build import build_files, collect_inputs  # the parser loads its drug dictionary (~3 s): builds only
+    from kg.build import build_files  # the parser loads its drug dictionary (~3 s): builds only
+    from kg.sources import collect_inputs
 
     try:
         files = collect_inputs(letters)

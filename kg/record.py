@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, Literal, TypeVar
@@ -10,9 +11,9 @@ from typing import Generic, Literal, TypeVar
 T = TypeVar("T")
 
 
-def letter_id_of(path: Path) -> str:
+def letter_id_of(path: Path | str) -> str:
     """A letter's identifier: its file name without the extension."""
-    return path.stem
+    return os.path.splitext(os.path.basename(path))[0]
 
 Party = Literal["administrator", "reviewer"]
 Outcome = Literal["Upheld", "Overturned"]

@@ -124,6 +124,7 @@ MANIFEST_HEADER = ox.Quad(iris.MANIFEST_GRAPH, RDFS_LABEL, MANIFEST_LABEL, iris.
 WRITING_MARK = ox.Quad(iris.MANIFEST_GRAPH, BUILD_IN_PROGRESS, ox.Literal(True), iris.MANIFEST_GRAPH)
 TALLIES_COMPLETE = imr("talliesComplete")
 KEY_INDEX = imr("extractionKeyIndex")
+FILE_HASHES = imr("fileHashes")
 TALLY_DEFINITIONS = imr("tallyDefinitions")
 # what an extractor upgrade changes for an unchanged letter
 RELISTED = (EXTRACTION_KEY, TALLIES, *(kept.predicate(name) for name in kept.kept_queries()), TALLY_DEFINITIONS)
@@ -187,18 +188,35 @@ class Store:
     def extraction_keys(self) -> dict[str, str]:
         """letter id -> the extraction key (kg.extractor) its graph was made under: from the key
         index the last build left, or (slower: ~4 s at 100k letters) from the manifest entries."""
-        index = next(self._manifest(iris.MANIFEST_GRAPH, KEY_INDEX), None)
+        index = self._index(KEY_INDEX)
         if index is not None:
-            return json.loads(index.object.value)  # type: ignore[no-any-return]
+            return json.loads(index)  # type: ignore[no-any-return]
         return _by_letter(self._manifest(None, EXTRACTION_KEY))
 
     def save_key_index(self, keys: dict[str, str]) -> None:
         """Keep every letter's extraction key in one literal for the next build to read at once; any
         later write drops it (see `writing`), so it is never stale."""
-        for q in list(self._manifest(iris.MANIFEST_GRAPH, KEY_INDEX)):
+        self._save_index(KEY_INDEX, json.dumps(keys, separators=(",", ":")))
+
+    def file_hashes(self) -> str | None:
+        """The letter files' hashes the last build kept (kg.sources.KnownHashes, encoded)."""
+        return self._index(FILE_HASHES)
+
+    def save_file_hashes(self, encoded: str) -> None:
+        self._save_index(FILE_HASHES, encoded)
+
+    def _index(self, predicate: ox.NamedNode) -> str | None:
+        """The value of a manifest literal that holds an index (one value for the whole store)."""
+        quad = next(self._manifest(iris.MANIFEST_GRAPH, predicate), None)
+        return None if quad is None else quad.object.value
+
+    def _save_index(self, predicate: ox.NamedNode, value: str) -> None:
+        self._drop_index(predicate)
+        self._store.add(ox.Quad(iris.MANIFEST_GRAPH, predicate, ox.Literal(value), iris.MANIFEST_GRAPH))
+
+    def _drop_index(self, predicate: ox.NamedNode) -> None:
+        for q in list(self._manifest(iris.MANIFEST_GRAPH, predicate)):
             self._store.remove(q)
-        self._store.add(ox.Quad(iris.MANIFEST_GRAPH, KEY_INDEX, ox.Literal(json.dumps(keys, separators=(",", ":"))),
-                                iris.MANIFEST_GRAPH))
 
     def rejections(self) -> dict[str, str]:
         """extraction key -> reason, for the file contents the extractor rejected."""
@@ -273,19 +291,15 @@ class Store:
     def kept(self, name: str) -> kept.Table:
         """Every letter's kept rows of per-letter query `name`: from its index, or (while a write
         goes on, or after one was interrupted) from each letter's manifest entry."""
-        index = self._kept_index(name, "json")
+        index = self._index(iris.kept_index(name, "json"))
         if index is None:
             return kept.Table.of_letters(name, self.kept_rows(name).items())
         return kept.Table(name, kept.body(index))
 
     def kept_csv(self, name: str) -> str:
         """`kept(name)` as CSV lines: as its index of that form holds them, if there is one."""
-        index = self._kept_index(name, "csv")
+        index = self._index(iris.kept_index(name, "csv"))
         return self.kept(name).csv() if index is None else kept.body(index)
-
-    def _kept_index(self, name: str, form: str) -> str | None:
-        quad = next(self._manifest(iris.MANIFEST_GRAPH, iris.kept_index(name, form)), None)
-        return None if quad is None else quad.object.value
 
     def _take_kept_indexes(self) -> None:
         """Hold the kept-row indexes (see kg.kept) for the write that starts, and drop them from the
@@ -295,11 +309,10 @@ class Store:
         for name in kept.kept_queries():
             for form in kept.FORMS:
                 predicate = iris.kept_index(name, form)
-                for q in list(self._manifest(iris.MANIFEST_GRAPH, predicate)):
-                    self._kept_indexes[predicate] = q.object.value
-                    self._store.remove(q)
-                if empty:
-                    self._kept_indexes[predicate] = kept.join_blocks({})
+                index = kept.join_blocks({}) if empty else self._index(predicate)
+                if index is not None:
+                    self._kept_indexes[predicate] = index
+                self._drop_index(predicate)
 
     def _save_kept_indexes(self) -> None:
         """Write the indexes back with the blocks of the letters this write changed; rebuild one the
@@ -314,8 +327,7 @@ class Store:
                 if blocks is None:
                     letters = self.kept_rows(name) if letters is None else letters
                     blocks = {letter_id: kept.block(rows, form) for letter_id, rows in letters.items()}
-                self._store.add(ox.Quad(iris.MANIFEST_GRAPH, predicate, ox.Literal(kept.join_blocks(blocks)),
-                                        iris.MANIFEST_GRAPH))
+                self._save_index(predicate, kept.join_blocks(blocks))
 
     def _changed_blocks(self, name: str, form: str, index: str | None) -> dict[str, str] | None:
         """The blocks of `index` with this write's changes; None without an index to change, or when
@@ -356,8 +368,7 @@ class Store:
         self._writers += 1
         if self._writers == 1:
             self._store.add(WRITING_MARK)
-            for q in list(self._manifest(iris.MANIFEST_GRAPH, KEY_INDEX)):  # stale from the first write on
-                self._store.remove(q)
+            self._drop_index(KEY_INDEX)  # stale from the first write on
             self._take_kept_indexes()
         yield
         self._writers -= 1

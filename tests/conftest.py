@@ -42,7 +42,7 @@ def same_as_direct(store: object) -> None:
     """The aggregate named queries (read from the tallies kept at build time) answer as the direct
     queries over every decision do, and the per-letter queries (answered from the rows each letter
     kept) as the same queries over the whole store do: same typed terms, same order."""
-    from kg import kept
+    from kg import iris, kept
     from kg.queries import answering, cell, load_query, named_query, run, select_result, table_rows
     from kg.results import csv_lines
 
@@ -55,7 +55,7 @@ def same_as_direct(store: object) -> None:
         assert (kept.columns(name), list(table.cells())) == (direct.columns, cells), name
         assert table.csv() == store.kept_csv(name) == csv_lines(cells), name  # type: ignore[attr-defined]
         if isinstance(store, Store):  # a local store answers from its index of every letter's rows
-            assert all(store._kept_index(name, form) is not None for form in kept.FORMS), name
+            assert all(store._index(iris.kept_index(name, form)) is not None for form in kept.FORMS), name
 
     assert store.tallies_complete()  # type: ignore[attr-defined]
     for path in DIRECT:
