@@ -323,26 +323,19 @@ class Store:
             letters: dict[str, str] | None = None
             for form in kept.FORMS:
                 predicate = iris.kept_index(name, form)
-                blocks = self._changed_blocks(name, form, (self._kept_indexes or {}).get(predicate))
-                if blocks is None:
+                index = self._changed_index(name, form, (self._kept_indexes or {}).get(predicate))
+                if index is None:
                     letters = self.kept_rows(name) if letters is None else letters
-                    blocks = {letter_id: kept.block(rows, form) for letter_id, rows in letters.items()}
-                self._save_index(predicate, kept.join_blocks(blocks))
+                    index = kept.join_blocks({letter_id: kept.block(rows, form) for letter_id, rows in letters.items()})
+                self._save_index(predicate, index)
 
-    def _changed_blocks(self, name: str, form: str, index: str | None) -> dict[str, str] | None:
-        """The blocks of `index` with this write's changes; None without an index to change, or when
-        a letter was written without its rows of the query."""
-        if index is None:
+    def _changed_index(self, name: str, form: str, index: str | None) -> str | None:
+        """`index` with this write's changes; None without an index to change, or when a letter was
+        written without its rows of the query."""
+        if index is None or any(rows is not None and name not in rows for rows in self._kept_changes.values()):
             return None
-        blocks = kept.split_blocks(index)
-        for letter_id, rows in self._kept_changes.items():
-            if rows is None:
-                blocks.pop(letter_id, None)
-            elif name in rows:
-                blocks[letter_id] = kept.block(rows[name], form)
-            else:
-                return None
-        return blocks
+        return kept.replace_blocks(index, {letter_id: None if rows is None else kept.block(rows[name], form)
+                                           for letter_id, rows in self._kept_changes.items()})
 
     def tallies_complete(self) -> bool:
         """Whether the tally graph counts every letter's decisions (see kg.tally), and every letter

@@ -90,3 +90,16 @@ def test_letter_ids_round_trip_through_their_iris(letter_id):
     assert iris.letter_graph_id(iris.letter_graph(letter_id)) == letter_id
     assert iris.letter_graph_id(iris.letter(letter_id)) is None
     assert iris.letter_graph_id(iris.VOCABULARY_GRAPH) is None
+
+
+BLOCKS = st.dictionaries(st.text(min_size=1, max_size=6), st.text(max_size=8), max_size=12)
+
+
+@given(BLOCKS, st.dictionaries(st.text(min_size=1, max_size=6), st.none() | st.text(max_size=8), max_size=6))
+def test_an_index_of_kept_rows_changes_as_its_letters_do(blocks, changes):
+    from kg.kept import body, join_blocks, replace_blocks
+
+    expected = {i: b for i, b in (blocks | changes).items() if b is not None}
+    changed = replace_blocks(join_blocks(blocks), changes)
+    assert changed == join_blocks(expected)
+    assert body(changed) == "".join(expected[i] for i in sorted(expected))
