@@ -32,7 +32,7 @@ import pyoxigraph as ox
 
 from kg import iris
 from kg.namespaces import XSD_STRING
-from kg.queries import NamedQuery, SelectResult, Term, all_queries, select_result
+from kg.queries import NamedQuery, SelectResult, Term, TooManyRows, all_queries, select_result
 
 ENCODING = "kept rows 2: a JSON list of cells per row, under a predicate per query"  # change with the encoding
 Kept = Iterable[tuple[str, str]]  # (letter id, that letter's encoded rows of one query), in any order
@@ -173,8 +173,12 @@ class Table:
 
         return csv_lines(self.cells())
 
-    def solutions(self) -> SelectResult:
-        """The rows as typed terms."""
+    def solutions(self, max_rows: int | None = None) -> SelectResult:
+        """The rows as typed terms (TooManyRows if there are more than `max_rows`, before any term
+        is made)."""
+        rows = self.rows()
+        if max_rows is not None and len(rows) > max_rows:
+            raise TooManyRows(max_rows)
         datatypes: dict[str, ox.NamedNode] = {}
 
         def term(c: Any) -> Term:
@@ -189,4 +193,4 @@ class Table:
             datatype = datatypes.get(c[1]) or datatypes.setdefault(c[1], ox.NamedNode(c[1]))
             return ox.Literal(c[0], datatype=datatype)
 
-        return SelectResult(columns(self.name), [[term(c) for c in row] for row in self.rows()])
+        return SelectResult(columns(self.name), [[term(c) for c in row] for row in rows])

@@ -27,6 +27,13 @@ class QueryError(ValueError):
     """A query that cannot be run as asked: unknown name, missing or ill-typed parameter."""
 
 
+class TooManyRows(QueryError):
+    """A result over the number of rows the caller accepts."""
+
+    def __init__(self, max_rows: int) -> None:
+        super().__init__(f"the result has more than {max_rows} rows")
+
+
 @dataclass(frozen=True)
 class Parameter:
     name: str
@@ -180,13 +187,15 @@ def answering(store: Store, query: NamedQuery) -> NamedQuery:
     return query
 
 
-def run(store: Store, query: NamedQuery, params: dict[str, str] | None = None) -> QueryResult:
-    """Run a named query with typed parameters. A per-letter query without parameters is answered
-    from the rows the letters kept (kg.kept) when every letter keeps them."""
+def run(store: Store, query: NamedQuery, params: dict[str, str] | None = None,
+        max_rows: int | None = None) -> QueryResult:
+    """Run a named query with typed parameters; a SELECT with more than `max_rows` rows raises
+    TooManyRows before its rows are made into terms. A per-letter query without parameters is
+    answered from the rows the letters kept (kg.kept) when every letter keeps them."""
     from kg import kept
 
     if kept.kept_queries().get(query.name) == query and not params and store.tallies_complete():
-        return store.kept(query.name).solutions()
+        return store.kept(query.name).solutions(max_rows)
     query = answering(store, query)
     subs = query.substitutions(params or {})
     try:
@@ -194,16 +203,20 @@ def run(store: Store, query: NamedQuery, params: dict[str, str] | None = None) -
     except SyntaxError as exc:
         raise QueryError(f"query {query.name!r} is not valid SPARQL: {exc}") from exc
     if isinstance(result, ox.QuerySolutions):
-        return select_result(query, result)
+        return select_result(query, result, max_rows)
     if isinstance(result, ox.QueryBoolean):
         return bool(result)
     return GraphResult(list(result))
 
 
-def select_result(query: NamedQuery, solutions: ox.QuerySolutions) -> SelectResult:
+def select_result(query: NamedQuery, solutions: ox.QuerySolutions, max_rows: int | None = None) -> SelectResult:
     """The solutions of `query` as a table (its multivalued cells sorted and deduplicated)."""
     columns = [v.value for v in solutions.variables]
-    rows = [[_sorted_multi(s[c]) if c in query.multivalued else s[c] for c in columns] for s in solutions]
+    rows = []
+    for s in solutions:
+        if max_rows is not None and len(rows) == max_rows:
+            raise TooManyRows(max_rows)
+        rows.append([_sorted_multi(s[c]) if c in query.multivalued else s[c] for c in columns])
     return SelectResult(columns, rows)
 
 

@@ -9,7 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from kg.cli import app
-from kg.queries import QueryError, all_queries, named_query, run, table_rows
+from kg.queries import QueryError, TooManyRows, all_queries, named_query, run, table_rows
 
 runner = CliRunner()
 
@@ -194,3 +194,16 @@ def test_cli_query_own_files(store_dir, tmp_path):
     broken.write_text("SELECT WHERE {")
     result = runner.invoke(app, ["query", str(broken), "--store", store_dir])
     assert result.exit_code == 2 and "not valid SPARQL" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["decisions", "uphold-rate-by-medication"])
+def test_a_result_over_the_row_cap_is_refused_before_its_rows_are_made(sample_store, name):
+    from kg.server.execute import execute
+
+    rows = len(run(sample_store, named_query(name)).rows)  # type: ignore[union-attr]
+    assert rows == {"decisions": 72, "uphold-rate-by-medication": 18}[name]
+    assert len(run(sample_store, named_query(name), max_rows=rows).rows) == rows  # type: ignore[union-attr]
+    with pytest.raises(TooManyRows, match=f"more than {rows - 1} rows"):
+        run(sample_store, named_query(name), max_rows=rows - 1)
+    status, _, body = execute(sample_store, {"kind": "named", "name": name, "accept": ""}, rows - 1)
+    assert status == 422 and body == f"the result has more than {rows - 1} rows\n".encode()

@@ -11,7 +11,7 @@ from xml.sax.saxutils import escape, quoteattr
 import pyoxigraph as ox
 
 from kg.namespaces import XSD_STRING
-from kg.queries import QueryError, SelectResult, json_term, named_query, run
+from kg.queries import QueryError, SelectResult, TooManyRows, json_term, named_query, run
 from kg.store import Store
 
 SOLUTION_TYPES = {
@@ -117,7 +117,10 @@ def _letter_index(store: Store) -> Reply:
 
 
 def _named(store: Store, request: dict[str, Any], max_rows: int) -> Reply:
-    result = run(store, named_query(request["name"]), request.get("params") or {})
+    try:
+        result = run(store, named_query(request["name"]), request.get("params") or {}, max_rows)
+    except TooManyRows as exc:
+        return _text(422, str(exc))
     media = negotiate(request.get("accept", ""), list(SOLUTION_TYPES))
     if media is None:
         return _text(406, f"no acceptable results format; offered: {', '.join(SOLUTION_TYPES)}")
@@ -126,8 +129,6 @@ def _named(store: Store, request: dict[str, Any], max_rows: int) -> Reply:
         return 200, _CONTENT_TYPE[fmt], _boolean(result, fmt)
     if not isinstance(result, SelectResult):
         return _text(400, "named queries over HTTP must be SELECT or ASK")
-    if len(result.rows) > max_rows:
-        return _text(422, f"the result has more than {max_rows} rows")
     return 200, _CONTENT_TYPE[fmt], serialize_solutions(result, fmt)
 
 
