@@ -68,10 +68,10 @@ def kept_rows(query: str) -> NamedNode:
     return _iri("kept", query)
 
 
-def kept_index(query: str, form: str) -> NamedNode:
-    """The manifest predicate of the index of every letter's kept rows of a query, in one form (see
-    kg.kept)."""
-    return _iri("kept", query, form)
+def kept_index(query: str, *part: str) -> NamedNode:
+    """The manifest predicate of an index of the letters' kept rows of a query (see kg.kept): all
+    rows in one form, or those of one value."""
+    return _iri("kept", query, *part)
 
 
 VOCABULARY_GRAPH = _iri("graph", "vocabulary")

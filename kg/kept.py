@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
@@ -41,8 +41,34 @@ FORMS = ("json", "csv")  # the forms of a query's index (see Table)
 
 @cache
 def kept_queries() -> dict[str, NamedQuery]:
-    """The per-letter named queries (without parameters), by name."""
-    return {q.name: q for q in all_queries() if q.per_letter and not q.parameters}
+    """The per-letter named queries, by name: those without parameters, and those whose one
+    parameter is a column they select (their rows are kept for every value: see `by_value`)."""
+    return {q.name: q for q in all_queries()
+            if q.per_letter and (not q.parameters or [p.name for p in q.parameters] == [_bound_column(q)])}
+
+
+def _bound_column(query: NamedQuery) -> str | None:
+    """The column that the query's one parameter binds, if the query selects it."""
+    names = [p.name for p in query.parameters]
+    return names[0] if len(names) == 1 and names[0] in _columns(query.sparql) else None
+
+
+def whole_queries() -> list[str]:
+    """The kept queries without parameters: each has an index of every letter's rows, per form."""
+    return [name for name, q in kept_queries().items() if not q.parameters]
+
+
+def by_value(name: str) -> str | None:
+    """The column a kept query's parameter binds (its rows are indexed by that column's value), or
+    None for a query without parameters. Binding the parameter selects the rows whose column holds
+    the value, in the same order, so the rows of every value are kept and looked up by value."""
+    query = kept_queries()[name]
+    return query.parameters[0].name if query.parameters else None
+
+
+def value_key(value: Term) -> str:
+    """How a value of a `by_value` column is written in its index's IRI."""
+    return json.dumps(_encoded(value), separators=(",", ":"))
 
 
 def predicate(name: str) -> ox.NamedNode:
@@ -55,11 +81,14 @@ def definitions() -> dict[str, str]:
     return {"encoding": ENCODING} | {name: q.sparql for name, q in kept_queries().items()}
 
 
-@cache
 def columns(name: str) -> list[str]:
     """The variables the query selects."""
-    query = kept_queries()[name]
-    return select_result(query, ox.Store().query(query.sparql)).columns  # type: ignore[arg-type]
+    return _columns(kept_queries()[name].sparql)
+
+
+@cache
+def _columns(sparql: str) -> list[str]:
+    return [v.value for v in ox.Store().query(sparql).variables]  # type: ignore[union-attr]
 
 
 def _encoded(term: Term) -> Any:
@@ -91,6 +120,15 @@ def block(rows: str, form: str) -> str:
     from kg.results import csv_lines
 
     return csv_lines(_cells(json.loads(rows)))
+
+
+def value_blocks(name: str, rows: str) -> dict[str, str]:
+    """A letter's encoded rows of a `by_value` query, as a json block per value key."""
+    at = columns(name).index(by_value(name) or "")
+    grouped: dict[str, list[Any]] = {}
+    for row in json.loads(rows):
+        grouped.setdefault(json.dumps(row[at], separators=(",", ":")), []).append(row)
+    return {key: block(json.dumps(found, separators=(",", ":")), "json") for key, found in grouped.items()}
 
 
 def join_blocks(blocks: dict[str, str]) -> str:
@@ -194,3 +232,99 @@ class Table:
             return ox.Literal(c[0], datatype=datatype)
 
         return SelectResult(columns(self.name), [[term(c) for c in row] for row in rows])
+
+
+Rows = dict[str, str]  # query name -> one letter's encoded rows of it
+
+
+class Indexes:
+    """The indexes of a store's kept rows, brought up to date at the end of each write with the
+    letters it changed. A query without parameters has one index per form; a `by_value` one has an
+    index per value (the rows of every letter with that value) and a directory of its values.
+
+    Indexes are read through `get` and written through `put` (None: drop), by IRI; `letters(name)`
+    reads every letter's rows of a query, for an index that must be made from scratch (~25 s at
+    100k letters: none yet, or the last write was interrupted)."""
+
+    def __init__(self, get: Callable[[ox.NamedNode], str | None], put: Callable[[ox.NamedNode, str | None], None],
+                 letters: Callable[[str], dict[str, str]]) -> None:
+        self._get, self._put, self._letters = get, put, letters
+        self._changes: dict[str, tuple[Rows | None, Rows | None]] = {}  # letter id -> (rows before, after)
+
+    def changed(self, letter_id: str, before: Rows | None, after: Rows | None) -> None:
+        """Record that a letter's rows went from `before` to `after` (None: it was not, or is no
+        longer, in the store); `before` is the letter's rows when the write started."""
+        first = self._changes.get(letter_id, (before, None))[0]
+        self._changes[letter_id] = (first, after)
+
+    def save(self) -> None:
+        for name in kept_queries():
+            if by_value(name):
+                self._save_by_value(name)
+            else:
+                self._save_whole(name)
+        self._changes = {}
+
+    def drop(self) -> None:
+        """Drop every index (their letters' rows are no longer known to be up to date)."""
+        for name in kept_queries():
+            if by_value(name):
+                self._drop_values(name)
+                self._put(iris.kept_index(name, "values"), None)
+            else:
+                for form in FORMS:
+                    self._put(iris.kept_index(name, form), None)
+        self._changes = {}
+
+    def _complete(self, name: str) -> bool:
+        """Whether every changed letter has rows of the query (a letter written by code that did not
+        keep them has none: only the letters' own rows can answer then)."""
+        return all(after is None or name in after for _, after in self._changes.values())
+
+    def _save_whole(self, name: str) -> None:
+        letters: dict[str, str] | None = None
+        for form in FORMS:
+            iri = iris.kept_index(name, form)
+            index = self._get(iri) if self._complete(name) else None
+            if index is None:
+                letters = self._letters(name) if letters is None else letters
+                index = join_blocks({letter_id: block(rows, form) for letter_id, rows in letters.items()})
+            else:
+                index = replace_blocks(index, {letter_id: None if after is None else block(after[name], form)
+                                               for letter_id, (_, after) in self._changes.items()})
+            self._put(iri, index)
+
+    def _save_by_value(self, name: str) -> None:
+        directory = iris.kept_index(name, "values")
+        listed = self._get(directory) if self._complete(name) else None
+        if listed is None:
+            self._drop_values(name)
+            by_key: dict[str, dict[str, str]] = {}
+            for letter_id, rows in self._letters(name).items():
+                for key, found in value_blocks(name, rows).items():
+                    by_key.setdefault(key, {})[letter_id] = found
+            for key, blocks in by_key.items():
+                self._put(iris.kept_index(name, "value", key), join_blocks(blocks))
+            self._put(directory, json.dumps(sorted(by_key), separators=(",", ":")))
+            return
+        keys = set(json.loads(listed))
+        for key, changes in self._value_changes(name).items():
+            iri = iris.kept_index(name, "value", key)
+            index = self._get(iri) if key in keys else None
+            self._put(iri, replace_blocks(index or join_blocks({}), changes))
+            keys.add(key)
+        self._put(directory, json.dumps(sorted(keys), separators=(",", ":")))
+
+    def _drop_values(self, name: str) -> None:
+        for key in json.loads(self._get(iris.kept_index(name, "values")) or "[]"):
+            self._put(iris.kept_index(name, "value", key), None)
+
+    def _value_changes(self, name: str) -> dict[str, dict[str, str | None]]:
+        """value key -> letter id -> the letter's new block of that value's index (None: none)."""
+        out: dict[str, dict[str, str | None]] = {}
+        for letter_id, (before, after) in self._changes.items():
+            new = value_blocks(name, after[name]) if after else {}
+            old = value_blocks(name, before[name]) if before and name in before else {}
+            for key in old.keys() | new.keys():
+                out.setdefault(key, {})[letter_id] = new.get(key)
+        return out

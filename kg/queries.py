@@ -190,12 +190,19 @@ def answering(store: Store, query: NamedQuery) -> NamedQuery:
 def run(store: Store, query: NamedQuery, params: dict[str, str] | None = None,
         max_rows: int | None = None) -> QueryResult:
     """Run a named query with typed parameters; a SELECT with more than `max_rows` rows raises
-    TooManyRows before its rows are made into terms. A per-letter query without parameters is
-    answered from the rows the letters kept (kg.kept) when every letter keeps them."""
+    TooManyRows before its rows are made into terms. A per-letter query is answered from the rows
+    the letters kept (kg.kept) when every letter keeps them: all of them, or those of its
+    parameter's value."""
     from kg import kept
 
-    if kept.kept_queries().get(query.name) == query and not params and store.tallies_complete():
-        return store.kept(query.name).solutions(max_rows)
+    if kept.kept_queries().get(query.name) == query and store.tallies_complete():
+        column = kept.by_value(query.name)
+        if column is None and not params:
+            return store.kept(query.name).solutions(max_rows)
+        if column is not None:
+            table = store.kept_by_value(query.name, query.substitutions(params or {})[ox.Variable(column)])
+            if table is not None:
+                return table.solutions(max_rows)
     query = answering(store, query)
     subs = query.substitutions(params or {})
     try:

@@ -224,6 +224,10 @@ class RemoteStore:
     def kept_csv(self, name: str) -> str:
         return self.kept(name).csv()
 
+    def kept_by_value(self, name: str, value: ox.NamedNode | ox.Literal) -> kept.Table | None:
+        """No index: the query answers."""
+        return None
+
     def letter_decision_counts(self) -> dict[str, int]:
         return {i: tally.decisions_in(t) for i, t in _by_letter(self._manifest(TALLIES)).items()}
 

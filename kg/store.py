@@ -149,8 +149,7 @@ class Store:
         self.path = Path(path)
         self.read_only = read_only
         self._writers = 0  # nested `writing()` blocks
-        self._kept_indexes: dict[ox.NamedNode, str] | None = None  # as the outer `writing()` block found them
-        self._kept_changes: dict[str, dict[str, str] | None] = {}  # letter id -> its new rows, or None: removed
+        self._kept_indexes = kept.Indexes(self._index, self._put_index, self.kept_rows)
         if read_only:
             if not self.path.exists():
                 raise FileNotFoundError(f"no kg store at {self.path} (run `kg build` first)")
@@ -214,6 +213,12 @@ class Store:
         self._drop_index(predicate)
         self._store.add(ox.Quad(iris.MANIFEST_GRAPH, predicate, ox.Literal(value), iris.MANIFEST_GRAPH))
 
+    def _put_index(self, predicate: ox.NamedNode, value: str | None) -> None:
+        if value is None:
+            self._drop_index(predicate)
+        else:
+            self._save_index(predicate, value)
+
     def _drop_index(self, predicate: ox.NamedNode) -> None:
         for q in list(self._manifest(iris.MANIFEST_GRAPH, predicate)):
             self._store.remove(q)
@@ -228,6 +233,11 @@ class Store:
         self.write(Batch(list(letters)), extra)
 
     def write(self, batch: Batch, extra: Iterable[ox.Quad] = ()) -> None:
+        """`_write` in a `writing` block of its own, unless one is open."""
+        with self.writing():
+            self._write(batch, extra)
+
+    def _write(self, batch: Batch, extra: Iterable[ox.Quad] = ()) -> None:
         """Commit a batch: replace its letters' graphs, update the keys of its relisted letters and
         remember its rejected files.
 
@@ -249,9 +259,11 @@ class Store:
         data = b"".join(letter.nquads for letter in letters) + ox.serialize(list(extra), format=ox.RdfFormat.N_QUADS)
         if data:
             self._store.bulk_load(data, format=ox.RdfFormat.N_QUADS)
-        self._kept_changes.update((letter.letter_id, letter.rows) for letter in [*letters, *batch.relisted])
         old = [q for letter in batch.relisted for prop in RELISTED
                for q in self._manifest(iris.letter(letter.letter_id), prop)]
+        before = _kept_rows_of(old)
+        for letter in [*letters, *batch.relisted]:
+            self._kept_indexes.changed(letter.letter_id, before.get(letter.letter_id), letter.rows)
         added = [tally.decode(letter.tallies) for letter in [*letters, *batch.relisted]]
         removed = [tally.decode(q.object.value) for q in old if q.predicate == TALLIES]
         self._update(quad_data("DELETE", old) + quad_data("INSERT", [
@@ -277,7 +289,10 @@ class Store:
             iris.letter(iris.letter_graph_id(graph) or ""), None, None, iris.MANIFEST_GRAPH)]]
         removed = [tally.decode(q.object.value) for q in entries if q.predicate == TALLIES]
         self._update(quad_data("DELETE", entries) + tally.update_operations(tally.change([], removed)))
-        self._kept_changes.update((iris.letter_graph_id(graph) or "", None) for graph in graphs)
+        before = _kept_rows_of(entries)
+        for graph in graphs:
+            letter_id = iris.letter_graph_id(graph) or ""
+            self._kept_indexes.changed(letter_id, before.get(letter_id, {}), None)
 
     def letter_decision_counts(self) -> dict[str, int]:
         """letter id -> number of decisions, from the letters' tallies in the manifest."""
@@ -291,51 +306,27 @@ class Store:
     def kept(self, name: str) -> kept.Table:
         """Every letter's kept rows of per-letter query `name`: from its index, or (while a write
         goes on, or after one was interrupted) from each letter's manifest entry."""
-        index = self._index(iris.kept_index(name, "json"))
+        index = self._kept_index(name, "json")
         if index is None:
             return kept.Table.of_letters(name, self.kept_rows(name).items())
         return kept.Table(name, kept.body(index))
 
     def kept_csv(self, name: str) -> str:
         """`kept(name)` as CSV lines: as its index of that form holds them, if there is one."""
-        index = self._index(iris.kept_index(name, "csv"))
+        index = self._kept_index(name, "csv")
         return self.kept(name).csv() if index is None else kept.body(index)
 
-    def _take_kept_indexes(self) -> None:
-        """Hold the kept-row indexes (see kg.kept) for the write that starts, and drop them from the
-        store, so that an interrupted write leaves none. An empty store has empty ones."""
-        empty = next(self._manifest(None, SHA256), None) is None
-        self._kept_indexes, self._kept_changes = {}, {}
-        for name in kept.kept_queries():
-            for form in kept.FORMS:
-                predicate = iris.kept_index(name, form)
-                index = kept.join_blocks({}) if empty else self._index(predicate)
-                if index is not None:
-                    self._kept_indexes[predicate] = index
-                self._drop_index(predicate)
-
-    def _save_kept_indexes(self) -> None:
-        """Write the indexes back with the blocks of the letters this write changed; rebuild one the
-        write started without (~25 s at 100k letters) from the letters' manifest entries."""
-        if not self.tallies_complete():
-            return
-        for name in kept.kept_queries():
-            letters: dict[str, str] | None = None
-            for form in kept.FORMS:
-                predicate = iris.kept_index(name, form)
-                index = self._changed_index(name, form, (self._kept_indexes or {}).get(predicate))
-                if index is None:
-                    letters = self.kept_rows(name) if letters is None else letters
-                    index = kept.join_blocks({letter_id: kept.block(rows, form) for letter_id, rows in letters.items()})
-                self._save_index(predicate, index)
-
-    def _changed_index(self, name: str, form: str, index: str | None) -> str | None:
-        """`index` with this write's changes; None without an index to change, or when a letter was
-        written without its rows of the query."""
-        if index is None or any(rows is not None and name not in rows for rows in self._kept_changes.values()):
+    def kept_by_value(self, name: str, value: ox.NamedNode | ox.Literal) -> kept.Table | None:
+        """The kept rows of a `kept.by_value` query whose column holds `value`, from their index;
+        None while there is none (the query answers then)."""
+        if self._kept_index(name, "values") is None:
             return None
-        return kept.replace_blocks(index, {letter_id: None if rows is None else kept.block(rows[name], form)
-                                           for letter_id, rows in self._kept_changes.items()})
+        index = self._kept_index(name, "value", kept.value_key(value))
+        return kept.Table(name, "" if index is None else kept.body(index))
+
+    def _kept_index(self, name: str, *part: str) -> str | None:
+        """An index of kept rows, unless a write is going on or was interrupted."""
+        return None if WRITING_MARK in self._store else self._index(iris.kept_index(name, *part))
 
     def tallies_complete(self) -> bool:
         """Whether the tally graph counts every letter's decisions (see kg.tally), and every letter
@@ -362,11 +353,13 @@ class Store:
         if self._writers == 1:
             self._store.add(WRITING_MARK)
             self._drop_index(KEY_INDEX)  # stale from the first write on
-            self._take_kept_indexes()
         yield
         self._writers -= 1
         if self._writers == 0:
-            self._save_kept_indexes()
+            if self.tallies_complete():
+                self._kept_indexes.save()
+            else:  # not read while incomplete, and would miss this write's changes after
+                self._kept_indexes.drop()
             self._store.flush()
             self._store.remove(WRITING_MARK)
 
@@ -384,6 +377,7 @@ class Store:
             self._store.extend([q for g in self._listed() for q in self._legacy_entries(g)])
         if WRITING_MARK not in self._store:
             return []
+        self._kept_indexes.drop()  # the interrupted write changed letters they do not show
         listed = self._listed()
         dropped = [g for g in self._letter_graphs() if g not in listed]
         for graph in dropped:
@@ -492,6 +486,17 @@ def with_vocabulary(quads: list[ox.Quad],
 
 def _prefixes() -> dict[str, str]:
     return {**PREFIXES, "id": DATA}
+
+
+def _kept_rows_of(entries: Iterable[ox.Quad]) -> dict[str, kept.Rows]:
+    """letter id -> query name -> its kept rows, among manifest quads."""
+    names = {kept.predicate(name): name for name in kept.kept_queries()}
+    rows: dict[str, kept.Rows] = {}
+    for q in entries:
+        letter_id = iris.letter_id(q.subject)  # type: ignore[arg-type]
+        if q.predicate in names and letter_id is not None:
+            rows.setdefault(letter_id, {})[names[q.predicate]] = q.object.value
+    return rows
 
 
 def _by_letter(quads: Iterable[ox.Quad]) -> dict[str, str]:

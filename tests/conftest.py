@@ -42,12 +42,17 @@ def same_as_direct(store: object) -> None:
     """The aggregate named queries (read from the tallies kept at build time) answer as the direct
     queries over every decision do, and the per-letter queries (answered from the rows each letter
     kept) as the same queries over the whole store do: same typed terms, same order."""
+    import pyoxigraph as ox
+
     from kg import iris, kept
     from kg.queries import answering, cell, load_query, named_query, run, select_result, table_rows
     from kg.results import csv_lines
 
-    assert set(kept.kept_queries()) == {"decisions", "cases", "guideline-disagreements", "time-injury-to-review"}
+    assert set(kept.kept_queries()) == {"decisions", "cases", "guideline-disagreements", "time-injury-to-review",
+                                        "decisions-for-medication"}
     for name, query in kept.kept_queries().items():
+        if kept.by_value(name):
+            continue
         direct = select_result(query, store.query(query.sparql))  # type: ignore[attr-defined]
         assert run(store, query) == direct, name  # type: ignore[arg-type]
         table = store.kept(name)  # type: ignore[attr-defined]
@@ -56,6 +61,16 @@ def same_as_direct(store: object) -> None:
         assert table.csv() == store.kept_csv(name) == csv_lines(cells), name  # type: ignore[attr-defined]
         if isinstance(store, Store):  # a local store answers from its index of every letter's rows
             assert all(store._index(iris.kept_index(name, form)) is not None for form in kept.FORMS), name
+    query = named_query("decisions-for-medication")  # kept by value: every medication, and one of none
+    medications = [s["m"].value for s in store.query(  # type: ignore[attr-defined]
+        "SELECT DISTINCT ?m WHERE { ?x a <https://w3id.org/imr-kg/ontology#Medication> ; "
+        "<http://www.w3.org/2004/02/skos/core#prefLabel> ?m }")]
+    for medication in [*medications, "no such medication"]:
+        params = {"medication": medication}
+        direct = select_result(query, store.query(query.sparql, substitutions=query.substitutions(params)))  # type: ignore[attr-defined]
+        assert run(store, query, params) == direct, medication  # type: ignore[arg-type]
+    if isinstance(store, Store):
+        assert store.kept_by_value(query.name, ox.Literal(medications[0])) is not None
 
     assert store.tallies_complete()  # type: ignore[attr-defined]
     for path in DIRECT:

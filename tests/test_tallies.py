@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from pyoxigraph import Literal
 from typer.testing import CliRunner
 
 from kg import iris
@@ -64,20 +65,24 @@ def test_tallies_follow_changed_and_removed_letters(tmp_path):
                                 default_graph=[])) == []
 
 
-def test_a_write_that_is_interrupted_leaves_no_index_of_kept_rows_and_the_next_build_rebuilds_it(tmp_path):
+def test_indexes_of_kept_rows_are_not_read_during_a_write_nor_after_an_interrupted_one(tmp_path):
     with Store(tmp_path / "s") as store:
         assert build(ALL_LETTERS, store).ok
         csv = store.kept_csv("decisions")
         assert csv.count("\n") == 72
         assert csv.startswith("000_ed7318db5454d5ef,Soma tablets 350mg,Upheld,carisoprodol,350,")
+        soma = store.kept_by_value("decisions-for-medication", Literal("carisoprodol"))
+        assert soma is not None and [row[1] for row in soma.rows()] == [
+            "000_ed7318db5454d5ef", "001_31f77f8318a90c33", "002_d7e3603ed8b34fa0", "004_cb07c567c7678ea3"]
         with pytest.raises(KeyboardInterrupt), store.writing():
-            assert store._index(iris.kept_index("decisions", "csv")) is None  # taken for the write
+            assert store._kept_index("decisions", "csv") is None  # not read while letters change
+            assert store.kept_by_value("decisions-for-medication", Literal("carisoprodol")) is None
+            assert store.kept_csv("decisions") == csv  # from every letter's own rows
             raise KeyboardInterrupt
     with Store(tmp_path / "s") as store:
-        assert store._index(iris.kept_index("decisions", "csv")) is None
-        assert store.kept_csv("decisions") == csv  # from every letter's own rows
-        again = build(ALL_LETTERS, store)
-        assert again.unchanged == 28 and store._index(iris.kept_index("decisions", "csv")) is not None
+        assert store._kept_index("decisions", "csv") is None and store.kept_csv("decisions") == csv
+        again = build(ALL_LETTERS, store)  # repairs: the indexes are made again from the letters' rows
+        assert again.unchanged == 28 and store._kept_index("decisions", "csv") is not None
         assert store.kept_csv("decisions") == csv
         same_as_direct(store)
 
