@@ -6,7 +6,8 @@ usage: python benchmarks/run.py [--letters N] [--changed K] [--oxigraph PATH] [-
    same quads (dumped from the built store as N-Quads);
 3. change K letters and build again: seconds for the incremental rebuild;
 4. score the tables against the truth with ../shared/tools/score_extraction.py (when present);
-5. time every named query (p50/max of 5 runs) in process, and the same SPARQL over HTTP in
+5. time `kg table decisions` and `kg table cases` as whole commands (p50 of 3);
+6. time every named query (p50/max of 5 runs) in process, and the same SPARQL over HTTP in
    `oxigraph serve-read-only` when --oxigraph is given; for the aggregates read from the build-time
    tallies, also the direct query over every decision (queries/direct/), once.
 """
@@ -111,6 +112,20 @@ def query_times(store: Path, oxigraph: str | None) -> list[tuple[str, float, flo
     return rows
 
 
+def table_seconds(store: Path) -> dict[str, float]:
+    """p50 of 3 runs of `kg table NAME` as a whole command (interpreter start and imports too)."""
+    seconds = {}
+    for table in ("decisions", "cases"):
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "kg.cli", "table", table, "--store", str(store)],
+                           capture_output=True, check=True)
+            times.append(time.perf_counter() - started)
+        seconds[table] = statistics.median(times)
+    return seconds
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--letters", type=int, default=2000)
@@ -149,6 +164,9 @@ def main() -> None:
         score = subprocess.run([sys.executable, str(scorer), str(corpus / "truth.json"), str(work / "decisions.csv"),
                                 str(work / "cases.csv")], capture_output=True, text=True).stdout.splitlines()[-1]
         print(f"accuracy: {score}")
+    tables = table_seconds(store)
+    print("kg table, whole command (p50 of 3): " + ", ".join(f"{t} {s:.2f} s" for t, s in tables.items())
+          + " (baseline: the same query in oxigraph serve, below)")
     print(f"{'query':32s} {'p50 s':>8s} {'max s':>8s} {'oxigraph serve s':>17s} {'direct s':>9s}")
     for name, p50, worst, base, direct in query_times(store, args.oxigraph):
         print(f"{name:32s} {p50:8.3f} {worst:8.3f} {'' if base is None else f'{base:17.3f}'}"
