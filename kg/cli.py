@@ -13,10 +13,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from kg import kept
 from kg.queries import QueryError, all_queries, named_query, run, table_rows
 from kg.resources import samples_dir
-from kg.results import csv_lines, render, to_csv
+from kg.results import csv_result, render
 from kg.store import DUMP_FORMATS, Store, open_store
 
 app = typer.Typer(help="Build and query a knowledge graph of California IMR determination letters.",
@@ -144,11 +143,7 @@ def table(
     if name not in TABLES:
         err.print(f"[red]error:[/red] unknown table {name!r}; choose {' or '.join(TABLES)}")
         raise typer.Exit(2)
-    kg_store = _open(store)
-    if kg_store.tallies_complete():
-        sys.stdout.write(csv_lines([kept.columns(name)]) + kg_store.kept_csv(name))
-    else:
-        sys.stdout.write(to_csv(*table_rows(kg_store, named_query(name))))
+    sys.stdout.write(csv_result(_open(store), named_query(name)))
 
 
 @app.command()
@@ -177,9 +172,10 @@ def query(
             raise typer.Exit(2)
         given[key.strip()] = value
     kg_store = _open(store)
+    fmt = fmt or ("table" if sys.stdout.isatty() else "csv")
     try:
-        result = run(kg_store, named_query(name), given)
-        output = render(result, fmt or ("table" if sys.stdout.isatty() else "csv"))
+        query = named_query(name)
+        output = csv_result(kg_store, query, given) if fmt == "csv" else render(run(kg_store, query, given), fmt)
     except (QueryError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

@@ -58,6 +58,12 @@ def whole_queries() -> list[str]:
     return [name for name, q in kept_queries().items() if not q.parameters]
 
 
+def whole(query: NamedQuery, params: dict[str, str] | None) -> bool:
+    """Whether the query is a kept query without parameters (and is asked without any): every
+    letter's rows answer it."""
+    return kept_queries().get(query.name) == query and not query.parameters and not params
+
+
 def by_value(name: str) -> str | None:
     """The column a kept query's parameter binds (its rows are indexed by that column's value), or
     None for a query without parameters. Binding the parameter selects the rows whose column holds

@@ -196,10 +196,9 @@ def run(store: Store, query: NamedQuery, params: dict[str, str] | None = None,
     from kg import kept
 
     if kept.kept_queries().get(query.name) == query and store.tallies_complete():
-        column = kept.by_value(query.name)
-        if column is None and not params:
+        if kept.whole(query, params):
             return store.kept(query.name).solutions(max_rows)
-        if column is not None:
+        if column := kept.by_value(query.name):
             table = store.kept_by_value(query.name, query.substitutions(params or {})[ox.Variable(column)])
             if table is not None:
                 return table.solutions(max_rows)

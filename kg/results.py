@@ -6,13 +6,17 @@ import csv
 import io
 import json
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 from rich.console import Console
 from rich.table import Table
 
 from kg.namespaces import PREFIXES
-from kg.queries import GraphResult, QueryResult, SelectResult, cell, json_term
+from kg.queries import GraphResult, NamedQuery, QueryResult, SelectResult, cell, json_term, run
+
+if TYPE_CHECKING:
+    from kg.store import Store
 
 SELECT_FORMATS = ("table", "csv", "tsv", "json")
 GRAPH_FORMATS = {"ttl": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "jsonld": ox.RdfFormat.JSON_LD}
@@ -27,6 +31,16 @@ def csv_lines(rows: Iterable[list[str]], delimiter: str = ",") -> str:
 
 def to_csv(columns: list[str], rows: Iterable[list[str]], delimiter: str = ",") -> str:
     return csv_lines([columns], delimiter) + csv_lines(rows, delimiter)
+
+
+def csv_result(store: Store, query: NamedQuery, params: dict[str, str] | None = None) -> str:
+    """A query's result as CSV (`render`). A kept query without parameters is printed from the
+    store's index of its rows (kg.kept), without making them into terms."""
+    from kg import kept
+
+    if kept.whole(query, params) and store.tallies_complete():
+        return csv_lines([kept.columns(query.name)]) + store.kept_csv(query.name)
+    return render(run(store, query, params), "csv")  # type: ignore[return-value]
 
 
 

@@ -179,6 +179,13 @@ def test_cli_query_formats(store_dir, tmp_path):
     assert bad.exit_code == 2
 
 
+@pytest.mark.parametrize("name", ["decisions", "cases"])
+def test_a_kept_table_as_csv_is_the_same_from_kg_query_and_kg_table(store_dir, name):
+    table = runner.invoke(app, ["table", name, "--store", store_dir]).stdout
+    assert runner.invoke(app, ["query", name, "-f", "csv", "--store", store_dir]).stdout == table
+    assert table.count("\n") == {"decisions": 73, "cases": 29}[name]
+
+
 def test_cli_query_own_files(store_dir, tmp_path):
     construct = tmp_path / "meds.rq"
     construct.write_text("PREFIX skos: <http://www.w3.org/2004/02/skos/core#>\n"
