@@ -1,22 +1,25 @@
 """Rows of the per-letter named queries, kept per letter at build time.
 
 Some named queries return rows about one letter each, ordered by letter first: the two tables of
-`kg table` (decisions, cases), guideline-disagreements, time-injury-to-review. Their headers say
-`# per-letter: yes`. Over the whole store they join every decision (minutes at 100k letters); over
-one letter's quads, when the letter is parsed, they take a millisecond or two. The store keeps
-each letter's rows of each such query in the manifest (under a predicate of that query's own, so
-that reading one query's rows reads nothing else), replaced and removed with the letter, and
-answers these queries (without parameters) by concatenating them in letter order: the same rows,
-in the same order, as the query over the store gives.
+`kg table` (decisions, cases), guideline-disagreements, time-injury-to-review, and
+decisions-for-medication. Their headers say `# per-letter: yes`. Over the whole store they join
+every decision (minutes at 100k letters); over one letter's quads, when the letter is parsed, they
+take a millisecond or two. The store keeps each letter's rows of each such query in the manifest
+(under a predicate of that query's own, so that reading one query's rows reads nothing else),
+replaced and removed with the letter, and answers these queries by concatenating them in letter
+order: the same rows, in the same order, as the query over the store gives. A query whose one
+parameter binds a column it selects (decisions-for-medication) is kept without it, for every
+value, and answered with the rows whose column holds the value (`by_value`).
 
 A row is a JSON list of cells: a plain string literal is its string, an IRI is [iri], any other
 literal is [lexical, datatype IRI] or [lexical, "@" + language], and an unbound cell is null.
 
 Reading 100k letters' rows one by one takes seconds (a RocksDB lookup each), so the store also keeps
-an index per query, rewritten at the end of every write: all letters' rows in letter order in one
-literal, as JSON and as CSV lines (what `kg table` prints). An index holds the letter ids, the
-lengths of their blocks of text, and the blocks, so that a write replaces the blocks of the letters
-it changed and copies the others in runs."""
+indexes (`Indexes`), brought up to date at the end of every write: all letters' rows of a query in
+letter order in one literal, as JSON and as CSV lines (what `kg table` prints), or, by value, one
+literal per value. An index holds the letter ids, the lengths of their blocks of text, and the
+blocks, so that a write replaces the blocks of the letters it changed and copies the others in
+runs."""
 
 from __future__ import annotations
 
@@ -51,11 +54,6 @@ def _bound_column(query: NamedQuery) -> str | None:
     """The column that the query's one parameter binds, if the query selects it."""
     names = [p.name for p in query.parameters]
     return names[0] if len(names) == 1 and names[0] in _columns(query.sparql) else None
-
-
-def whole_queries() -> list[str]:
-    """The kept queries without parameters: each has an index of every letter's rows, per form."""
-    return [name for name, q in kept_queries().items() if not q.parameters]
 
 
 def whole(query: NamedQuery, params: dict[str, str] | None) -> bool:
@@ -248,20 +246,28 @@ class Indexes:
     letters it changed. A query without parameters has one index per form; a `by_value` one has an
     index per value (the rows of every letter with that value) and a directory of its values.
 
-    Indexes are read through `get` and written through `put` (None: drop), by IRI; `letters(name)`
-    reads every letter's rows of a query, for an index that must be made from scratch (~25 s at
-    100k letters: none yet, or the last write was interrupted)."""
+    Indexes are read through `get` and written through `put` (None: drop), by IRI; `letters(name,
+    ids)` reads those letters' rows of a query from the store (all letters' for None: ~25 s at 100k
+    letters, for an index made from scratch because there is none yet or the last write was
+    interrupted). What a write changed is remembered by letter id only (a first build changes
+    every letter), with the values its letters had for the `by_value` queries."""
 
     def __init__(self, get: Callable[[ox.NamedNode], str | None], put: Callable[[ox.NamedNode, str | None], None],
-                 letters: Callable[[str], dict[str, str]]) -> None:
+                 letters: Callable[[str, Iterable[str] | None], dict[str, str]]) -> None:
         self._get, self._put, self._letters = get, put, letters
-        self._changes: dict[str, tuple[Rows | None, Rows | None]] = {}  # letter id -> (rows before, after)
+        self._present: dict[str, bool] = {}  # letter id -> in the store after the write
+        self._old_keys: dict[str, dict[str, set[str]]] = {}  # letter id -> query -> its value keys before
+        self._without: set[str] = set()  # queries that a written letter has no rows of
 
     def changed(self, letter_id: str, before: Rows | None, after: Rows | None) -> None:
         """Record that a letter's rows went from `before` to `after` (None: it was not, or is no
-        longer, in the store); `before` is the letter's rows when the write started."""
-        first = self._changes.get(letter_id, (before, None))[0]
-        self._changes[letter_id] = (first, after)
+        longer, in the store)."""
+        if letter_id not in self._old_keys:
+            self._old_keys[letter_id] = {name: set(value_blocks(name, before[name])) for name in kept_queries()
+                                         if by_value(name) and before and name in before}
+        self._present[letter_id] = after is not None
+        if after is not None:
+            self._without |= kept_queries().keys() - after.keys()
 
     def save(self) -> None:
         for name in kept_queries():
@@ -269,7 +275,7 @@ class Indexes:
                 self._save_by_value(name)
             else:
                 self._save_whole(name)
-        self._changes = {}
+        self._forget()
 
     def drop(self) -> None:
         """Drop every index (their letters' rows are no longer known to be up to date)."""
@@ -280,34 +286,39 @@ class Indexes:
             else:
                 for form in FORMS:
                     self._put(iris.kept_index(name, form), None)
-        self._changes = {}
+        self._forget()
 
-    def _complete(self, name: str) -> bool:
-        """Whether every changed letter has rows of the query (a letter written by code that did not
-        keep them has none: only the letters' own rows can answer then)."""
-        return all(after is None or name in after for _, after in self._changes.values())
+    def _forget(self) -> None:
+        self._present, self._old_keys, self._without = {}, {}, set()
+
+    def _new_rows(self, name: str) -> dict[str, str | None]:
+        """letter id -> its rows of the query after the write (None: removed)."""
+        rows = self._letters(name, [i for i, present in self._present.items() if present])
+        return {letter_id: rows[letter_id] if present else None for letter_id, present in self._present.items()}
 
     def _save_whole(self, name: str) -> None:
+        rows: dict[str, str | None] | None = None
         letters: dict[str, str] | None = None
         for form in FORMS:
             iri = iris.kept_index(name, form)
-            index = self._get(iri) if self._complete(name) else None
+            index = None if name in self._without else self._get(iri)
             if index is None:
-                letters = self._letters(name) if letters is None else letters
-                index = join_blocks({letter_id: block(rows, form) for letter_id, rows in letters.items()})
+                letters = self._letters(name, None) if letters is None else letters
+                index = join_blocks({letter_id: block(text, form) for letter_id, text in letters.items()})
             else:
-                index = replace_blocks(index, {letter_id: None if after is None else block(after[name], form)
-                                               for letter_id, (_, after) in self._changes.items()})
+                rows = self._new_rows(name) if rows is None else rows
+                index = replace_blocks(index, {letter_id: None if text is None else block(text, form)
+                                               for letter_id, text in rows.items()})
             self._put(iri, index)
 
     def _save_by_value(self, name: str) -> None:
         directory = iris.kept_index(name, "values")
-        listed = self._get(directory) if self._complete(name) else None
+        listed = None if name in self._without else self._get(directory)
         if listed is None:
             self._drop_values(name)
             by_key: dict[str, dict[str, str]] = {}
-            for letter_id, rows in self._letters(name).items():
-                for key, found in value_blocks(name, rows).items():
+            for letter_id, text in self._letters(name, None).items():
+                for key, found in value_blocks(name, text).items():
                     by_key.setdefault(key, {})[letter_id] = found
             for key, blocks in by_key.items():
                 self._put(iris.kept_index(name, "value", key), join_blocks(blocks))
@@ -328,9 +339,8 @@ class Indexes:
     def _value_changes(self, name: str) -> dict[str, dict[str, str | None]]:
         """value key -> letter id -> the letter's new block of that value's index (None: none)."""
         out: dict[str, dict[str, str | None]] = {}
-        for letter_id, (before, after) in self._changes.items():
-            new = value_blocks(name, after[name]) if after else {}
-            old = value_blocks(name, before[name]) if before and name in before else {}
-            for key in old.keys() | new.keys():
+        for letter_id, text in self._new_rows(name).items():
+            new = value_blocks(name, text) if text is not None else {}
+            for key in self._old_keys[letter_id].get(name, set()) | new.keys():
                 out.setdefault(key, {})[letter_id] = new.get(key)
         return out

@@ -298,10 +298,12 @@ class Store:
         """letter id -> number of decisions, from the letters' tallies in the manifest."""
         return {i: tally.decisions_in(t) for i, t in _by_letter(self._manifest(None, TALLIES)).items()}
 
-    def kept_rows(self, name: str) -> dict[str, str]:
-        """letter id -> its encoded rows of per-letter query `name` (see kg.kept); every letter has
-        them only when `tallies_complete()`."""
-        return _by_letter(self._manifest(None, kept.predicate(name)))
+    def kept_rows(self, name: str, letter_ids: Iterable[str] | None = None) -> dict[str, str]:
+        """letter id -> its encoded rows of per-letter query `name` (see kg.kept), for every letter
+        (or those of `letter_ids`); every letter has them only when `tallies_complete()`."""
+        if letter_ids is None:
+            return _by_letter(self._manifest(None, kept.predicate(name)))
+        return _by_letter(q for i in letter_ids for q in self._manifest(iris.letter(i), kept.predicate(name)))
 
     def kept(self, name: str) -> kept.Table:
         """Every letter's kept rows of per-letter query `name`: from its index, or (while a write
