@@ -77,6 +77,29 @@ def test_decisions_for_medication_as_shaped_for_the_engine_equal_the_plain_optio
             == expected, medication
 
 
+def test_cases_by_diagnosis_as_shaped_for_the_engine_equal_the_plain_form(sample_store):
+    """The named query filters distinct labels and looks optional parts up with LATERAL; the plain
+    filter over every diagnosis with OPTIONALs gives the same rows."""
+    query = named_query("cases-by-diagnosis")
+    head, _ = query.sparql.split("SELECT", 1)
+    plain = head + """SELECT ?diagnosis ?letter ?case_number ?written
+        (GROUP_CONCAT(DISTINCT ?region; separator=";") AS ?body_regions) WHERE {
+      ?l dcterms:identifier ?letter ; imr:aboutCase ?case .
+      ?case imr:diagnosis ?dx .
+      ?dx imr:writtenAs ?written ; imr:label ?label .
+      FILTER (CONTAINS(?label, LCASE(?diagnosis)))
+      OPTIONAL { ?case imr:caseNumber ?case_number }
+      OPTIONAL { ?dx imr:bodyRegion/skos:prefLabel ?region }
+    } GROUP BY ?diagnosis ?letter ?case_number ?written ORDER BY ?letter ?written"""
+    for words in ["radiculopathy", "Lumbar", "sprain", "pain", "a", "no such diagnosis"]:
+        subs = query.substitutions({"diagnosis": words})
+        expected = [[t and t.value for t in s] for s in sample_store.query(plain, substitutions=subs)]
+        assert [[t and t.value for t in row] for row in run(sample_store, query, {"diagnosis": words}).rows] \
+            == expected, words
+        assert len(expected) == {"radiculopathy": 6, "Lumbar": 13, "sprain": 21, "pain": 21, "a": 96,
+                                 "no such diagnosis": 0}[words]
+
+
 def test_outcome_rates_by_class_service_year_specialty(sample_store):
     assert rows(sample_store, "uphold-rate-by-drug-class")[0] == ["muscle relaxant", "8", "8", "0", "1"]
     services = {r[0]: r[1:] for r in rows(sample_store, "uphold-rate-by-service-type")}
