@@ -302,6 +302,8 @@ class Indexes:
         for form in FORMS:
             iri = iris.kept_index(name, form)
             index = None if name in self._without else self._get(iri)
+            if index is not None and not self._present:
+                continue  # no letter changed
             if index is None:
                 letters = self._letters(name, None) if letters is None else letters
                 index = join_blocks({letter_id: block(text, form) for letter_id, text in letters.items()})
@@ -314,6 +316,8 @@ class Indexes:
     def _save_by_value(self, name: str) -> None:
         directory = iris.kept_index(name, "values")
         listed = None if name in self._without else self._get(directory)
+        if listed is not None and not self._present:
+            return  # no letter changed
         if listed is None:
             self._drop_values(name)
             by_key: dict[str, dict[str, str]] = {}

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 LETTER_SUFFIXES = {".txt", ".pdf"}
+SUFFIXES = tuple(LETTER_SUFFIXES)
 RACY_NS = 2_000_000_000  # coarse filesystems (FAT) keep times to 2 s
 Signature = tuple[int, int, int, int]  # size, mtime ns, ctime ns, inode
 
@@ -32,8 +33,8 @@ def collect_inputs(paths: Iterable[Path | str]) -> list[str]:
     for path in (str(Path(p).absolute()) for p in paths):
         if os.path.isdir(path):
             for top, _, names in sorted(os.walk(path), key=lambda entry: entry[0].split(os.sep)):
-                files += [os.path.join(top, name) for name in sorted(names)
-                          if os.path.splitext(name)[1].lower() in LETTER_SUFFIXES]
+                folder = os.path.join(top, "")
+                files += [folder + name for name in sorted(names) if name.lower().endswith(SUFFIXES)]
         elif os.path.isfile(path):
             files.append(path)
         else:

@@ -171,7 +171,13 @@ class Store:
             del self._store
 
     def _manifest(self, subject: ox.NamedNode | None, predicate: ox.NamedNode) -> Iterator[ox.Quad]:
-        return self._store.quads_for_pattern(subject, predicate, None, iris.MANIFEST_GRAPH)
+        if subject is not None:
+            return self._store.quads_for_pattern(subject, predicate, None, iris.MANIFEST_GRAPH)
+        # quads_for_pattern walks the whole manifest graph when only the predicate is given (2 s for
+        # the 1k rejected files of 100k letters, minutes for a kept-rows predicate); the same pattern
+        # in SPARQL reads the predicate's index (0.02 s, 5 s)
+        solutions = self._store.query(f"SELECT ?s ?o WHERE {{ GRAPH {iris.MANIFEST_GRAPH} {{ ?s {predicate} ?o }} }}")
+        return (ox.Quad(s["s"], predicate, s["o"], iris.MANIFEST_GRAPH) for s in solutions)  # type: ignore[union-attr,arg-type,index]
 
     def letter_hashes(self, letter_ids: Iterable[str] | None = None) -> dict[str, str]:
         """letter id -> SHA-256 of the text of every letter committed to the store (or of those of

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import re
 from pathlib import Path
 
@@ -103,3 +104,13 @@ def test_an_index_of_kept_rows_changes_as_its_letters_do(blocks, changes):
     changed = replace_blocks(join_blocks(blocks), changes)
     assert changed == join_blocks(expected)
     assert body(changed) == "".join(expected[i] for i in sorted(expected))
+
+
+@given(st.lists(st.text(alphabet="ab.-_ ", max_size=6), min_size=1, max_size=3))
+def test_a_letter_id_is_the_file_name_without_its_extension(parts):
+    from kg.record import letter_id_of
+
+    path = "/".join(["", "letters", *parts])
+    if not parts[-1]:
+        return
+    assert letter_id_of(path) == os.path.splitext(os.path.basename(path))[0]
