@@ -379,8 +379,7 @@ class Store:
         if not self._store.contains_named_graph(iris.MANIFEST_GRAPH):
             self._store.extend([MANIFEST_HEADER, *(q for g in self._letter_graphs() for q in self._legacy_entries(g))])
             return []
-        if next(self._manifest(None, SHA256), None) is None and \
-                next(self._store.quads_for_pattern(None, RDF_TYPE, LETTER_GRAPH, iris.MANIFEST_GRAPH), None):
+        if next(self._manifest(None, SHA256), None) is None and next(self._listed_graphs(), None):
             # a manifest from before it kept the hashes: add them
             self._store.extend([q for g in self._listed() for q in self._legacy_entries(g)])
         if WRITING_MARK not in self._store:
@@ -394,7 +393,13 @@ class Store:
         return [iris.letter_graph_id(g) or "" for g in dropped]
 
     def _listed(self) -> set[ox.NamedNode]:
-        return {q.subject for q in self._store.quads_for_pattern(None, RDF_TYPE, LETTER_GRAPH, iris.MANIFEST_GRAPH)}  # type: ignore[misc]
+        return set(self._listed_graphs())
+
+    def _listed_graphs(self) -> Iterator[ox.NamedNode]:
+        """The letter graphs the manifest lists (through SPARQL: see `_manifest`; 3 s at 100k
+        letters, quads_for_pattern took minutes)."""
+        query = f"SELECT ?g WHERE {{ GRAPH {iris.MANIFEST_GRAPH} {{ ?g {RDF_TYPE} {LETTER_GRAPH} }} }}"
+        return (s["g"] for s in self._store.query(query))  # type: ignore[union-attr,index,misc]
 
     def _letter_graphs(self) -> list[ox.NamedNode]:
         return [g for g in self._store.named_graphs()
