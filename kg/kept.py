@@ -46,8 +46,7 @@ FORMS = ("json", "csv")  # the forms of a query's index (see Table)
 def kept_queries() -> dict[str, NamedQuery]:
     """The per-letter named queries, by name: those without parameters, and those whose one
     parameter is a column they select (their rows are kept for every value: see `by_value`)."""
-    return {q.name: q for q in all_queries()
-            if q.per_letter and (not q.parameters or [p.name for p in q.parameters] == [_bound_column(q)])}
+    return {q.name: q for q in all_queries() if q.per_letter and (not q.parameters or _bound_column(q))}
 
 
 def _bound_column(query: NamedQuery) -> str | None:
