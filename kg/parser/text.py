@@ -152,6 +152,9 @@ class _Builder:
 
 _SPACE_RUN = re.compile("[" + "".join(sorted(_SPACE_CHARS)) + "]+")
 _ZERO_WIDTH_RUN = re.compile("[" + "".join(sorted(_ZERO_WIDTH_CHARS)) + "]+")
+# What makes a line's clean text differ from its source other than in ASCII folding (which keeps
+# lengths): a space run to collapse, a space other than " ", or a zero-width character.
+_RESHAPED = re.compile("  |[" + "".join(sorted((_SPACE_CHARS - {" "}) | _ZERO_WIDTH_CHARS)) + "]")
 
 
 def clean(source: str) -> CleanText:
@@ -186,6 +189,8 @@ def _normalized_pieces(line: str, offset: int) -> list[tuple[str, int]]:
     """One line with space runs collapsed, zero-width characters dropped and ASCII folding, as
     pieces (text, source offset of its first character)."""
     start, end = len(line) - len(line.lstrip()), len(line.rstrip())
+    if not _RESHAPED.search(line, start, end):  # most lines: one piece, offsets advance together
+        return [(line[start:end].translate(_TRANSLATE), offset + start)]
     pieces: list[tuple[str, int]] = []
     pos = start
     for run in _SPACE_RUN.finditer(line, start, end):
