@@ -27,9 +27,10 @@ from kg.store import Batch, LetterGraph, RejectedFile, Store
 if TYPE_CHECKING:
     from kg.validate import Violation
 
-# The parser (its drug dictionary) and pyshacl take ~3 s to import. They are imported where letters
-# are parsed: in the pool's processes, which start importing them when they start (see _preload),
-# while the files are hashed and the store is read; a rebuild with nothing to parse skips them.
+# The parser (its drug dictionary) takes ~1 s to load, pyshacl ~1 s more. They are loaded where
+# letters are parsed: in the pool's processes, which start loading them when they start (see
+# _preload), while the files are hashed and the store is read; a rebuild with nothing to parse
+# skips them.
 
 BATCH_SIZE = 200  # letters per store transaction
 CHUNK_SIZE = 25  # letters parsed and validated together (pyshacl's fixed cost per call is high)
@@ -209,22 +210,26 @@ def _skip_known(files: list[str], hashes: list[str | None], known: _Known, repor
     return todo
 
 
-def _preload() -> None:
-    """Start importing the parser and pyshacl in a pool process, behind whatever it is given first
-    (a parse waits for the import to finish: Python's import lock)."""
+def _preload(validate: bool) -> None:
+    """Start loading the parser (and pyshacl, if letters are validated) in a pool process, behind
+    whatever it is given first (a parse waits for the import to finish: Python's import lock)."""
     def load() -> None:
         import kg.parser
-        import kg.validate  # noqa: F401
+        from kg.vocab import drug_dictionary
+
+        drug_dictionary()
+        if validate:
+            import kg.validate  # noqa: F401
 
     threading.Thread(target=load, daemon=True).start()
 
 
 @contextmanager
-def _pool(jobs: int) -> Iterator[ProcessPoolExecutor | None]:
+def _pool(jobs: int, validate: bool) -> Iterator[ProcessPoolExecutor | None]:
     if jobs <= 1:
         yield None
         return
-    with ProcessPoolExecutor(max_workers=jobs, initializer=_preload) as pool:
+    with ProcessPoolExecutor(max_workers=jobs, initializer=_preload, initargs=(validate,)) as pool:
         yield pool
 
 
@@ -241,7 +246,7 @@ def build_files(files: list[str], store: Store, *, jobs: int = 1, validate: bool
     report = BuildReport()
     report.repaired = store.repair()
     seen: dict[str, str] = {}
-    with _pool(jobs) as pool:
+    with _pool(jobs, validate) as pool:
         hashes = hashing(files, KnownHashes.decode(store.file_hashes()), pool, jobs)  # while the store is read
         known = _Known(store.extraction_keys(), store.rejections(), validate)  # before writing drops the key index
         with store.writing():

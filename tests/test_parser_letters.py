@@ -242,3 +242,23 @@ def test_item_line_wrapped_after_an_abbreviation():
     d = _with_item("Norco 10/325mg one p.o. t.i.d.\n#120: Upheld").decisions[0]
     assert d.item.value == "Norco 10/325mg one p.o. t.i.d. #120"
     assert d.quantity.value == 120
+
+
+def test_drug_matching_is_the_dictionary_packages_exact_matching():
+    """kg reads drug-named-entity-recognition's dictionary file itself (importing the package builds
+    a fuzzy index it does not use); its matching must find what the package's `find_drugs` finds,
+    on every run of words of a real letter."""
+    from drug_named_entity_recognition import find_drugs
+
+    from kg.parser.medications import WORD, dictionary_drugs
+
+    found = 0
+    for path in ALL_LETTERS:
+        words = [m.group(0) for m in WORD.finditer(path.read_text(encoding="utf-8", errors="replace"))]
+        for i in range(0, len(words), 10):
+            window = words[i:i + 12]  # overlapping, so that pairs across windows are tried too
+            theirs = [(str(d.get("name", "")), d.get("drugbank_id"), s, e) for d, s, e in find_drugs(window)]
+            ours = [(d.name, d.drugbank_id, s, e) for d, s, e in dictionary_drugs(window)]
+            assert ours == theirs, (path.name, window)
+            found += len(ours)
+    assert found > 100

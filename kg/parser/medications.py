@@ -4,14 +4,13 @@ refills, and the service type of a non-drug item."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
-from drug_named_entity_recognition import find_drugs
-
 from kg.parser.text import CleanText
 from kg.record import Fact, Ingredient
-from kg.vocab import load
+from kg.vocab import Drug, drug_dictionary, load
 
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
 PERCENT_AFTER = re.compile(r"\s*(?P<v>\d+(?:\.\d+)?)\s*%")
@@ -76,12 +75,28 @@ def find_ingredients(clean: CleanText, start: int, end: int) -> tuple[list[Ingre
         taken.append(m.span())
     words = [w for w in WORD.finditer(clean.text, start, end)
              if not any(s <= w.start() < e for s, e in taken) and w.group(0).lower() not in _NOT_DRUGS]
-    for data, first, last in find_drugs([w.group(0) for w in words], is_ignore_case=True):
-        generic = _generic_label(str(data.get("name", "")))
+    for drug, first, last in dictionary_drugs([w.group(0) for w in words]):
+        generic = _generic_label(drug.name)
         if generic:
-            found.append((words[first].start(), words[last - 1].end(), generic, data.get("drugbank_id")))
+            found.append((words[first].start(), words[last - 1].end(), generic, drug.drugbank_id))
     last_end = max((e for _, e, _, _ in found), default=start)
     return _ingredients(clean, sorted(found), end), last_end
+
+
+def dictionary_drugs(words: list[str]) -> Iterator[tuple[Drug, int, int]]:
+    """The drugs of the drug dictionary named by `words`, with the words' index range, as
+    drug-named-entity-recognition's exact `find_drugs` finds them: two words that name a drug
+    together first, then single words not in such a pair."""
+    names = drug_dictionary()
+    lowered = [w.lower() for w in words]
+    paired: set[int] = set()
+    for i in range(len(lowered) - 1):
+        if drug := names.get(f"{lowered[i]} {lowered[i + 1]}"):
+            paired.update((i, i + 1))
+            yield drug, i, i + 2
+    for i, word in enumerate(lowered):
+        if i not in paired and (drug := names.get(word)):
+            yield drug, i, i + 1
 
 
 def _ingredients(clean: CleanText, found: list[tuple[int, int, str, str | None]], end: int) -> list[Ingredient]:

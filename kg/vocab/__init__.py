@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import bz2
+import importlib.util
 import json
+import pickle
 import re
+import threading
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 _HERE = Path(__file__).resolve().parent
 
@@ -48,3 +53,39 @@ def load() -> Vocabulary:
         states=_read("states.json"),
         body_region_rules=_rules(_read("body_regions.json")["rules"]),
     )
+
+
+class Drug(NamedTuple):
+    """A drug of drug-named-entity-recognition's dictionary ("" for the few names it lists
+    without data)."""
+
+    name: str
+    drugbank_id: str | None
+
+
+_DRUG_PACKAGE = "drug-named-entity-recognition"
+_DRUG_DATA = "drug_ner_dictionary.pkl.bz2"  # the package's dictionary (DrugBank, MeSH, Wikipedia names)
+
+
+_DRUGS_LOADING = threading.Lock()  # a build's pool processes start loading it on a thread of their own
+
+
+def drug_dictionary() -> dict[str, Drug]:
+    """Every lower-case drug name (generic, brand, synonym) of drug-named-entity-recognition's
+    dictionary -> its drug. Read from the package's data file: importing the package also builds a
+    fuzzy-match index, which exact matching does not use (1.6 s of each parser process's start)."""
+    with _DRUGS_LOADING:
+        return _drug_dictionary()
+
+
+@cache
+def _drug_dictionary() -> dict[str, Drug]:
+    spec = importlib.util.find_spec(_DRUG_PACKAGE.replace("-", "_"))  # finds it without importing it
+    folders = spec.submodule_search_locations if spec else None
+    if not folders:
+        raise RuntimeError(f"the {_DRUG_PACKAGE} package is not installed")
+    with bz2.open(Path(next(iter(folders))) / _DRUG_DATA, "rb") as f:
+        data = pickle.load(f)  # the package's own file, read as the package reads it
+    drugs = data["drug_canonical_to_data"]
+    return {variant: Drug(str(drugs.get(canonical, {}).get("name", "")), drugs.get(canonical, {}).get("drugbank_id"))
+            for variant, (canonical, *_) in data["drug_variant_to_canonical"].items()}
