@@ -314,15 +314,20 @@ class Store:
     def kept(self, name: str) -> kept.Table:
         """Every letter's kept rows of per-letter query `name`: from its index, or (while a write
         goes on, or after one was interrupted) from each letter's manifest entry."""
-        index = self._kept_index(name, "json")
-        if index is None:
+        rows = self._kept_whole(name, "json")
+        if rows is None:
             return kept.Table.of_letters(name, self.kept_rows(name).items())
-        return kept.Table(name, kept.body(index))
+        return kept.Table(name, rows)
 
     def kept_csv(self, name: str) -> str:
         """`kept(name)` as CSV lines: as its index of that form holds them, if there is one."""
-        index = self._kept_index(name, "csv")
-        return self.kept(name).csv() if index is None else kept.body(index)
+        lines = self._kept_whole(name, "csv")
+        return self.kept(name).csv() if lines is None else lines
+
+    def _kept_whole(self, name: str, form: str) -> str | None:
+        """Every letter's block of an index of all letters, unless a write is going on or was
+        interrupted."""
+        return None if WRITING_MARK in self._store else self._kept_indexes.whole(name, form)
 
     def kept_by_value(self, name: str, value: ox.NamedNode | ox.Literal) -> kept.Table | None:
         """The kept rows of a `kept.by_value` query whose column holds `value`, from their index;

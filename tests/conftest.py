@@ -44,7 +44,7 @@ def same_as_direct(store: object) -> None:
     kept) as the same queries over the whole store do: same typed terms, same order."""
     import pyoxigraph as ox
 
-    from kg import iris, kept
+    from kg import kept
     from kg.queries import answering, cell, load_query, named_query, run, select_result, table_rows
     from kg.results import csv_lines
 
@@ -60,7 +60,7 @@ def same_as_direct(store: object) -> None:
         assert (kept.columns(name), list(table.cells())) == (direct.columns, cells), name
         assert table.csv() == store.kept_csv(name) == csv_lines(cells), name  # type: ignore[attr-defined]
         if isinstance(store, Store):  # a local store answers from its index of every letter's rows
-            assert all(store._index(iris.kept_index(name, form)) is not None for form in kept.FORMS), name
+            assert all(store._kept_whole(name, form) is not None for form in kept.FORMS), name
     query = named_query("decisions-for-medication")  # kept by value: every medication, and one of none
     medications = [s["m"].value for s in store.query(  # type: ignore[attr-defined]
         "SELECT DISTINCT ?m WHERE { ?x a <https://w3id.org/imr-kg/ontology#Medication> ; "

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kg.parser.citations import parse_pages
@@ -43,6 +43,7 @@ def test_page_ranges_expand(start, width):
     assert parse_pages(f"Page(s): {start}-{start + width}") == list(range(start, start + width + 1))
 
 
+@settings(deadline=None)  # the first example loads the drug dictionary (~1 s)
 @given(st.integers(1, 999), st.sampled_from(["#{}", "QTY {}.00", "Qty: {}.00", "QTY: {}"]))
 def test_quantities(n, form):
     text = f"Soma 350mg {form.format(n)}"
@@ -104,6 +105,46 @@ def test_an_index_of_kept_rows_changes_as_its_letters_do(blocks, changes):
     changed = replace_blocks(join_blocks(blocks), changes)
     assert changed == join_blocks(expected)
     assert body(changed) == "".join(expected[i] for i in sorted(expected))
+
+
+LETTER_IDS = st.sampled_from([f"CM17-{n:07d}" for n in range(12)])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.dictionaries(LETTER_IDS, st.none() | st.integers(0, 2), max_size=6), min_size=1, max_size=5))
+def test_chunked_indexes_of_all_letters_follow_the_letters(steps):
+    """Writes that add, change and remove letters: after each, the chunked index of every query in
+    every form reads as the blocks of the letters then present, and no chunk outgrows its limit."""
+    from kg import kept
+
+    literals: dict[object, str] = {}
+    letters: dict[str, dict[str, str]] = {}
+
+    def put(iri: object, value: str | None) -> None:
+        literals.pop(iri, None) if value is None else literals.__setitem__(iri, value)
+
+    def rows_of(name: str, ids: object) -> dict[str, str]:
+        return {i: letters[i][name] for i in (letters if ids is None else ids)}
+
+    indexes = kept.Indexes(literals.get, put, rows_of, chunk_letters=2)
+    for step in steps:
+        for letter_id, n in step.items():
+            before = letters.pop(letter_id, None)
+            after = None if n is None else {
+                name: json.dumps([[f"{letter_id} row {k}"] * len(kept.columns(name)) for k in range(n)])
+                for name in kept.kept_queries()}
+            if after is not None:
+                letters[letter_id] = after
+            indexes.changed(letter_id, before, after)
+        indexes.save()
+        for name in kept.kept_queries():
+            if kept.by_value(name):
+                continue
+            expected = kept.Table.of_letters(name, rows_of(name, None).items())
+            assert indexes.whole(name, "json") == expected.json_rows
+            assert indexes.whole(name, "csv") == expected.csv()
+    chunks = [v for iri, v in literals.items() if str(iri).rstrip(">").split("/")[-1].isdigit()]
+    assert chunks and all(len(json.loads(c.split("\n")[0])) <= 4 for c in chunks)
 
 
 @given(st.lists(st.text(alphabet="ab.-_ ", max_size=6), min_size=1, max_size=3))

@@ -75,14 +75,14 @@ def test_indexes_of_kept_rows_are_not_read_during_a_write_nor_after_an_interrupt
         assert soma is not None and [row[1] for row in soma.rows()] == [
             "000_ed7318db5454d5ef", "001_31f77f8318a90c33", "002_d7e3603ed8b34fa0", "004_cb07c567c7678ea3"]
         with pytest.raises(KeyboardInterrupt), store.writing():
-            assert store._kept_index("decisions", "csv") is None  # not read while letters change
+            assert store._kept_whole("decisions", "csv") is None  # not read while letters change
             assert store.kept_by_value("decisions-for-medication", Literal("carisoprodol")) is None
             assert store.kept_csv("decisions") == csv  # from every letter's own rows
             raise KeyboardInterrupt
     with Store(tmp_path / "s") as store:
-        assert store._kept_index("decisions", "csv") is None and store.kept_csv("decisions") == csv
+        assert store._kept_whole("decisions", "csv") is None and store.kept_csv("decisions") == csv
         again = build(ALL_LETTERS, store)  # repairs: the indexes are made again from the letters' rows
-        assert again.unchanged == 28 and store._kept_index("decisions", "csv") is not None
+        assert again.unchanged == 28 and store._kept_whole("decisions", "csv") is not None
         assert store.kept_csv("decisions") == csv
         same_as_direct(store)
 
