@@ -282,11 +282,14 @@ class Indexes:
     def whole(self, name: str, form: str) -> str | None:
         """Every letter's block of the index of query `name` in `form`, in letter order (None when
         there is no such index)."""
-        directory = self._get(iris.kept_index(name, form, "chunks"))
-        if directory is None:
+        return self._read((name, form))
+
+    def by_value(self, name: str, key: str) -> str | None:
+        """The blocks of the index of a `by_value` query's rows whose column has the value of `key`
+        (see `value_key`): "" for a value no letter has; None when there are no value indexes."""
+        if self._get(iris.kept_index(name, "values")) is None:
             return None
-        return "".join(body(self._get(iris.kept_index(name, form, str(n))) or join_blocks({}))
-                       for _, n in json.loads(directory))
+        return self._read((name, "value", key)) or ""
 
     def changed(self, letter_id: str, before: Rows | None, after: Rows | None) -> None:
         """Record that a letter's rows went from `before` to `after` (None: it was not, or is no
@@ -314,7 +317,7 @@ class Indexes:
                 self._put(iris.kept_index(name, "values"), None)
             else:
                 for form in FORMS:
-                    self._drop_whole(name, form)
+                    self._drop_chunked((name, form))
         self._forget()
 
     def _forget(self) -> None:
@@ -334,15 +337,51 @@ class Indexes:
                 continue  # no letter changed
             if directory is None:
                 letters = self._letters(name, None) if letters is None else letters
-                self._drop_whole(name, form)
-                index = join_blocks({letter_id: block(text, form) for letter_id, text in letters.items()})
-                self._put_chunks(name, form, [], split_index(index, self._chunk_letters))
+                self._drop_chunked((name, form))
+                self._put_chunks((name, form), [], split_index(join_blocks({
+                    letter_id: block(text, form) for letter_id, text in letters.items()}), self._chunk_letters))
             else:
                 rows = self._new_rows(name) if rows is None else rows
-                self._update_chunks(name, form, json.loads(directory), {
+                self._update_chunks((name, form), json.loads(directory), {
                     letter_id: None if text is None else block(text, form) for letter_id, text in rows.items()})
 
-    def _update_chunks(self, name: str, form: str, chunks: list[tuple[str, int]],
+    def _save_by_value(self, name: str) -> None:
+        directory = iris.kept_index(name, "values")
+        listed = None if name in self._without else self._get(directory)
+        if listed is not None and not self._present:
+            return  # no letter changed
+        if listed is None:
+            self._drop_values(name)
+            by_key: dict[str, dict[str, str]] = {}
+            for letter_id, text in self._letters(name, None).items():
+                for key, found in value_blocks(name, text).items():
+                    by_key.setdefault(key, {})[letter_id] = found
+            for key, blocks in by_key.items():
+                self._put_chunks((name, "value", key), [], split_index(join_blocks(blocks), self._chunk_letters))
+            self._put(directory, json.dumps(sorted(by_key), separators=(",", ":")))
+            return
+        keys = set(json.loads(listed))
+        for key, changes in self._value_changes(name).items():
+            chunks = self._get(iris.kept_index(name, "value", key, "chunks")) if key in keys else None
+            self._update_chunks((name, "value", key), json.loads(chunks or '[["", 0]]'), changes)
+            keys.add(key)
+        self._put(directory, json.dumps(sorted(keys), separators=(",", ":")))
+
+    def _drop_values(self, name: str) -> None:
+        for key in json.loads(self._get(iris.kept_index(name, "values")) or "[]"):
+            self._drop_chunked((name, "value", key))
+
+    # An index in chunks, under the IRIs of kept_index(*parts, ...): a directory ("chunks": the first
+    # letter id and number of each chunk, in order) and the chunks (their numbers).
+
+    def _read(self, parts: tuple[str, ...]) -> str | None:
+        directory = self._get(iris.kept_index(*parts, "chunks"))
+        if directory is None:
+            return None
+        return "".join(body(self._get(iris.kept_index(*parts, str(n))) or join_blocks({}))
+                       for _, n in json.loads(directory))
+
+    def _update_chunks(self, parts: tuple[str, ...], chunks: list[tuple[str, int]],
                        changes: dict[str, str | None]) -> None:
         """Replace the changed letters' blocks in the chunks that hold them (a letter goes to the last
         chunk whose first letter id is not after its own: the first chunk's is ""); split a chunk
@@ -357,58 +396,31 @@ class Indexes:
             if k not in by_chunk:
                 kept_chunks.append((first, n))
                 continue
-            index = replace_blocks(self._get(iris.kept_index(name, form, str(n))) or join_blocks({}), by_chunk[k])
-            parts = split_index(index, self._chunk_letters) if _letter_count(index) > 2 * self._chunk_letters \
+            index = replace_blocks(self._get(iris.kept_index(*parts, str(n))) or join_blocks({}), by_chunk[k])
+            pieces = split_index(index, self._chunk_letters) if _letter_count(index) > 2 * self._chunk_letters \
                 else [(first, index)]
-            self._put(iris.kept_index(name, form, str(n)), None)
-            made += [(first if i == 0 else part_first, part) for i, (part_first, part) in enumerate(parts)]
-        self._put_chunks(name, form, kept_chunks, made)
+            self._put(iris.kept_index(*parts, str(n)), None)
+            made += [(first if i == 0 else piece_first, piece) for i, (piece_first, piece) in enumerate(pieces)]
+        self._put_chunks(parts, kept_chunks, made)
 
-    def _put_chunks(self, name: str, form: str, kept_chunks: list[tuple[str, int]],
+    def _put_chunks(self, parts: tuple[str, ...], kept_chunks: list[tuple[str, int]],
                     made: list[tuple[str, str]]) -> None:
         """Write the `made` chunks (first letter id, index) under new numbers, and the directory of
         them and the `kept_chunks` (first letter id, number)."""
         n = max((number for _, number in kept_chunks), default=-1) + 1
         for first, index in made:
-            self._put(iris.kept_index(name, form, str(n)), index)
+            self._put(iris.kept_index(*parts, str(n)), index)
             kept_chunks.append((first, n))
             n += 1
         chunks = sorted(kept_chunks)
         chunks[0] = ("", chunks[0][1])  # the first chunk also takes the letters before its first one
-        self._put(iris.kept_index(name, form, "chunks"), json.dumps(chunks, separators=(",", ":")))
+        self._put(iris.kept_index(*parts, "chunks"), json.dumps(chunks, separators=(",", ":")))
 
-    def _drop_whole(self, name: str, form: str) -> None:
-        for _, n in json.loads(self._get(iris.kept_index(name, form, "chunks")) or "[]"):
-            self._put(iris.kept_index(name, form, str(n)), None)
-        self._put(iris.kept_index(name, form, "chunks"), None)
-        self._put(iris.kept_index(name, form), None)  # an index of kg 0.x before chunks
-
-    def _save_by_value(self, name: str) -> None:
-        directory = iris.kept_index(name, "values")
-        listed = None if name in self._without else self._get(directory)
-        if listed is not None and not self._present:
-            return  # no letter changed
-        if listed is None:
-            self._drop_values(name)
-            by_key: dict[str, dict[str, str]] = {}
-            for letter_id, text in self._letters(name, None).items():
-                for key, found in value_blocks(name, text).items():
-                    by_key.setdefault(key, {})[letter_id] = found
-            for key, blocks in by_key.items():
-                self._put(iris.kept_index(name, "value", key), join_blocks(blocks))
-            self._put(directory, json.dumps(sorted(by_key), separators=(",", ":")))
-            return
-        keys = set(json.loads(listed))
-        for key, changes in self._value_changes(name).items():
-            iri = iris.kept_index(name, "value", key)
-            index = self._get(iri) if key in keys else None
-            self._put(iri, replace_blocks(index or join_blocks({}), changes))
-            keys.add(key)
-        self._put(directory, json.dumps(sorted(keys), separators=(",", ":")))
-
-    def _drop_values(self, name: str) -> None:
-        for key in json.loads(self._get(iris.kept_index(name, "values")) or "[]"):
-            self._put(iris.kept_index(name, "value", key), None)
+    def _drop_chunked(self, parts: tuple[str, ...]) -> None:
+        for _, n in json.loads(self._get(iris.kept_index(*parts, "chunks")) or "[]"):
+            self._put(iris.kept_index(*parts, str(n)), None)
+        self._put(iris.kept_index(*parts, "chunks"), None)
+        self._put(iris.kept_index(*parts), None)  # an index from before chunks
 
     def _value_changes(self, name: str) -> dict[str, dict[str, str | None]]:
         """value key -> letter id -> the letter's new block of that value's index (None: none)."""

@@ -332,14 +332,10 @@ class Store:
     def kept_by_value(self, name: str, value: ox.NamedNode | ox.Literal) -> kept.Table | None:
         """The kept rows of a `kept.by_value` query whose column holds `value`, from their index;
         None while there is none (the query answers then)."""
-        if self._kept_index(name, "values") is None:
+        if WRITING_MARK in self._store:  # a write is going on or was interrupted
             return None
-        index = self._kept_index(name, "value", kept.value_key(value))
-        return kept.Table(name, "" if index is None else kept.body(index))
-
-    def _kept_index(self, name: str, *part: str) -> str | None:
-        """An index of kept rows, unless a write is going on or was interrupted."""
-        return None if WRITING_MARK in self._store else self._index(iris.kept_index(name, *part))
+        rows = self._kept_indexes.by_value(name, kept.value_key(value))
+        return None if rows is None else kept.Table(name, rows)
 
     def tallies_complete(self) -> bool:
         """Whether the tally graph counts every letter's decisions (see kg.tally), and every letter
