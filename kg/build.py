@@ -212,7 +212,8 @@ def _skip_known(files: list[str], hashes: list[str | None], known: _Known, repor
 
 def _preload(validate: bool) -> None:
     """Start loading the parser (and pyshacl, if letters are validated) in a pool process, behind
-    whatever it is given first (a parse waits for the import to finish: Python's import lock)."""
+    whatever it is given first (a parse waits for the import to finish: Python's import lock); and
+    watch for the end of the build's process."""
     def load() -> None:
         import kg.parser
         from kg.vocab import drug_dictionary
@@ -222,6 +223,16 @@ def _preload(validate: bool) -> None:
             import kg.validate  # noqa: F401
 
     threading.Thread(target=load, daemon=True).start()
+    threading.Thread(target=_exit_with, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with(parent: int) -> None:
+    """Exit when the build's process is gone: a killed `kg build` (SIGKILL, the OOM killer) cannot
+    shut its pool down, and its processes would wait for work forever (they hold the pipe's other
+    end themselves)."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
 
 
 @contextmanager

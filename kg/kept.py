@@ -262,7 +262,8 @@ Rows = dict[str, str]  # query name -> one letter's encoded rows of it
 class Indexes:
     """The indexes of a store's kept rows, brought up to date at the end of each write with the
     letters it changed. A query without parameters has one index per form; a `by_value` one has an
-    index per value (the rows of every letter with that value) and a directory of its values.
+    index per value (the rows of every letter with that value) and a directory of its values. Each
+    index is kept in chunks of at most 2 x `chunk_letters` consecutive letters.
 
     Indexes are read through `get` and written through `put` (None: drop), by IRI; `letters(name,
     ids)` reads those letters' rows of a query from the store (all letters' for None: ~25 s at 100k
@@ -284,7 +285,7 @@ class Indexes:
         there is no such index)."""
         return self._read((name, form))
 
-    def by_value(self, name: str, key: str) -> str | None:
+    def of_value(self, name: str, key: str) -> str | None:
         """The blocks of the index of a `by_value` query's rows whose column has the value of `key`
         (see `value_key`): "" for a value no letter has; None when there are no value indexes."""
         if self._get(iris.kept_index(name, "values")) is None:

@@ -334,7 +334,7 @@ class Store:
         None while there is none (the query answers then)."""
         if WRITING_MARK in self._store:  # a write is going on or was interrupted
             return None
-        rows = self._kept_indexes.by_value(name, kept.value_key(value))
+        rows = self._kept_indexes.of_value(name, kept.value_key(value))
         return None if rows is None else kept.Table(name, rows)
 
     def tallies_complete(self) -> bool:

@@ -156,7 +156,7 @@ def test_chunked_indexes_of_all_letters_follow_the_letters(steps):
                     expected = kept.Table.of_letters(name, [
                         (i, _compact([row for row in json.loads(rows) if row[at] == value]))
                         for i, rows in rows_of(name, None).items()])
-                    assert indexes.by_value(name, json.dumps(value)) == expected.json_rows
+                    assert indexes.of_value(name, json.dumps(value)) == expected.json_rows
                 continue
             expected = kept.Table.of_letters(name, rows_of(name, None).items())
             assert indexes.whole(name, "json") == expected.json_rows

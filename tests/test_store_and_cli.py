@@ -198,14 +198,19 @@ def test_interrupted_build_leaves_whole_letters(tmp_path):
         for src in ALL_LETTERS:
             shutil.copy(src, corpus / f"{src.stem}-{i:03d}.txt")
     store_dir = tmp_path / "s"
-    proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "build", str(corpus), "--store", str(store_dir)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "build", str(corpus), "--store", str(store_dir),
+                             "--jobs", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline and not (store_dir / "CURRENT").exists():
         time.sleep(0.05)
     time.sleep(2.5)
+    workers = _children(proc.pid)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    deadline = time.time() + 10
+    while time.time() < deadline and any(Path(f"/proc/{pid}").exists() for pid in workers):
+        time.sleep(0.1)
+    assert workers and not any(Path(f"/proc/{pid}").exists() for pid in workers), "the pool outlived kg build"
     store = Store(store_dir)
     store.repair()
     present = store.letter_hashes()
@@ -217,6 +222,19 @@ def test_interrupted_build_leaves_whole_letters(tmp_path):
         want = len(letter_quads(parse_file(path)))
         got = len(list(store._store.quads_for_pattern(None, None, None, iris.letter_graph(letter_id))))
         assert got == want, letter_id
+
+
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def _partial_letter(store: Store, letter_id: str) -> None:
