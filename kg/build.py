@@ -212,8 +212,8 @@ def _skip_known(files: list[str], hashes: list[str | None], known: _Known, repor
 
 def _preload(validate: bool) -> None:
     """Start loading the parser (and pyshacl, if letters are validated) in a pool process, behind
-    whatever it is given first (a parse waits for the import to finish: Python's import lock); and
-    watch for the end of the build's process."""
+    whatever it is given first (a parse waits for it: Python's import lock, the drug dictionary's
+    own); and watch for the end of the build's process."""
     def load() -> None:
         import kg.parser
         from kg.vocab import drug_dictionary

@@ -65,8 +65,6 @@ class Drug(NamedTuple):
 
 _DRUG_PACKAGE = "drug-named-entity-recognition"
 _DRUG_DATA = "drug_ner_dictionary.pkl.bz2"  # the package's dictionary (DrugBank, MeSH, Wikipedia names)
-
-
 _DRUGS_LOADING = threading.Lock()  # a build's pool processes start loading it on a thread of their own
 
 
