@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from kg.queries import QueryError, all_queries, named_query, run, table_rows
 from kg.resources import samples_dir
@@ -34,6 +34,25 @@ def _open(store: str) -> Store:
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+
+
+class _BarSteps:
+    """Advances a progress bar by the letters read, at most every 0.1 s: rich takes ~5 us a call,
+    0.5 s of a 100k-letter rebuild that reads no letter."""
+
+    def __init__(self, progress: Progress, task: TaskID) -> None:
+        self.progress, self.task = progress, task
+        self.pending = 0
+        self.shown = time.monotonic()
+
+    def __call__(self, _name: str) -> None:
+        self.pending += 1
+        if time.monotonic() - self.shown > 0.1:
+            self.flush()
+
+    def flush(self) -> None:
+        self.progress.advance(self.task, self.pending)
+        self.pending, self.shown = 0, time.monotonic()
 
 
 def _progress_lines(total: int, every: int = 5_000) -> Callable[[str], None]:
@@ -79,9 +98,10 @@ def build(
             TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
             console=err, disable=not err.is_terminal) as progress:
         task = progress.add_task("parsing letters", total=len(files))
-        on_letter = (lambda _name: progress.advance(task)) if err.is_terminal else _progress_lines(len(files))
+        bar = _BarSteps(progress, task)
         report = build_files(files, kg_store, jobs=jobs or os.cpu_count() or 1, validate=validate,
-                               on_letter=on_letter)
+                             on_letter=bar if err.is_terminal else _progress_lines(len(files)))
+        bar.flush()
     if report.repaired:
         plural = "s" if len(report.repaired) > 1 else ""
         err.print(f"dropped {len(report.repaired)} incomplete letter{plural} of an interrupted build: "

@@ -352,3 +352,20 @@ def test_a_build_leaves_a_key_index_that_any_later_write_drops(tmp_path):
     assert runner.invoke(app, ["remove", "000_ed7318db5454d5ef", "--store", store_dir]).exit_code == 0
     present, keys, entries = index_and_keys()
     assert not present and keys == entries == {"001_31f77f8318a90c33": new_keys["001_31f77f8318a90c33"]}
+
+
+def test_the_progress_bar_counts_every_letter_in_steps():
+    """`kg build` on a terminal advances its bar at most every 0.1 s, not once per letter (rich takes
+    ~5 us a call), and shows every letter once the build is done."""
+    from rich.progress import Progress
+
+    from kg.cli import _BarSteps
+
+    with Progress(disable=True) as progress:
+        task = progress.add_task("parsing letters", total=1000)
+        bar = _BarSteps(progress, task)
+        for _ in range(1000):
+            bar("letter.txt")
+        assert progress.tasks[0].completed < 1000
+        bar.flush()
+        assert progress.tasks[0].completed == 1000
