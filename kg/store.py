@@ -125,6 +125,7 @@ WRITING_MARK = ox.Quad(iris.MANIFEST_GRAPH, BUILD_IN_PROGRESS, ox.Literal(True),
 TALLIES_COMPLETE = imr("talliesComplete")
 KEY_INDEX = imr("extractionKeyIndex")
 FILE_HASHES = imr("fileHashes")
+DECISION_COUNTS = imr("decisionCountIndex")
 TALLY_DEFINITIONS = imr("tallyDefinitions")
 # what an extractor upgrade changes for an unchanged letter
 RELISTED = (EXTRACTION_KEY, TALLIES, *(kept.predicate(name) for name in kept.kept_queries()), TALLY_DEFINITIONS)
@@ -150,6 +151,7 @@ class Store:
         self.read_only = read_only
         self._writers = 0  # nested `writing()` blocks
         self._kept_indexes = kept.Indexes(self._index, self._put_index, self.kept_rows)
+        self._counts: dict[str, int | None] = {}  # letter id -> its decisions after this write (None: gone)
         if read_only:
             if not self.path.exists():
                 raise FileNotFoundError(f"no kg store at {self.path} (run `kg build` first)")
@@ -270,6 +272,7 @@ class Store:
         before = _kept_rows_of(old)
         for letter in [*letters, *batch.relisted]:
             self._kept_indexes.changed(letter.letter_id, before.get(letter.letter_id), letter.rows)
+            self._counts[letter.letter_id] = tally.decisions_in(letter.tallies)
         added = [tally.decode(letter.tallies) for letter in [*letters, *batch.relisted]]
         removed = [tally.decode(q.object.value) for q in old if q.predicate == TALLIES]
         self._update(quad_data("DELETE", old) + quad_data("INSERT", [
@@ -299,10 +302,32 @@ class Store:
         for graph in graphs:
             letter_id = iris.letter_graph_id(graph) or ""
             self._kept_indexes.changed(letter_id, before.get(letter_id, {}), None)
+            self._counts[letter_id] = None
 
     def letter_decision_counts(self) -> dict[str, int]:
-        """letter id -> number of decisions, from the letters' tallies in the manifest."""
+        """letter id -> number of decisions: from the index the last write left, or else from every
+        letter's tallies in the manifest (~30 s at 100k letters)."""
+        index = None if WRITING_MARK in self._store else self._index(DECISION_COUNTS)
+        return self._counts_from_tallies() if index is None else json.loads(index)  # type: ignore[no-any-return]
+
+    def _counts_from_tallies(self) -> dict[str, int]:
         return {i: tally.decisions_in(t) for i, t in _by_letter(self._manifest(None, TALLIES)).items()}
+
+    def _save_decision_counts(self) -> None:
+        """Bring the index of every letter's decision count up to date with this write's letters."""
+        index = self._index(DECISION_COUNTS)
+        if index is not None and not self._counts:
+            return
+        if index is None:
+            counts = self._counts_from_tallies()
+        else:
+            counts = json.loads(index)
+            for letter_id, n in self._counts.items():
+                if n is None:
+                    counts.pop(letter_id, None)
+                else:
+                    counts[letter_id] = n
+        self._save_index(DECISION_COUNTS, json.dumps(counts, separators=(",", ":")))
 
     def kept_rows(self, name: str, letter_ids: Iterable[str] | None = None) -> dict[str, str]:
         """letter id -> its encoded rows of per-letter query `name` (see kg.kept), for every letter
@@ -367,8 +392,11 @@ class Store:
         if self._writers == 0:
             if self.tallies_complete():
                 self._kept_indexes.save()
+                self._save_decision_counts()
             else:  # not read while incomplete, and would miss this write's changes after
                 self._kept_indexes.drop()
+                self._drop_index(DECISION_COUNTS)
+            self._counts = {}
             self._store.flush()
             self._store.remove(WRITING_MARK)
 
@@ -386,6 +414,7 @@ class Store:
         if WRITING_MARK not in self._store:
             return []
         self._kept_indexes.drop()  # the interrupted write changed letters they do not show
+        self._drop_index(DECISION_COUNTS)
         listed = self._listed()
         dropped = [g for g in self._letter_graphs() if g not in listed]
         for graph in dropped:

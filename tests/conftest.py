@@ -44,7 +44,7 @@ def same_as_direct(store: object) -> None:
     kept) as the same queries over the whole store do: same typed terms, same order."""
     import pyoxigraph as ox
 
-    from kg import kept
+    from kg import iris, kept
     from kg.queries import answering, cell, load_query, named_query, run, select_result, table_rows
     from kg.results import csv_lines
 
@@ -71,6 +71,14 @@ def same_as_direct(store: object) -> None:
         assert run(store, query, params) == direct, medication  # type: ignore[arg-type]
     if isinstance(store, Store):
         assert store.kept_by_value(query.name, ox.Literal(medications[0])) is not None
+        # the index of decision counts GraphQL pages by: the decisions each letter graph holds
+        from kg.store import DECISION_COUNTS
+
+        counted = store.query("SELECT ?g (COUNT(?d) AS ?n) WHERE { GRAPH ?g { "
+                              "?l <https://w3id.org/imr-kg/ontology#hasDecision> ?d } } GROUP BY ?g")
+        assert store._index(DECISION_COUNTS) is not None
+        assert store.letter_decision_counts() == {
+            iris.letter_graph_id(s["g"]): int(s["n"].value) for s in counted}  # type: ignore[index,union-attr]
 
     assert store.tallies_complete()  # type: ignore[attr-defined]
     for path in DIRECT:
