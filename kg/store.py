@@ -306,7 +306,7 @@ class Store:
 
     def letter_decision_counts(self) -> dict[str, int]:
         """letter id -> number of decisions: from the index the last write left, or else from every
-        letter's tallies in the manifest (~30 s at 100k letters)."""
+        letter's tallies in the manifest (~10 s at 100k letters)."""
         index = None if WRITING_MARK in self._store else self._index(DECISION_COUNTS)
         return self._counts_from_tallies() if index is None else json.loads(index)  # type: ignore[no-any-return]
 
@@ -314,7 +314,9 @@ class Store:
         return {i: tally.decisions_in(t) for i, t in _by_letter(self._manifest(None, TALLIES)).items()}
 
     def _save_decision_counts(self) -> None:
-        """Bring the index of every letter's decision count up to date with this write's letters."""
+        """Bring the index of every letter's decision count up to date with this write's letters (made
+        from every letter's tallies when there is none: a store's first write since kg 0.x, or since
+        an interrupted one)."""
         index = self._index(DECISION_COUNTS)
         if index is not None and not self._counts:
             return
