@@ -315,8 +315,8 @@ class Store:
 
     def _save_decision_counts(self) -> None:
         """Bring the index of every letter's decision count up to date with this write's letters (made
-        from every letter's tallies when there is none: a store's first write since kg 0.x, or since
-        an interrupted one)."""
+        from every letter's tallies when there is none: the first write of a store made before the
+        index existed, or after an interrupted write)."""
         index = self._index(DECISION_COUNTS)
         if index is not None and not self._counts:
             return
