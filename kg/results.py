@@ -43,8 +43,6 @@ def csv_result(store: Store, query: NamedQuery, params: dict[str, str] | None = 
     return render(run(store, query, params), "csv")  # type: ignore[return-value]
 
 
-
-
 def sparql_json(result: SelectResult | bool) -> str:
     """SPARQL 1.1 Query Results JSON."""
     if isinstance(result, bool):

@@ -331,6 +331,12 @@ class Store:
                     counts[letter_id] = n
         self._save_index(DECISION_COUNTS, json.dumps(counts, separators=(",", ":")))
 
+    def _drop_letter_indexes(self) -> None:
+        """Drop what each write brings up to date for the letters it changed: the kept-row indexes
+        and the decision counts (made again from every letter by the next write)."""
+        self._kept_indexes.drop()
+        self._drop_index(DECISION_COUNTS)
+
     def kept_rows(self, name: str, letter_ids: Iterable[str] | None = None) -> dict[str, str]:
         """letter id -> its encoded rows of per-letter query `name` (see kg.kept), for every letter
         (or those of `letter_ids`); every letter has them only when `tallies_complete()`."""
@@ -396,8 +402,7 @@ class Store:
                 self._kept_indexes.save()
                 self._save_decision_counts()
             else:  # not read while incomplete, and would miss this write's changes after
-                self._kept_indexes.drop()
-                self._drop_index(DECISION_COUNTS)
+                self._drop_letter_indexes()
             self._counts = {}
             self._store.flush()
             self._store.remove(WRITING_MARK)
@@ -415,8 +420,7 @@ class Store:
             self._store.extend([q for g in self._listed() for q in self._legacy_entries(g)])
         if WRITING_MARK not in self._store:
             return []
-        self._kept_indexes.drop()  # the interrupted write changed letters they do not show
-        self._drop_index(DECISION_COUNTS)
+        self._drop_letter_indexes()  # the interrupted write changed letters they do not show
         listed = self._listed()
         dropped = [g for g in self._letter_graphs() if g not in listed]
         for graph in dropped:
