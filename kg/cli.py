@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextC
 
 from kg.queries import QueryError, all_queries, named_query, run, table_rows
 from kg.resources import samples_dir
-from kg.results import csv_result, render
+from kg.results import csv_result, json_result, render
 from kg.store import DUMP_FORMATS, Store, open_store
 
 app = typer.Typer(help="Build and query a knowledge graph of California IMR determination letters.",
@@ -196,6 +196,9 @@ def query(
     fmt = fmt or ("table" if sys.stdout.isatty() else "csv")
     try:
         query = named_query(name)
+        if fmt == "json":
+            sys.stdout.writelines(json_result(kg_store, query, given))  # a kept table a chunk at a time
+            return
         output = csv_result(kg_store, query, given) if fmt == "csv" else render(run(kg_store, query, given), fmt)
     except (QueryError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")

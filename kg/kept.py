@@ -16,12 +16,12 @@ literal is [lexical, datatype IRI] or [lexical, "@" + language], and an unbound 
 
 Reading 100k letters' rows one by one takes seconds (a RocksDB lookup each), so the store also keeps
 indexes (`Indexes`), brought up to date at the end of every write: all letters' rows of a query in
-letter order, as JSON and as CSV lines (what `kg table` prints), or, by value, one literal per
-value. An index holds the letter ids, the lengths of their blocks of text, and the blocks, so that
-a write replaces the blocks of the letters it changed and copies the others in runs. The index of
-all letters is cut into chunks of consecutive letters (a directory lists each chunk's first letter
-id), so that a write rewrites only the chunks of the letters it changed: at 100k letters the
-indexes hold ~220 MB."""
+letter order, as JSON, as CSV lines (what `kg table` prints) and as SPARQL 1.1 Query Results JSON
+bindings (what `kg query -f json` prints), or, by value, one literal per value. An index holds the
+letter ids, the lengths of their blocks of text, and the blocks, so that a write replaces the blocks
+of the letters it changed and copies the others in runs. The index of all letters is cut into chunks
+of consecutive letters (a directory lists each chunk's first letter id), so that a write rewrites
+only the chunks of the letters it changed: at 100k letters the indexes hold ~400 MB."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ from kg.queries import NamedQuery, SelectResult, Term, TooManyRows, all_queries,
 
 ENCODING = "kept rows 2: a JSON list of cells per row, under a predicate per query"  # change with the encoding
 Kept = Iterable[tuple[str, str]]  # (letter id, that letter's encoded rows of one query), in any order
-FORMS = ("json", "csv")  # the forms of a query's index (see Table)
+FORMS = ("json", "csv", "srj")  # the forms of a query's index (see `block`)
 CHUNK_LETTERS = 250  # letters per chunk of an index of all letters when it is made; split at twice that
 
 
@@ -118,14 +118,37 @@ def letter_rows(store: ox.Store) -> dict[str, str]:
     return rows
 
 
-def block(rows: str, form: str) -> str:
-    """A letter's encoded rows as its block of an index of `form`: its rows each followed by a
-    comma (json), or as CSV lines (csv)."""
+def block(name: str, rows: str, form: str) -> str:
+    """A letter's encoded rows of query `name` as its block of an index of `form`: its rows each
+    followed by a comma (json), as CSV lines (csv), or its rows' SPARQL JSON bindings each followed
+    by a comma (srj)."""
     if form == "json":
         return rows[1:-1] + "," if len(rows) > 2 else ""
+    if form == "srj":
+        return binding_text(columns(name), json.loads(rows))
     from kg.results import csv_lines
 
     return csv_lines(_cells(json.loads(rows)))
+
+
+def binding_text(names: list[str], rows: Iterable[list[Any]]) -> str:
+    """Encoded rows as SPARQL 1.1 Query Results JSON bindings, each followed by a comma (an unbound
+    cell is left out of its row's binding)."""
+    return "".join(json.dumps({n: _json_cell(c) for n, c in zip(names, row, strict=True) if c is not None},
+                              separators=(",", ":")) + "," for row in rows)
+
+
+def _json_cell(cell: Any) -> dict[str, str]:
+    """An encoded cell as a SPARQL JSON term: what `kg.queries.json_term` makes of the term."""
+    if isinstance(cell, str):
+        return {"type": "literal", "value": cell}
+    if len(cell) == 1:
+        return {"type": "uri", "value": cell[0]}
+    if cell[1] == "_":
+        return {"type": "bnode", "value": cell[0]}
+    if cell[1].startswith("@"):
+        return {"type": "literal", "value": cell[0], "xml:lang": cell[1][1:]}
+    return {"type": "literal", "value": cell[0], "datatype": cell[1]}
 
 
 def value_blocks(name: str, rows: str) -> dict[str, str]:
@@ -134,7 +157,7 @@ def value_blocks(name: str, rows: str) -> dict[str, str]:
     grouped: dict[str, list[Any]] = {}
     for row in json.loads(rows):
         grouped.setdefault(json.dumps(row[at], separators=(",", ":")), []).append(row)
-    return {key: block(json.dumps(found, separators=(",", ":")), "json") for key, found in grouped.items()}
+    return {key: block(name, json.dumps(found, separators=(",", ":")), "json") for key, found in grouped.items()}
 
 
 def join_blocks(blocks: dict[str, str]) -> str:
@@ -208,24 +231,44 @@ def _cells(rows: Iterable[list[Any]]) -> Iterator[list[str]]:
 
 @dataclass(frozen=True)
 class Table:
-    """The rows of per-letter query `name` that every letter kept, in letter order: each row's JSON
-    followed by a comma."""
+    """The rows of per-letter query `name` that every letter kept, in letter order. `runs` reads
+    them in runs of consecutive letters (an index's chunks, one at a time): in each run, each row's
+    JSON followed by a comma."""
 
     name: str
-    json_rows: str
+    runs: Callable[[], Iterable[str]]
+
+    @classmethod
+    def of_text(cls, name: str, json_rows: str) -> Table:
+        return cls(name, lambda: (json_rows,))
 
     @classmethod
     def of_letters(cls, name: str, kept: Kept) -> Table:
         """The table from each letter's rows (in any order)."""
-        return cls(name, "".join(block(text, "json") for _, text in sorted(kept)))
+        return cls.of_text(name, "".join(block(name, text, "json") for _, text in sorted(kept)))
+
+    @property
+    def json_rows(self) -> str:
+        return "".join(self.runs())
+
+    def batches(self) -> Iterator[list[list[Any]]]:
+        """The rows, encoded, a run at a time (one json.loads each)."""
+        for run in self.runs():
+            if run:
+                yield json.loads("[" + run[:-1] + "]")
 
     def rows(self) -> list[list[Any]]:
-        """The rows, encoded (parsed at once: one json.loads of every letter's rows)."""
-        return json.loads("[" + self.json_rows[:-1] + "]")  # type: ignore[no-any-return]
+        """The rows, encoded."""
+        return [row for batch in self.batches() for row in batch]
 
     def cells(self) -> Iterator[list[str]]:
         """The rows as table cells (lexical values; empty when unbound)."""
-        return _cells(self.rows())
+        return _cells(row for batch in self.batches() for row in batch)
+
+    def bindings(self) -> Iterator[str]:
+        """The rows as SPARQL JSON bindings, each followed by a comma, a run at a time."""
+        names = columns(self.name)
+        return (binding_text(names, batch) for batch in self.batches())
 
     def csv(self) -> str:
         """The rows as CSV lines (no header), as `kg table` prints them."""
@@ -235,10 +278,12 @@ class Table:
 
     def solutions(self, max_rows: int | None = None) -> SelectResult:
         """The rows as typed terms (TooManyRows if there are more than `max_rows`, before any term
-        is made)."""
-        rows = self.rows()
-        if max_rows is not None and len(rows) > max_rows:
-            raise TooManyRows(max_rows)
+        is made, as soon as the runs read hold more)."""
+        rows: list[list[Any]] = []
+        for batch in self.batches():
+            rows += batch
+            if max_rows is not None and len(rows) > max_rows:
+                raise TooManyRows(max_rows)
         datatypes: dict[str, ox.NamedNode] = {}
 
         def term(c: Any) -> Term:
@@ -284,6 +329,10 @@ class Indexes:
         """Every letter's block of the index of query `name` in `form`, in letter order (None when
         there is no such index)."""
         return self._read((name, form))
+
+    def runs(self, name: str, form: str) -> Iterator[str] | None:
+        """`whole(name, form)` read a chunk at a time, as it is iterated."""
+        return self._runs((name, form))
 
     def of_value(self, name: str, key: str) -> str | None:
         """The blocks of the index of a `by_value` query's rows whose column has the value of `key`
@@ -340,11 +389,11 @@ class Indexes:
                 letters = self._letters(name, None) if letters is None else letters
                 self._drop_chunked((name, form))
                 self._put_chunks((name, form), [], split_index(join_blocks({
-                    letter_id: block(text, form) for letter_id, text in letters.items()}), self._chunk_letters))
+                    letter_id: block(name, text, form) for letter_id, text in letters.items()}), self._chunk_letters))
             else:
                 rows = self._new_rows(name) if rows is None else rows
                 self._update_chunks((name, form), json.loads(directory), {
-                    letter_id: None if text is None else block(text, form) for letter_id, text in rows.items()})
+                    letter_id: None if text is None else block(name, text, form) for letter_id, text in rows.items()})
 
     def _save_by_value(self, name: str) -> None:
         directory = iris.kept_index(name, "values")
@@ -376,11 +425,14 @@ class Indexes:
     # letter id and number of each chunk, in order) and the chunks (their numbers).
 
     def _read(self, parts: tuple[str, ...]) -> str | None:
+        runs = self._runs(parts)
+        return None if runs is None else "".join(runs)
+
+    def _runs(self, parts: tuple[str, ...]) -> Iterator[str] | None:
         directory = self._get(iris.kept_index(*parts, "chunks"))
         if directory is None:
             return None
-        return "".join(body(self._get(iris.kept_index(*parts, str(n))) or join_blocks({}))
-                       for _, n in json.loads(directory))
+        return (body(self._get(iris.kept_index(*parts, str(n))) or join_blocks({})) for _, n in json.loads(directory))
 
     def _update_chunks(self, parts: tuple[str, ...], chunks: list[tuple[str, int]],
                        changes: dict[str, str | None]) -> None:

@@ -224,6 +224,9 @@ class RemoteStore:
     def kept_csv(self, name: str) -> str:
         return self.kept(name).csv()
 
+    def kept_bindings(self, name: str) -> Iterator[str]:
+        return self.kept(name).bindings()
+
     def kept_by_value(self, name: str, value: ox.NamedNode | ox.Literal) -> kept.Table | None:
         """No index: the query answers."""
         return None

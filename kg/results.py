@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
@@ -43,13 +43,37 @@ def csv_result(store: Store, query: NamedQuery, params: dict[str, str] | None = 
     return render(run(store, query, params), "csv")  # type: ignore[return-value]
 
 
+def json_result(store: Store, query: NamedQuery, params: dict[str, str] | None = None) -> Iterator[str]:
+    """A query's result as SPARQL JSON, in pieces. A kept query without parameters is written from
+    the store's index of its rows' bindings a chunk at a time: without making terms, in bounded
+    memory."""
+    from kg import kept
+
+    if kept.whole(query, params) and store.tallies_complete():
+        return sparql_json_pieces(kept.columns(query.name), store.kept_bindings(query.name))
+    return iter((render(run(store, query, params), "json"),))  # type: ignore[arg-type]
+
+
 def sparql_json(result: SelectResult | bool) -> str:
-    """SPARQL 1.1 Query Results JSON."""
+    """SPARQL 1.1 Query Results JSON, one line."""
     if isinstance(result, bool):
-        return json.dumps({"head": {}, "boolean": result})
-    bindings = [{c: json_term(t) for c, t in zip(result.columns, row, strict=True) if t is not None}
-                for row in result.rows]
-    return json.dumps({"head": {"vars": result.columns}, "results": {"bindings": bindings}}, indent=1)
+        return json.dumps({"head": {}, "boolean": result}) + "\n"
+    bindings = ("".join(json.dumps({c: json_term(t) for c, t in zip(result.columns, row, strict=True) if t is not None},
+                                   separators=(",", ":")) + "," for row in result.rows),)
+    return "".join(sparql_json_pieces(result.columns, bindings))
+
+
+def sparql_json_pieces(columns: list[str], bindings: Iterable[str]) -> Iterator[str]:
+    """A SELECT result in SPARQL 1.1 Query Results JSON from runs of its bindings (each binding
+    followed by a comma), in pieces; one line."""
+    yield json.dumps({"head": {"vars": columns}, "results": {"bindings": []}}, separators=(",", ":"))[:-3]
+    last = ""
+    for piece in bindings:
+        if piece:
+            if last:
+                yield last
+            last = piece
+    yield last[:-1] + "]}}\n"
 
 
 def render(result: QueryResult, fmt: str, console: Console | None = None) -> str | bytes | None:
@@ -61,7 +85,7 @@ def render(result: QueryResult, fmt: str, console: Console | None = None) -> str
     if fmt not in SELECT_FORMATS:
         raise ValueError(f"a SELECT/ASK result is a table: use --format {'|'.join(SELECT_FORMATS)}")
     if fmt == "json":
-        return sparql_json(result) + "\n"
+        return sparql_json(result)
     if isinstance(result, bool):
         return ("true" if result else "false") + "\n"
     rows = [[cell(t) for t in row] for row in result.rows]

@@ -347,10 +347,15 @@ class Store:
     def kept(self, name: str) -> kept.Table:
         """Every letter's kept rows of per-letter query `name`: from its index, or (while a write
         goes on, or after one was interrupted) from each letter's manifest entry."""
-        rows = self._kept_whole(name, "json")
-        if rows is None:
+        if WRITING_MARK in self._store or self._kept_indexes.runs(name, "json") is None:
             return kept.Table.of_letters(name, self.kept_rows(name).items())
-        return kept.Table(name, rows)
+        return kept.Table(name, lambda: self._kept_indexes.runs(name, "json") or ())
+
+    def kept_bindings(self, name: str) -> Iterator[str]:
+        """`kept(name)` as SPARQL JSON bindings, each followed by a comma, a chunk of its index of
+        that form at a time, if there is one."""
+        runs = None if WRITING_MARK in self._store else self._kept_indexes.runs(name, "srj")
+        return self.kept(name).bindings() if runs is None else runs
 
     def kept_csv(self, name: str) -> str:
         """`kept(name)` as CSV lines: as its index of that form holds them, if there is one."""
@@ -368,7 +373,7 @@ class Store:
         if WRITING_MARK in self._store:  # a write is going on or was interrupted
             return None
         rows = self._kept_indexes.of_value(name, kept.value_key(value))
-        return None if rows is None else kept.Table(name, rows)
+        return None if rows is None else kept.Table.of_text(name, rows)
 
     def tallies_complete(self) -> bool:
         """Whether the tally graph counts every letter's decisions (see kg.tally), and every letter

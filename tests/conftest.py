@@ -46,7 +46,7 @@ def same_as_direct(store: object) -> None:
 
     from kg import iris, kept
     from kg.queries import answering, cell, load_query, named_query, run, select_result, table_rows
-    from kg.results import csv_lines
+    from kg.results import csv_lines, json_result, sparql_json
 
     assert set(kept.kept_queries()) == {"decisions", "cases", "guideline-disagreements", "time-injury-to-review",
                                         "decisions-for-medication"}
@@ -59,6 +59,8 @@ def same_as_direct(store: object) -> None:
         cells = [[cell(t) for t in row] for row in direct.rows]
         assert (kept.columns(name), list(table.cells())) == (direct.columns, cells), name
         assert table.csv() == store.kept_csv(name) == csv_lines(cells), name  # type: ignore[attr-defined]
+        assert "".join(json_result(store, query)) == sparql_json(direct), name  # type: ignore[arg-type]
+        assert "".join(table.bindings()) == "".join(store.kept_bindings(name)), name  # type: ignore[attr-defined]
         if isinstance(store, Store):  # a local store answers from its index of every letter's rows
             assert all(store._kept_whole(name, form) is not None for form in kept.FORMS), name
     query = named_query("decisions-for-medication")  # kept by value: every medication, and one of none

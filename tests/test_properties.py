@@ -161,6 +161,8 @@ def test_chunked_indexes_of_all_letters_follow_the_letters(steps):
             expected = kept.Table.of_letters(name, rows_of(name, None).items())
             assert indexes.whole(name, "json") == expected.json_rows
             assert indexes.whole(name, "csv") == expected.csv()
+            assert indexes.whole(name, "srj") == "".join(expected.bindings())
+            assert "".join(indexes.runs(name, "json") or ()) == expected.json_rows
     chunks = [v for iri, v in literals.items() if str(iri).rstrip(">").split("/")[-1].isdigit()]
     assert chunks and all(len(json.loads(c.split("\n")[0])) <= 4 for c in chunks)
 

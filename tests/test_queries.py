@@ -207,6 +207,10 @@ def test_a_kept_table_as_csv_is_the_same_from_kg_query_and_kg_table(store_dir, n
     table = runner.invoke(app, ["table", name, "--store", store_dir]).stdout
     assert runner.invoke(app, ["query", name, "-f", "csv", "--store", store_dir]).stdout == table
     assert table.count("\n") == {"decisions": 73, "cases": 29}[name]
+    data = json.loads(runner.invoke(app, ["query", name, "-f", "json", "--store", store_dir]).stdout)
+    assert len(data["results"]["bindings"]) == {"decisions": 72, "cases": 28}[name]
+    assert data["head"]["vars"] == table.splitlines()[0].split(",")
+    assert data["results"]["bindings"][0]["letter"] == {"type": "literal", "value": "000_ed7318db5454d5ef"}
 
 
 def test_cli_query_own_files(store_dir, tmp_path):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,23 @@ def test_changed_tally_queries_make_the_tallies_incomplete_until_every_letter_is
         again = build(ALL_LETTERS[:4], store)  # every letter read again and relisted with its new counts
         assert (again.unchanged, again.triples) == (4, 0) and store.tallies_complete()
         same_as_direct(store)
+
+
+def test_a_kept_table_over_the_row_cap_stops_reading_its_index():
+    """A capped answer (the server's) reads only the chunks it needs to know that the rows are too
+    many, and makes no term of them."""
+    from kg import kept
+    from kg.queries import TooManyRows
+
+    read: list[int] = []
+
+    def runs() -> Iterator[str]:
+        for n in range(400):  # 400 chunks of 3 rows
+            read.append(n)
+            yield f'["CM{n}-1",1],["CM{n}-2",2],["CM{n}-3",3],'
+
+    with pytest.raises(TooManyRows):
+        kept.Table("decisions", runs).solutions(max_rows=10)
+    assert read == [0, 1, 2, 3]
+    assert kept.Table("decisions", lambda: list(runs())[:2]).rows() == [
+        ["CM0-1", 1], ["CM0-2", 2], ["CM0-3", 3], ["CM1-1", 1], ["CM1-2", 2], ["CM1-3", 3]]

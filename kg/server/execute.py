@@ -11,7 +11,8 @@ from xml.sax.saxutils import escape, quoteattr
 import pyoxigraph as ox
 
 from kg.namespaces import XSD_STRING
-from kg.queries import QueryError, SelectResult, TooManyRows, json_term, named_query, run
+from kg.queries import QueryError, SelectResult, TooManyRows, named_query, run
+from kg.results import sparql_json
 from kg.store import Store
 
 SOLUTION_TYPES = {
@@ -153,9 +154,7 @@ def _boolean(value: bool, fmt: str) -> bytes:
 def serialize_solutions(result: SelectResult, fmt: str) -> bytes:
     """SPARQL 1.1 results in JSON, XML, CSV (plain values) or TSV (terms in Turtle syntax)."""
     if fmt == "json":
-        bindings = [{c: json_term(t) for c, t in zip(result.columns, row, strict=True) if t is not None}
-                    for row in result.rows]
-        return json.dumps({"head": {"vars": result.columns}, "results": {"bindings": bindings}}).encode()
+        return sparql_json(result).encode()
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\r\n")
