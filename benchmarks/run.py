@@ -81,8 +81,7 @@ def query_times(store: Path, oxigraph: str | None) -> list[tuple[str, float, flo
     try:
         with Store(store, read_only=True) as kg_store:
             for q in all_queries():
-                pairs = (p.split("=", 1) for p in q.example.split("--param ")[1:])
-                params = {k.strip(): v.strip() for k, v in pairs}
+                params = q.example_params
                 times = []
                 for _ in range(5):
                     started = time.perf_counter()

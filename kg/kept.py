@@ -72,6 +72,43 @@ def by_value(name: str) -> str | None:
     return query.parameters[0].name if query.parameters else None
 
 
+def values_containing(keys: Iterable[str], words: str) -> list[ox.NamedNode | ox.Literal]:
+    """The values (of a `by_value` query's index keys) whose text contains `words` lowercased, as
+    `FILTER (CONTAINS(?value, LCASE(?words)))` finds them."""
+    needle = words.lower()
+    found = (term(json.loads(key)) for key in keys)
+    return [v for v in found if isinstance(v, ox.Literal) and needle in v.value]
+
+
+def with_words(query: NamedQuery, words: ox.NamedNode | ox.Literal, tables: Iterable[Table],
+               max_rows: int | None = None) -> SelectResult:
+    """The rows of a `words-in` query (cases-by-diagnosis) from the kept rows of its source query
+    (cases-with-diagnosis) for each value that holds the words: its parameter's column is the
+    words, the other columns the source's of the same name, in the query's ORDER BY. The values
+    are a letter's distinct labels of its items (a label is its words as written, lowercased), so
+    one row of the query is one row of the source."""
+    names, source = _columns(query.sparql), columns(query.words_in)
+    at = {c: source.index(c) for c in names if c != query.parameters[0].name}
+    order = [source.index(c) for c in _order(query.sparql)]
+    rows = sorted((row for t in tables for row in t.rows()), key=lambda r: [_lexical(r[i]) for i in order])
+    if max_rows is not None and len(rows) > max_rows:
+        raise TooManyRows(max_rows)
+    return SelectResult(names, [[term(row[at[c]]) if c in at else words for c in names] for row in rows])
+
+
+@cache
+def _order(sparql: str) -> list[str]:
+    """The variables of a query's last line, `ORDER BY ?a ?b`."""
+    last = sparql.strip().splitlines()[-1].split()
+    if last[:2] != ["ORDER", "BY"] or not all(v.startswith("?") for v in last[2:]):
+        raise ValueError(f"a words-in query ends with ORDER BY and variables, not {' '.join(last)!r}")
+    return [v[1:] for v in last[2:]]
+
+
+def _lexical(cell: Any) -> str:
+    return "" if cell is None else cell if isinstance(cell, str) else cell[0]
+
+
 def value_key(value: Term) -> str:
     """How a value of a `by_value` column is written in its index's IRI."""
     return json.dumps(_encoded(value), separators=(",", ":"))
@@ -107,6 +144,24 @@ def _encoded(term: Term) -> Any:
     if term.language:
         return [term.value, "@" + term.language]
     return term.value if term.datatype.value == XSD_STRING else [term.value, term.datatype.value]
+
+
+def term(cell: Any) -> Term:
+    """An encoded cell as the term it was."""
+    if cell is None or isinstance(cell, str):
+        return None if cell is None else ox.Literal(cell)
+    if len(cell) == 1:
+        return ox.NamedNode(cell[0])
+    if cell[1] == "_":
+        return ox.BlankNode(cell[0])
+    if cell[1].startswith("@"):
+        return ox.Literal(cell[0], language=cell[1][1:])
+    return ox.Literal(cell[0], datatype=_datatype(cell[1]))
+
+
+@cache
+def _datatype(iri: str) -> ox.NamedNode:
+    return ox.NamedNode(iri)
 
 
 def letter_rows(store: ox.Store) -> dict[str, str]:
@@ -284,20 +339,6 @@ class Table:
             rows += batch
             if max_rows is not None and len(rows) > max_rows:
                 raise TooManyRows(max_rows)
-        datatypes: dict[str, ox.NamedNode] = {}
-
-        def term(c: Any) -> Term:
-            if c is None or isinstance(c, str):
-                return None if c is None else ox.Literal(c)
-            if len(c) == 1:
-                return ox.NamedNode(c[0])
-            if c[1] == "_":
-                return ox.BlankNode(c[0])
-            if c[1].startswith("@"):
-                return ox.Literal(c[0], language=c[1][1:])
-            datatype = datatypes.get(c[1]) or datatypes.setdefault(c[1], ox.NamedNode(c[1]))
-            return ox.Literal(c[0], datatype=datatype)
-
         return SelectResult(columns(self.name), [[term(c) for c in row] for row in rows])
 
 
@@ -333,6 +374,11 @@ class Indexes:
     def runs(self, name: str, form: str) -> Iterator[str] | None:
         """`whole(name, form)` read a chunk at a time, as it is iterated."""
         return self._runs((name, form))
+
+    def values(self, name: str) -> list[str] | None:
+        """The keys of the values of a `by_value` query that have an index (None: no indexes)."""
+        listed = self._get(iris.kept_index(name, "values"))
+        return None if listed is None else json.loads(listed)  # type: ignore[no-any-return]
 
     def of_value(self, name: str, key: str) -> str | None:
         """The blocks of the index of a `by_value` query's rows whose column has the value of `key`
@@ -413,8 +459,11 @@ class Indexes:
         keys = set(json.loads(listed))
         for key, changes in self._value_changes(name).items():
             chunks = self._get(iris.kept_index(name, "value", key, "chunks")) if key in keys else None
-            self._update_chunks((name, "value", key), json.loads(chunks or '[["", 0]]'), changes)
-            keys.add(key)
+            if self._update_chunks((name, "value", key), json.loads(chunks or '[["", 0]]'), changes):
+                keys.add(key)
+            else:  # no letter has the value any more
+                self._drop_chunked((name, "value", key))
+                keys.discard(key)
         self._put(directory, json.dumps(sorted(keys), separators=(",", ":")))
 
     def _drop_values(self, name: str) -> None:
@@ -435,10 +484,11 @@ class Indexes:
         return (body(self._get(iris.kept_index(*parts, str(n))) or join_blocks({})) for _, n in json.loads(directory))
 
     def _update_chunks(self, parts: tuple[str, ...], chunks: list[tuple[str, int]],
-                       changes: dict[str, str | None]) -> None:
+                       changes: dict[str, str | None]) -> bool:
         """Replace the changed letters' blocks in the chunks that hold them (a letter goes to the last
         chunk whose first letter id is not after its own: the first chunk's is ""); split a chunk
-        grown past twice the size."""
+        grown past twice the size, drop one left without letters. Return whether any letter is left
+        (if none, the index is one chunk of none)."""
         firsts = [first for first, _ in chunks]
         by_chunk: dict[int, dict[str, str | None]] = {}
         for letter_id, text in changes.items():
@@ -450,11 +500,14 @@ class Indexes:
                 kept_chunks.append((first, n))
                 continue
             index = replace_blocks(self._get(iris.kept_index(*parts, str(n))) or join_blocks({}), by_chunk[k])
-            pieces = split_index(index, self._chunk_letters) if _letter_count(index) > 2 * self._chunk_letters \
-                else [(first, index)]
+            letters = _letter_count(index)
+            pieces = split_index(index, self._chunk_letters) if letters > 2 * self._chunk_letters \
+                else [(first, index)] if letters else []
             self._put(iris.kept_index(*parts, str(n)), None)
             made += [(first if i == 0 else piece_first, piece) for i, (piece_first, piece) in enumerate(pieces)]
-        self._put_chunks(parts, kept_chunks, made)
+        left = bool(kept_chunks or made)
+        self._put_chunks(parts, kept_chunks, made if left else [("", join_blocks({}))])
+        return left
 
     def _put_chunks(self, parts: tuple[str, ...], kept_chunks: list[tuple[str, int]],
                     made: list[tuple[str, str]]) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import shlex
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,6 +75,13 @@ class NamedQuery:
     parameters: tuple[Parameter, ...]
     multivalued: frozenset[str]
     per_letter: bool = False  # rows about one letter each, ordered by ?letter first (see kg.kept)
+    words_in: str = ""  # a kept query whose rows answer this one, by words in their values (kg.kept)
+
+    @property
+    def example_params(self) -> dict[str, str]:
+        """The parameters of the example command (--param NAME=VALUE, or --param "NAME=A VALUE")."""
+        words = shlex.split(self.example)
+        return dict(w.split("=", 1) for before, w in pairwise(words) if before in ("--param", "-p"))
 
     def substitutions(self, given: dict[str, str]) -> dict[ox.Variable, ox.NamedNode | ox.Literal]:
         """Typed bindings for the query's parameters from user text; unknown or missing ones fail."""
@@ -133,6 +142,7 @@ def load_query(path: Path) -> NamedQuery:
         parameters=tuple(_parameter(p) for p in h["param"].splitlines() if p),
         multivalued=frozenset(c.strip() for c in h.get("multivalued", "").split(",") if c.strip()),
         per_letter=h.get("per-letter", "").lower() == "yes",
+        words_in=h.get("words-in", ""),
     )
 
 
@@ -192,7 +202,8 @@ def run(store: Store, query: NamedQuery, params: dict[str, str] | None = None,
     """Run a named query with typed parameters; a SELECT with more than `max_rows` rows raises
     TooManyRows before its rows are made into terms. A per-letter query is answered from the rows
     the letters kept (kg.kept) when every letter keeps them: all of them, or those of its
-    parameter's value."""
+    parameter's value; a query with `words-in` from the kept rows of the values that contain its
+    words."""
     from kg import kept
 
     if kept.kept_queries().get(query.name) == query and store.tallies_complete():
@@ -202,6 +213,12 @@ def run(store: Store, query: NamedQuery, params: dict[str, str] | None = None,
             table = store.kept_by_value(query.name, query.substitutions(params or {})[ox.Variable(column)])
             if table is not None:
                 return table.solutions(max_rows)
+    if query.words_in and store.tallies_complete():
+        words = query.substitutions(params or {})[ox.Variable(query.parameters[0].name)]
+        values = store.kept_values(query.words_in)
+        if values is not None:
+            tables = [store.kept_by_value(query.words_in, v) for v in kept.values_containing(values, words.value)]
+            return kept.with_words(query, words, [t for t in tables if t is not None], max_rows)
     query = answering(store, query)
     subs = query.substitutions(params or {})
     try:

@@ -231,6 +231,10 @@ class RemoteStore:
         """No index: the query answers."""
         return None
 
+    def kept_values(self, name: str) -> list[str] | None:
+        """No index: the query answers."""
+        return None
+
     def letter_decision_counts(self) -> dict[str, int]:
         return {i: tally.decisions_in(t) for i, t in _by_letter(self._manifest(TALLIES)).items()}
 

@@ -375,6 +375,11 @@ class Store:
         rows = self._kept_indexes.of_value(name, kept.value_key(value))
         return None if rows is None else kept.Table.of_text(name, rows)
 
+    def kept_values(self, name: str) -> list[str] | None:
+        """The index keys of the values of a `kept.by_value` query; None while there are no
+        indexes."""
+        return None if WRITING_MARK in self._store else self._kept_indexes.values(name)
+
     def tallies_complete(self) -> bool:
         """Whether the tally graph counts every letter's decisions (see kg.tally), and every letter
         keeps its rows of the per-letter queries (kg.kept)."""

@@ -49,7 +49,7 @@ def same_as_direct(store: object) -> None:
     from kg.results import csv_lines, json_result, sparql_json
 
     assert set(kept.kept_queries()) == {"decisions", "cases", "guideline-disagreements", "time-injury-to-review",
-                                        "decisions-for-medication"}
+                                        "decisions-for-medication", "cases-with-diagnosis"}
     for name, query in kept.kept_queries().items():
         if kept.by_value(name):
             continue
@@ -71,8 +71,20 @@ def same_as_direct(store: object) -> None:
         params = {"medication": medication}
         direct = select_result(query, store.query(query.sparql, substitutions=query.substitutions(params)))  # type: ignore[attr-defined]
         assert run(store, query, params) == direct, medication  # type: ignore[arg-type]
+    # cases-by-diagnosis: from the kept rows of cases-with-diagnosis (by label) of the labels that
+    # hold the words: each label, each word of one (in capitals: the words are lowercased), none
+    labels = sorted({s["label"].value for s in store.query(  # type: ignore[attr-defined]
+        "SELECT DISTINCT ?label WHERE { ?x a <https://w3id.org/imr-kg/ontology#Diagnosis> ; "
+        "<https://w3id.org/imr-kg/ontology#label> ?label }")})
+    words = {w.upper() for label in labels for w in label.split()}
+    for query, values in [(named_query("cases-with-diagnosis"), [{"label": label} for label in labels]),
+                          (named_query("cases-by-diagnosis"), [{"diagnosis": w} for w in [*labels, *words, "zz"]])]:
+        for params in values:
+            direct = select_result(query, store.query(query.sparql, substitutions=query.substitutions(params)))  # type: ignore[attr-defined]
+            assert run(store, query, params) == direct, params  # type: ignore[arg-type]
     if isinstance(store, Store):
-        assert store.kept_by_value(query.name, ox.Literal(medications[0])) is not None
+        assert store.kept_by_value("decisions-for-medication", ox.Literal(medications[0])) is not None
+        assert set(store.kept_values("cases-with-diagnosis") or ()) == {kept.value_key(ox.Literal(x)) for x in labels}
         # the index of decision counts GraphQL pages by: the decisions each letter graph holds
         from kg.store import DECISION_COUNTS
 

@@ -152,6 +152,8 @@ def test_chunked_indexes_of_all_letters_follow_the_letters(steps):
         for name in kept.kept_queries():
             if column := kept.by_value(name):
                 at = kept.columns(name).index(column)
+                had = {row[at] for rows in rows_of(name, None).values() for row in json.loads(rows)}
+                assert set(indexes.values(name) or ()) == {json.dumps(v) for v in had}  # a value none has is gone
                 for value in ("value 0", "value 1"):
                     expected = kept.Table.of_letters(name, [
                         (i, _compact([row for row in json.loads(rows) if row[at] == value]))

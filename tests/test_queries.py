@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 from typer.testing import CliRunner
 
 from kg.cli import app
-from kg.queries import QueryError, TooManyRows, all_queries, named_query, run, table_rows
+from kg.queries import QueryError, TooManyRows, all_queries, named_query, run, select_result, table_rows
 
 runner = CliRunner()
 
@@ -18,16 +17,12 @@ def rows(store, name, **params):
     return table_rows(store, named_query(name), params)[1]
 
 
-def example_params(example: str) -> dict[str, str]:
-    return dict(re.findall(r"--param (\w+)=(\S+)", example))
-
-
 @pytest.mark.parametrize("query", all_queries(), ids=lambda q: q.name)
 def test_every_named_query_is_documented_and_answers(sample_store, query):
     assert query.title and query.description and query.example.startswith("kg ")
     for p in query.parameters:
         assert p.doc and (p.required or p.default)
-    _, got = table_rows(sample_store, query, example_params(query.example))
+    _, got = table_rows(sample_store, query, query.example_params)
     assert got, f"{query.name} returns nothing on the sample corpus"
 
 
@@ -93,9 +88,9 @@ def test_cases_by_diagnosis_as_shaped_for_the_engine_equal_the_plain_form(sample
     } GROUP BY ?diagnosis ?letter ?case_number ?written ORDER BY ?letter ?written"""
     for words in ["radiculopathy", "Lumbar", "sprain", "pain", "a", "no such diagnosis"]:
         subs = query.substitutions({"diagnosis": words})
-        expected = [[t and t.value for t in s] for s in sample_store.query(plain, substitutions=subs)]
-        assert [[t and t.value for t in row] for row in run(sample_store, query, {"diagnosis": words}).rows] \
-            == expected, words
+        expected = select_result(query, sample_store.query(plain, substitutions=subs))  # body regions sorted
+        assert run(sample_store, query, {"diagnosis": words}) == expected, words
+        expected = expected.rows
         assert len(expected) == {"radiculopathy": 6, "Lumbar": 13, "sprain": 21, "pain": 21, "a": 96,
                                  "no such diagnosis": 0}[words]
 
