@@ -33,7 +33,7 @@ def _value(body: bytes) -> str:
 
 def test_a_runaway_query_retires_the_process_and_its_other_requests_still_finish(closed_sample_store, tmp_path):
     runtime = Runtime(tmp_path / "runtime").create()
-    runner = QueryRunner(closed_sample_store, runtime, timeout=0.05)
+    runner = QueryRunner(closed_sample_store, runtime, timeout=0.05, grace=0)
     signals: list[int] = []
     previous = signal.signal(signal.SIGTERM, lambda signum, _: signals.append(signum))  # uvicorn's role
 
@@ -50,6 +50,32 @@ def test_a_runaway_query_retires_the_process_and_its_other_requests_still_finish
     assert signals == [signal.SIGTERM] and runner.retiring
     assert runtime.restarts == 1
     assert _value(fast) == "72"
+
+
+def test_a_retiring_process_stops_listening_at_once_and_exits_after_its_grace(closed_sample_store, tmp_path):
+    """Connections made after the timeout go to the other processes: this one closes its listener
+    as it retires, and signals uvicorn to shut down only after `grace` seconds, so that no
+    connection it took is closed before its request is read."""
+    import uvicorn
+
+    runner = QueryRunner(closed_sample_store, Runtime(tmp_path / "runtime").create(), timeout=0.05, grace=0.3)
+    server = uvicorn.Server(uvicorn.Config(app=lambda *_: None))
+    previous = signal.signal(signal.SIGTERM, server.handle_exit)  # as uvicorn installs it
+
+    async def retire() -> None:
+        listener = await asyncio.start_server(lambda _, writer: writer.close(), "127.0.0.1", 0)
+        server.servers = [listener]
+        with pytest.raises(QueryTimeout):
+            await runner.ask(_sparql(SLOW))
+        assert not listener.is_serving() and not server.should_exit
+        await asyncio.sleep(0.5)
+        assert server.should_exit
+
+    try:
+        asyncio.run(retire())
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        runner._threads.shutdown(wait=True)
 
 
 def test_an_update_in_one_process_is_seen_by_the_others(tmp_path):

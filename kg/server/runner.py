@@ -92,11 +92,12 @@ class QueryRunner:
     """Answers requests on this process's read-only store handle, in threads."""
 
     def __init__(self, store_path: str | Path, runtime: Runtime, *, timeout: float = 5.0,
-                 max_rows: int = 10_000) -> None:
+                 max_rows: int = 10_000, grace: float = 0.5) -> None:
         self.store_path = str(store_path)
         self.runtime = runtime
         self.timeout = timeout
         self.max_rows = max_rows
+        self.grace = grace  # seconds between retiring (no new connection) and exiting
         self.retiring = False
         self._busy = 0
         self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="kg-query")
@@ -150,12 +151,20 @@ class QueryRunner:
         self._busy -= 1
 
     def retire(self) -> None:
-        """Stop taking connections, let the other requests finish, and exit (uvicorn's graceful
-        shutdown on SIGTERM); the supervisor then starts a fresh process."""
+        """Stop taking connections at once, let the other requests finish, and exit (uvicorn's
+        graceful shutdown on SIGTERM, `grace` seconds later); the supervisor then starts a fresh
+        process.
+
+        uvicorn itself stops listening only at its next tick after the signal (up to 0.1 s, longer
+        on a loaded machine), and its shutdown closes every connection whose request has not
+        arrived yet: a client that connected meanwhile saw its connection reset. Closing the
+        listener here, then waiting for the requests of connections already taken, leaves new
+        connections to the other processes (or the fresh one)."""
         if not self.retiring:
             self.retiring = True
             self.runtime.count_restart()
-            signal.raise_signal(signal.SIGTERM)
+            _stop_listening()
+            asyncio.get_running_loop().call_later(self.grace, signal.raise_signal, signal.SIGTERM)
 
     def store_changed(self) -> None:
         """After an authorized update: every process reopens its handle before its next query."""
@@ -168,3 +177,15 @@ class QueryRunner:
         if self._busy:
             os._exit(0)
         self._threads.shutdown(wait=False)
+
+
+def _stop_listening() -> None:
+    """Close this process's listening sockets, if it is a uvicorn server (found through the SIGTERM
+    handler uvicorn installs: its `Server.handle_exit`). Other processes keep their own."""
+    import uvicorn
+
+    server = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+    if isinstance(server, uvicorn.Server):
+        for listener in getattr(server, "servers", []):
+            listener.close()
+
