@@ -7,9 +7,9 @@ usage: python benchmarks/run.py [--letters N] [--changed K] [--oxigraph PATH] [-
 3. change K letters and build again: seconds for the incremental rebuild;
 4. score the tables against the truth with ../shared/tools/score_extraction.py (when present);
 5. time `kg table decisions` and `kg table cases` as whole commands (p50 of 3);
-6. time every named query (p50/max of 5 runs) in process, and the same SPARQL over HTTP in
-   `oxigraph serve-read-only` when --oxigraph is given; for the aggregates read from the build-time
-   tallies, also the direct query over every decision (queries/direct/), once.
+6. time every named query answered as SPARQL JSON (p50/max of 5 runs) in process, and the same
+   SPARQL over HTTP in `oxigraph serve-read-only` when --oxigraph is given; for the aggregates read
+   from the build-time tallies, also the direct query over every decision (queries/direct/), once.
 """
 
 from __future__ import annotations
@@ -57,11 +57,13 @@ def bulk_load_seconds(store: Path, scratch: Path) -> float:
 
 
 def query_times(store: Path, oxigraph: str | None) -> list[tuple[str, float, float, float | None, float | None]]:
-    """Per named query: p50 and max of 5 runs in process, the same SPARQL in `oxigraph serve`, and
+    """Per named query: p50 and max of 5 runs in process (the whole answer as SPARQL JSON, as `kg
+    query NAME -f json` writes it), the same SPARQL in `oxigraph serve`, and
     (for the queries answered from the build-time tallies) one run of the direct query over every
     decision, in process."""
     from kg.queries import all_queries, load_query, run
     from kg.resources import data_dir
+    from kg.results import json_result
     from kg.store import Store
 
     rows = []
@@ -85,7 +87,7 @@ def query_times(store: Path, oxigraph: str | None) -> list[tuple[str, float, flo
                 times = []
                 for _ in range(5):
                     started = time.perf_counter()
-                    run(kg_store, q, params)
+                    "".join(json_result(kg_store, q, params))
                     times.append(time.perf_counter() - started)
                 baseline = None
                 if endpoint and not q.parameters:
@@ -93,7 +95,7 @@ def query_times(store: Path, oxigraph: str | None) -> list[tuple[str, float, flo
                     for _ in range(5):
                         started = time.perf_counter()
                         httpx.post(endpoint, data={"query": q.sparql, "union-default-graph": ""},
-                                   headers={"accept": "text/csv"}, timeout=300)
+                                   headers={"accept": "application/sparql-results+json"}, timeout=300)
                         base.append(time.perf_counter() - started)
                     baseline = statistics.median(base)
                 times.sort()
