@@ -320,6 +320,14 @@ class Table:
         """The rows as table cells (lexical values; empty when unbound)."""
         return _cells(row for batch in self.batches() for row in batch)
 
+    def more_than(self, n: int) -> bool:
+        """Whether there are more than `n` rows (reading no further than the run that shows it)."""
+        for batch in self.batches():
+            n -= len(batch)
+            if n < 0:
+                return True
+        return False
+
     def bindings(self) -> Iterator[str]:
         """The rows as SPARQL JSON bindings, each followed by a comma, a run at a time."""
         names = columns(self.name)

@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from kg.namespaces import PREFIXES
-from kg.queries import GraphResult, NamedQuery, QueryResult, SelectResult, cell, json_term, run
+from kg.queries import GraphResult, NamedQuery, QueryResult, SelectResult, TooManyRows, cell, json_term, run
 
 if TYPE_CHECKING:
     from kg.store import Store
@@ -43,15 +43,18 @@ def csv_result(store: Store, query: NamedQuery, params: dict[str, str] | None = 
     return render(run(store, query, params), "csv")  # type: ignore[return-value]
 
 
-def json_result(store: Store, query: NamedQuery, params: dict[str, str] | None = None) -> Iterator[str]:
-    """A query's result as SPARQL JSON, in pieces. A kept query without parameters is written from
-    the store's index of its rows' bindings a chunk at a time: without making terms, in bounded
-    memory."""
+def json_result(store: Store, query: NamedQuery, params: dict[str, str] | None = None,
+                max_rows: int | None = None) -> Iterator[str]:
+    """A query's result as SPARQL JSON, in pieces (TooManyRows past `max_rows`). A kept query
+    without parameters is written from the store's index of its rows' bindings a chunk at a time:
+    without making terms, in bounded memory."""
     from kg import kept
 
     if kept.whole(query, params) and store.tallies_complete():
+        if max_rows is not None and store.kept(query.name).more_than(max_rows):
+            raise TooManyRows(max_rows)
         return sparql_json_pieces(kept.columns(query.name), store.kept_bindings(query.name))
-    return iter((render(run(store, query, params), "json"),))  # type: ignore[arg-type]
+    return iter((render(run(store, query, params, max_rows), "json"),))  # type: ignore[arg-type]
 
 
 def sparql_json(result: SelectResult | bool) -> str:

@@ -227,7 +227,8 @@ def test_cli_query_own_files(store_dir, tmp_path):
 
 @pytest.mark.parametrize("name", ["decisions", "uphold-rate-by-medication"])
 def test_a_result_over_the_row_cap_is_refused_before_its_rows_are_made(sample_store, name):
-    from kg.server.execute import execute
+    from kg.results import sparql_json
+    from kg.server.execute import execute, serialize_solutions
 
     rows = len(run(sample_store, named_query(name)).rows)  # type: ignore[union-attr]
     assert rows == {"decisions": 72, "uphold-rate-by-medication": 18}[name]
@@ -236,3 +237,8 @@ def test_a_result_over_the_row_cap_is_refused_before_its_rows_are_made(sample_st
         run(sample_store, named_query(name), max_rows=rows - 1)
     status, _, body = execute(sample_store, {"kind": "named", "name": name, "accept": ""}, rows - 1)
     assert status == 422 and body == f"the result has more than {rows - 1} rows\n".encode()
+    for accept in ("", "text/csv"):  # SPARQL JSON (a kept table: from its index of bindings), CSV
+        status, _, body = execute(sample_store, {"kind": "named", "name": name, "accept": accept}, rows)
+        assert status == 200
+        assert body == (sparql_json(run(sample_store, named_query(name))).encode() if not accept  # type: ignore[arg-type]
+                        else serialize_solutions(run(sample_store, named_query(name)), "csv"))  # type: ignore[arg-type]

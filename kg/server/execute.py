@@ -12,7 +12,7 @@ import pyoxigraph as ox
 
 from kg.namespaces import XSD_STRING
 from kg.queries import QueryError, SelectResult, TooManyRows, named_query, run
-from kg.results import sparql_json
+from kg.results import json_result, sparql_json
 from kg.store import Store
 
 SOLUTION_TYPES = {
@@ -118,14 +118,21 @@ def _letter_index(store: Store) -> Reply:
 
 
 def _named(store: Store, request: dict[str, Any], max_rows: int) -> Reply:
-    try:
-        result = run(store, named_query(request["name"]), request.get("params") or {}, max_rows)
-    except TooManyRows as exc:
-        return _text(422, str(exc))
+    query, params = named_query(request["name"]), request.get("params") or {}
     media = negotiate(request.get("accept", ""), list(SOLUTION_TYPES))
     if media is None:
         return _text(406, f"no acceptable results format; offered: {', '.join(SOLUTION_TYPES)}")
     fmt = SOLUTION_TYPES[media]
+    try:
+        if fmt == "json":  # a kept table is written from its index of bindings
+            return 200, _CONTENT_TYPE[fmt], "".join(json_result(store, query, params, max_rows)).encode()
+        result = run(store, query, params, max_rows)
+    except TooManyRows as exc:
+        return _text(422, str(exc))
+    except QueryError:
+        raise
+    except ValueError:  # a CONSTRUCT has no results format
+        return _text(400, "named queries over HTTP must be SELECT or ASK")
     if isinstance(result, bool):
         return 200, _CONTENT_TYPE[fmt], _boolean(result, fmt)
     if not isinstance(result, SelectResult):
