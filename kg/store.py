@@ -36,8 +36,8 @@ TALLIES = imr("tallies")
 BUILD_IN_PROGRESS = imr("buildInProgress")
 MANIFEST_LABEL = ox.Literal("letter graphs written whole")
 # Letters written between flushes of RocksDB's memtables. The manifest updates are transactional
-# writes, held in memory until a flush: re-extracting 100k letters without one grew the writer to
-# 3.0 GB (10k: 710 MB; 240 MB flushing every 2,000).
+# writes, held in memory until a flush: re-extracting 10k letters without one grew the writer
+# linearly to 710 MB (100k: 3.0 GB); flushing every 2,000 it stays at ~480 MB.
 FLUSH_EVERY = 2000
 
 
