@@ -175,5 +175,8 @@ def test_a_kept_table_over_the_row_cap_stops_reading_its_index():
     with pytest.raises(TooManyRows):
         kept.Table("decisions", runs).solutions(max_rows=10)
     assert read == [0, 1, 2, 3]
+    read.clear()
+    assert kept.Table("decisions", runs).more_than(10) and read == [0, 1, 2, 3]  # the JSON answer's count
+    assert not kept.Table("decisions", runs).more_than(1200)
     assert kept.Table("decisions", lambda: list(runs())[:2]).rows() == [
         ["CM0-1", 1], ["CM0-2", 2], ["CM0-3", 3], ["CM1-1", 1], ["CM1-2", 2], ["CM1-3", 3]]
