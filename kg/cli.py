@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +17,10 @@ from kg.queries import QueryError, all_queries, named_query, run, table_rows
 from kg.resources import samples_dir
 from kg.results import csv_result, json_result, render
 from kg.store import DUMP_FORMATS, Store, open_store
+
+if TYPE_CHECKING:
+    from kg.build import BuildReport
+    from kg.remote import RemoteStore
 
 app = typer.Typer(help="Build and query a knowledge graph of California IMR determination letters.",
                   no_args_is_help=True, add_completion=False)
@@ -79,6 +83,9 @@ def build(
     validate: Annotated[bool, typer.Option("--validate/--no-validate",
                                            help="Check each letter's graph with the SHACL shapes; a letter "
                                                 "that violates them is rejected, not loaded.")] = True,
+    optimize: Annotated[bool, typer.Option("--optimize/--no-optimize",
+                                           help="Compact the store after a build that rewrote half of its "
+                                                "letters or more (see `kg optimize`).")] = True,
 ) -> None:
     """Parse letters into the store. Exit 0 if every letter was accepted, 1 if any was rejected,
     2 on a usage error."""
@@ -94,14 +101,23 @@ def build(
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    with open_store(store) as kg_store, Progress(  # type: ignore[attr-defined]
-            TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-            console=err, disable=not err.is_terminal) as progress:
-        task = progress.add_task("parsing letters", total=len(files))
-        bar = _BarSteps(progress, task)
-        report = build_files(files, kg_store, jobs=jobs or os.cpu_count() or 1, validate=validate,
-                             on_letter=bar if err.is_terminal else _progress_lines(len(files)))
-        bar.flush()
+    with open_store(store) as kg_store:
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                      console=err, disable=not err.is_terminal) as progress:
+            task = progress.add_task("parsing letters", total=len(files))
+            bar = _BarSteps(progress, task)
+            report = build_files(files, kg_store, jobs=jobs or os.cpu_count() or 1, validate=validate,
+                                 on_letter=bar if err.is_terminal else _progress_lines(len(files)))
+            bar.flush()
+        _print_build_report(report)
+        if optimize and report.compaction_due and isinstance(kg_store, Store):
+            err.print(f"compacting the store: this build rewrote {report.rewritten:,} of its "
+                      f"{report.store_letters:,} letters (--no-optimize skips this)")
+            _compact(kg_store)
+    raise typer.Exit(0 if report.ok else 1)
+
+
+def _print_build_report(report: BuildReport) -> None:
     if report.repaired:
         plural = "s" if len(report.repaired) > 1 else ""
         err.print(f"dropped {len(report.repaired)} incomplete letter{plural} of an interrupted build: "
@@ -118,7 +134,21 @@ def build(
         err.print(f"SHACL warnings (letters kept): {summary_line(report.warnings)}; see `kg validate`")
     err.print(f"decisions in the letters parsed: {report.decisions}, quads written: {report.triples}, "
               f"time: {report.seconds:.1f} s")
-    raise typer.Exit(0 if report.ok else 1)
+
+
+def _compact(kg_store: Store | RemoteStore) -> None:
+    """Compact an embedded store, saying how long it took and the size it freed."""
+    if not isinstance(kg_store, Store):
+        err.print("a remote store manages its own storage: nothing to compact")
+        return
+    before, started = kg_store.disk_bytes(), time.perf_counter()
+    kg_store.optimize()
+    err.print(f"compacted the store in {time.perf_counter() - started:.1f} s: "
+              f"{_size(before)} -> {_size(kg_store.disk_bytes())}")
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e9:.2f} GB" if n >= 1e9 else f"{n / 1e6:.1f} MB"
 
 
 @app.command()
@@ -133,6 +163,15 @@ def remove(
         err.print(f"not in the store: {lid}")
     err.print(f"removed {len(letters) - len(missing)} letter(s)")
     raise typer.Exit(1 if missing else 0)
+
+
+@app.command()
+def optimize(store: StoreOption = DEFAULT_STORE) -> None:
+    """Compact the embedded store. Reads slow down after writes that replace much of it (`kg build`
+    compacts by itself after rewriting half of its letters or more); a few minutes at 100k letters."""
+    _open(store).close()  # exit 2 if there is no store there, rather than make an empty one
+    with open_store(store) as kg_store:
+        _compact(kg_store)
 
 
 @app.command()

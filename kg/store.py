@@ -524,7 +524,13 @@ class Store:
         self._store.flush()
 
     def optimize(self) -> None:
+        """Compact the store (RocksDB's full compaction): drops what deletions left behind, which
+        slows reads after a write that replaced much of the store (see kg.build.COMPACT_SHARE)."""
         self._store.optimize()
+
+    def disk_bytes(self) -> int:
+        """The size of the store's files."""
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
 
 
 def open_store(spec: str, *, read_only: bool = False) -> Store | RemoteStore:

@@ -369,3 +369,32 @@ def test_the_progress_bar_counts_every_letter_in_steps():
         assert progress.tasks[0].completed < 1000
         bar.flush()
         assert progress.tasks[0].completed == 1000
+
+
+def test_a_build_that_rewrote_most_letters_compacts_the_store(tmp_path, monkeypatch):
+    """A first build (every letter new) compacts the store; a rebuild with one letter of three
+    changed does not; `--no-optimize` skips it; `kg optimize` compacts on demand."""
+    compacted: list[Path] = []
+    real = Store.optimize
+    monkeypatch.setattr(Store, "optimize", lambda self: (compacted.append(self.path), real(self))[1])
+    folder, store = tmp_path / "in", tmp_path / "s"
+    folder.mkdir()
+    for name in ("000_ed7318db5454d5ef.txt", "001_31f77f8318a90c33.txt", "002_d7e3603ed8b34fa0.txt"):
+        shutil.copy(LETTERS / name, folder)
+    first = runner.invoke(app, ["build", str(folder), "--store", str(store)])
+    assert "this build rewrote 3 of its 3 letters" in first.stderr and "compacted the store in" in first.stderr
+    assert compacted == [store]
+    changed = folder / "001_31f77f8318a90c33.txt"
+    changed.write_text(changed.read_text() + "\n")
+    again = runner.invoke(app, ["build", str(folder), "--store", str(store)])
+    assert "accepted: 3 (2 unchanged)" in again.stderr and "compact" not in again.stderr
+    assert compacted == [store]
+    other = tmp_path / "s2"
+    skipped = runner.invoke(app, ["build", str(folder), "--store", str(other), "--no-optimize"])
+    assert skipped.exit_code == 0 and "compact" not in skipped.stderr and compacted == [store]
+    on_demand = runner.invoke(app, ["optimize", "--store", str(other)])
+    assert on_demand.exit_code == 0 and "compacted the store in" in on_demand.stderr
+    assert compacted == [store, other]
+    assert "letters: 3" in runner.invoke(app, ["stats", "--store", str(other)]).stdout
+    missing = runner.invoke(app, ["optimize", "--store", str(tmp_path / "nothing")])
+    assert missing.exit_code == 2 and not (tmp_path / "nothing").exists()
