@@ -238,7 +238,10 @@ def query(
         if fmt == "json":
             sys.stdout.writelines(json_result(kg_store, query, given))  # a kept table a chunk at a time
             return
-        output = csv_result(kg_store, query, given) if fmt == "csv" else render(run(kg_store, query, given), fmt)
+        if fmt in ("csv", "tsv"):  # a kept table from its index, without making terms
+            output: str | bytes | None = csv_result(kg_store, query, given, "," if fmt == "csv" else "\t")
+        else:
+            output = render(run(kg_store, query, given), fmt)
     except (QueryError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

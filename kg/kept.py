@@ -81,20 +81,26 @@ def values_containing(keys: Iterable[str], words: str) -> list[ox.NamedNode | ox
     return [v for v in found if isinstance(v, ox.Literal) and needle in v.value]
 
 
-def with_words(query: NamedQuery, words: ox.NamedNode | ox.Literal, tables: Iterable[Table],
-               max_rows: int | None = None) -> SelectResult:
-    """The rows of a `words-in` query (cases-by-diagnosis) from the kept rows of its source query
-    (cases-with-diagnosis) for each value that holds the words: its parameter's column is the
-    words, the other columns the source's of the same name, in the query's ORDER BY. The values
-    are a letter's distinct labels of its items (a label is its words as written, lowercased), so
-    one row of the query is one row of the source."""
+def rows_with_words(query: NamedQuery, words: ox.NamedNode | ox.Literal, tables: Iterable[Table],
+                    max_rows: int | None = None) -> tuple[list[str], list[list[Any]]]:
+    """The columns and encoded rows of a `words-in` query (cases-by-diagnosis) from the kept rows
+    of its source query (cases-with-diagnosis) for each value that holds the words: its
+    parameter's column is the words, the other columns the source's of the same name, in the
+    query's ORDER BY. The values are a letter's distinct labels of its items (a label is its words
+    as written, lowercased), so one row of the query is one row of the source."""
     names, source = _columns(query.sparql), columns(query.words_in)
     at = {c: source.index(c) for c in names if c != query.parameters[0].name}
     order = [source.index(c) for c in _order(query.sparql)]
     rows = sorted((row for t in tables for row in t.rows()), key=lambda r: [_lexical(r[i]) for i in order])
     if max_rows is not None and len(rows) > max_rows:
         raise TooManyRows(max_rows)
-    return SelectResult(names, [[term(row[at[c]]) if c in at else words for c in names] for row in rows])
+    word = _encoded(words)
+    return names, [[row[at[c]] if c in at else word for c in names] for row in rows]
+
+
+def solutions_of(names: list[str], rows: Iterable[list[Any]]) -> SelectResult:
+    """Encoded rows as typed terms."""
+    return SelectResult(names, [[term(c) for c in row] for row in rows])
 
 
 @cache
@@ -184,7 +190,7 @@ def block(name: str, rows: str, form: str) -> str:
         return binding_text(columns(name), json.loads(rows))
     from kg.results import csv_lines
 
-    return csv_lines(_cells(json.loads(rows)))
+    return csv_lines(cells_of(json.loads(rows)))
 
 
 def binding_text(names: list[str], rows: Iterable[list[Any]]) -> str:
@@ -280,7 +286,8 @@ def split_index(index: str, size: int) -> list[tuple[str, str]]:
             for i in range(0, len(ids), size)]
 
 
-def _cells(rows: Iterable[list[Any]]) -> Iterator[list[str]]:
+def cells_of(rows: Iterable[list[Any]]) -> Iterator[list[str]]:
+    """Encoded rows as table cells (lexical values; empty when unbound)."""
     for row in rows:
         yield ["" if c is None else c if isinstance(c, str) else c[0] for c in row]
 
@@ -319,7 +326,7 @@ class Table:
 
     def cells(self) -> Iterator[list[str]]:
         """The rows as table cells (lexical values; empty when unbound)."""
-        return _cells(row for batch in self.batches() for row in batch)
+        return cells_of(row for batch in self.batches() for row in batch)
 
     def more_than(self, n: int) -> bool:
         """Whether there are more than `n` rows (reading no further than the run that shows it)."""
@@ -348,7 +355,7 @@ class Table:
             rows += batch
             if max_rows is not None and len(rows) > max_rows:
                 raise TooManyRows(max_rows)
-        return SelectResult(columns(self.name), [[term(c) for c in row] for row in rows])
+        return solutions_of(columns(self.name), rows)
 
 
 Rows = dict[str, str]  # query name -> one letter's encoded rows of it

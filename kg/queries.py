@@ -8,7 +8,7 @@ import shlex
 from dataclasses import dataclass
 from itertools import pairwise
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pyoxigraph as ox
 
@@ -213,12 +213,8 @@ def run(store: Store, query: NamedQuery, params: dict[str, str] | None = None,
             table = store.kept_by_value(query.name, query.substitutions(params or {})[ox.Variable(column)])
             if table is not None:
                 return table.solutions(max_rows)
-    if query.words_in and store.tallies_complete():
-        words = query.substitutions(params or {})[ox.Variable(query.parameters[0].name)]
-        values = store.kept_values(query.words_in)
-        if values is not None:
-            tables = [store.kept_by_value(query.words_in, v) for v in kept.values_containing(values, words.value)]
-            return kept.with_words(query, words, [t for t in tables if t is not None], max_rows)
+    if (answer := words_answer(store, query, params, max_rows)) is not None:
+        return kept.solutions_of(*answer)
     query = answering(store, query)
     subs = query.substitutions(params or {})
     try:
@@ -257,6 +253,22 @@ def json_term(term: Term) -> dict[str, str]:
             out["datatype"] = term.datatype.value
         return out
     return {"type": "triple", "value": str(term)}
+
+
+def words_answer(store: Store, query: NamedQuery, params: dict[str, str] | None = None,
+                 max_rows: int | None = None) -> tuple[list[str], list[list[Any]]] | None:
+    """The columns and encoded rows (kg.kept) of a `words-in` query, from the kept rows of the
+    values that contain its words; None when the store has no index of them (the query answers)."""
+    from kg import kept
+
+    if not query.words_in or not store.tallies_complete():
+        return None
+    words = query.substitutions(params or {})[ox.Variable(query.parameters[0].name)]
+    values = store.kept_values(query.words_in)
+    if values is None:
+        return None
+    tables = [store.kept_by_value(query.words_in, v) for v in kept.values_containing(values, words.value)]
+    return kept.rows_with_words(query, words, [t for t in tables if t is not None], max_rows)
 
 
 def cell(term: Term) -> str:

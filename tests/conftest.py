@@ -46,7 +46,7 @@ def same_as_direct(store: object) -> None:
 
     from kg import iris, kept
     from kg.queries import answering, cell, load_query, named_query, run, select_result, table_rows
-    from kg.results import csv_lines, json_result, sparql_json
+    from kg.results import csv_lines, csv_result, json_result, render, sparql_json
 
     assert set(kept.kept_queries()) == {"decisions", "cases", "guideline-disagreements", "time-injury-to-review",
                                         "decisions-for-medication", "cases-with-diagnosis"}
@@ -60,6 +60,8 @@ def same_as_direct(store: object) -> None:
         assert (kept.columns(name), list(table.cells())) == (direct.columns, cells), name
         assert table.csv() == store.kept_csv(name) == csv_lines(cells), name  # type: ignore[attr-defined]
         assert "".join(json_result(store, query)) == sparql_json(direct), name  # type: ignore[arg-type]
+        for delimiter, fmt in ((",", "csv"), ("\t", "tsv")):
+            assert csv_result(store, query, {}, delimiter) == render(direct, fmt), (name, fmt)  # type: ignore[arg-type]
         assert "".join(table.bindings()) == "".join(store.kept_bindings(name)), name  # type: ignore[attr-defined]
         if isinstance(store, Store):  # a local store answers from its index of every letter's rows
             assert all(store._kept_whole(name, form) is not None for form in kept.FORMS), name
@@ -82,6 +84,9 @@ def same_as_direct(store: object) -> None:
         for params in values:
             direct = select_result(query, store.query(query.sparql, substitutions=query.substitutions(params)))  # type: ignore[attr-defined]
             assert run(store, query, params) == direct, params  # type: ignore[arg-type]
+            assert "".join(json_result(store, query, params)) == sparql_json(direct), params  # type: ignore[arg-type]
+            for delimiter, fmt in ((",", "csv"), ("\t", "tsv")):
+                assert csv_result(store, query, params, delimiter) == render(direct, fmt), (params, fmt)  # type: ignore[arg-type]
     if isinstance(store, Store):
         assert store.kept_by_value("decisions-for-medication", ox.Literal(medications[0])) is not None
         assert set(store.kept_values("cases-with-diagnosis") or ()) == {kept.value_key(ox.Literal(x)) for x in labels}
