@@ -2,8 +2,9 @@
 
 usage: python benchmarks/run.py [--letters N] [--changed K] [--oxigraph PATH] [--keep DIR]
 1. generate N letters (benchmarks/make_corpus.py) with their truth;
-2. `kg build --jobs 2` them: letters/s, peak RSS; baseline: pyoxigraph Store.bulk_load of the
-   same quads (dumped from the built store as N-Quads);
+2. `kg build --jobs 2` them: letters/s, peak RSS (the build compacts the store at the end, and
+   says how long that took); baseline: pyoxigraph Store.bulk_load of the same quads (dumped from
+   the built store as N-Quads);
 3. change K letters and build again: seconds for the incremental rebuild;
 4. score the tables against the truth with ../shared/tools/score_extraction.py (when present);
 5. time `kg table decisions` and `kg table cases` as whole commands (p50 of 3);
@@ -40,7 +41,8 @@ def timed_build(letters: Path, store: Path, *extra: str) -> tuple[float, int, st
     seconds = time.perf_counter() - started
     rss = next((int(line.split(":")[1]) for line in out.stderr.splitlines() if "Maximum resident" in line), 0)
     summary = next((line for line in out.stderr.splitlines() if line.startswith("letters read")), out.stderr[-300:])
-    return seconds, rss, summary
+    compacted = next((line for line in out.stderr.splitlines() if line.startswith("compacted")), "")
+    return seconds, rss, summary + (f"; {compacted}" if compacted else "")
 
 
 def bulk_load_seconds(store: Path, scratch: Path) -> float:
