@@ -196,6 +196,6 @@ def test_kept_bindings_are_what_json_dumps_writes_of_the_terms(rows):
     from kg.queries import json_term
 
     names = ["a", "b", "c"]
-    expected = "".join(json.dumps({n: json_term(term(c)) for n, c in zip(names, row) if c is not None},
+    expected = "".join(json.dumps({n: json_term(term(c)) for n, c in zip(names, row, strict=True) if c is not None},
                                   separators=(",", ":")) + "," for row in rows)
     assert binding_text(names, rows) == expected
