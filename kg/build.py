@@ -37,8 +37,8 @@ BATCH_SIZE = 200  # letters per store transaction
 # A build that rewrote at least this share of the store's letters should be followed by a compaction
 # (`Store.optimize`): rewriting every letter's manifest entries and index chunks leaves RocksDB
 # tombstones that made each kept-index read 20x slower at 100k letters (`kg table decisions` 3.5 s,
-# 0.8 s once compacted; the compaction took 308 s). Incremental builds leave few (5 of 100 letters
-# each at 100k: no slowdown).
+# 0.8 s once compacted; the compaction took 308 s). Incremental builds leave few (five builds of 100
+# changed letters each, at 100k: no slowdown).
 COMPACT_SHARE = 0.5
 CHUNK_SIZE = 25  # letters parsed and validated together (pyshacl's fixed cost per call is high)
 

@@ -90,7 +90,7 @@ R = TypeVar("R")
 def _without_gc(make: Callable[P, R]) -> Callable[P, R]:
     """Run `make` with the cyclic garbage collector paused. Decoding kept rows makes millions of
     lists and terms, all kept, in no cycle: the collector walked them again and again (the whole
-    `decisions` table at 100k as terms: 5.8 s, 2.8 s without it)."""
+    `decisions` table at 100k as terms: 5.8 s, 2.0 s without it)."""
     @wraps(make)
     def paused(*args: P.args, **kwargs: P.kwargs) -> R:
         enabled = gc.isenabled()
