@@ -50,8 +50,7 @@ def csv_result(store: Store, query: NamedQuery, params: dict[str, str] | None = 
     from kg import kept
 
     if kept.whole(query, params) and store.tallies_complete():
-        table = store.kept(query.name)
-        body = store.kept_csv(query.name) if delimiter == "," else csv_lines(table.cells(), delimiter)
+        body = store.kept_csv(query.name) if delimiter == "," else csv_lines(store.kept(query.name).cells(), delimiter)
         return csv_lines([kept.columns(query.name)], delimiter) + body
     if (answer := words_answer(store, query, params)) is not None:
         names, rows = answer
