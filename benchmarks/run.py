@@ -63,7 +63,8 @@ def query_times(store: Path, oxigraph: str | None) -> list[tuple[str, float, flo
     query NAME -f json` writes it), the same SPARQL in `oxigraph serve`, and
     (for the queries answered from the build-time tallies) one run of the direct query over every
     decision, in process."""
-    from kg.queries import all_queries, load_query, run
+    from kg.answer import run
+    from kg.queries import all_queries, load_query
     from kg.resources import data_dir
     from kg.results import json_result
     from kg.store import Store

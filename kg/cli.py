@@ -13,7 +13,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
-from kg.queries import QueryError, all_queries, named_query, run, table_rows
+from kg.answer import run, table_rows
+from kg.queries import QueryError, all_queries, named_query
 from kg.resources import samples_dir
 from kg.results import csv_result, json_result, render
 from kg.store import DUMP_FORMATS, Store, open_store

@@ -9,6 +9,7 @@ a letter, or upgrading kg, re-extracts it, and nothing else does."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -18,8 +19,10 @@ from kg.kept import kept_queries
 from kg.resources import data_dir
 
 _PACKAGE = Path(__file__).resolve().parent
+# Not the code that only reads the store (kg.answer, kg.kept_tables, ...), nor the kept rows'
+# indexes (kg.kept_index has a format of its own): a change there re-extracts nothing.
 _SOURCES = ("parser", "vocab", "graph.py", "record.py", "validate.py", "iris.py", "namespaces.py", "tally.py",
-            "kept.py", "queries.py")  # queries.py: how kept rows are written
+            "kept.py", "queries.py")  # kept.py, queries.py: which rows letters keep, and how they are written
 _DEPENDENCIES = ("drug-named-entity-recognition", "pyshacl")
 
 
@@ -40,16 +43,20 @@ def _version(package: str) -> str:
         return "absent"
 
 
-@cache
-def fingerprint() -> str:
-    """SHA-256 over the extractor's files (name and bytes) and its dependencies' versions."""
-    digest = hashlib.sha256(f"kg {__version__}".encode())
-    for package in _DEPENDENCIES:
-        digest.update(f"\n{package} {_version(package)}".encode())
-    for path in _files():
+def source_digest(paths: Iterable[Path], seed: str) -> str:
+    """SHA-256 over `seed` and files (name and bytes)."""
+    digest = hashlib.sha256(seed.encode())
+    for path in paths:
         digest.update(f"\n{path.relative_to(path.parents[1])}\n".encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+@cache
+def fingerprint() -> str:
+    """SHA-256 over the extractor's files (name and bytes) and its dependencies' versions."""
+    versions = "".join(f"\n{package} {_version(package)}" for package in _DEPENDENCIES)
+    return source_digest(_files(), f"kg {__version__}{versions}")
 
 
 def extraction_key(source_sha256: str, validated: bool = True) -> str:

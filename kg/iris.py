@@ -69,11 +69,13 @@ def kept_rows(query: str) -> NamedNode:
 
 
 def kept_index(query: str, *part: str) -> NamedNode:
-    """The manifest predicate of an index of the letters' kept rows of a query (see kg.kept): all
+    """The manifest predicate of an index of the letters' kept rows of a query (see kg.kept_index): all
     rows in one form, or those of one value."""
     return _iri("kept", query, *part)
 
 
+# the manifest predicate of the format the kept rows' indexes were written in (see kg.kept_index)
+KEPT_INDEX_FORMAT = _iri("kept-indexes", "format")
 VOCABULARY_GRAPH = _iri("graph", "vocabulary")
 # lists the letter graphs written whole (see Store.replace_letters)
 MANIFEST_GRAPH = _iri("graph", "manifest")

@@ -15,7 +15,7 @@ from typing import IO
 import httpx
 import pyoxigraph as ox
 
-from kg import iris, kept, tally
+from kg import iris, kept, kept_tables, tally
 from kg.namespaces import DCT_IDENTIFIER, IMR, imr
 from kg.resources import data_dir
 from kg.store import (
@@ -218,8 +218,8 @@ class RemoteStore:
     def kept_rows(self, name: str) -> dict[str, str]:
         return _by_letter(self._manifest(kept.predicate(name)))
 
-    def kept(self, name: str) -> kept.Table:
-        return kept.Table.of_letters(name, self.kept_rows(name).items())
+    def kept(self, name: str) -> kept_tables.Table:
+        return kept_tables.Table.of_letters(name, self.kept_rows(name).items())
 
     def kept_csv(self, name: str) -> str:
         return self.kept(name).csv()
@@ -227,7 +227,7 @@ class RemoteStore:
     def kept_bindings(self, name: str) -> Iterator[str]:
         return self.kept(name).bindings()
 
-    def kept_by_value(self, name: str, value: ox.NamedNode | ox.Literal) -> kept.Table | None:
+    def kept_by_value(self, name: str, value: ox.NamedNode | ox.Literal) -> kept_tables.Table | None:
         """No index: the query answers."""
         return None
 

@@ -12,18 +12,10 @@ import pyoxigraph as ox
 from rich.console import Console
 from rich.table import Table
 
+from kg import kept, kept_index, kept_tables
+from kg.answer import run, words_answer
 from kg.namespaces import PREFIXES
-from kg.queries import (
-    GraphResult,
-    NamedQuery,
-    QueryResult,
-    SelectResult,
-    TooManyRows,
-    cell,
-    json_term,
-    run,
-    words_answer,
-)
+from kg.queries import GraphResult, NamedQuery, QueryResult, SelectResult, TooManyRows, cell, json_term
 
 if TYPE_CHECKING:
     from kg.store import Store
@@ -45,16 +37,14 @@ def to_csv(columns: list[str], rows: Iterable[list[str]], delimiter: str = ",") 
 
 def csv_result(store: Store, query: NamedQuery, params: dict[str, str] | None = None, delimiter: str = ",") -> str:
     """A query's result as CSV, or TSV with a tab `delimiter` (`render`). A kept query without
-    parameters is printed from the store's index of its rows (kg.kept), and a `words-in` one from
+    parameters is printed from the store's index of its rows (kg.kept_index), and a `words-in` one from
     the kept rows it is made of, without making them into terms."""
-    from kg import kept
-
-    if kept.whole(query, params) and store.tallies_complete():
+    if kept_tables.whole(query, params) and store.tallies_complete():
         body = store.kept_csv(query.name) if delimiter == "," else csv_lines(store.kept(query.name).cells(), delimiter)
         return csv_lines([kept.columns(query.name)], delimiter) + body
     if (answer := words_answer(store, query, params)) is not None:
         names, rows = answer
-        return to_csv(names, kept.cells_of(rows), delimiter)
+        return to_csv(names, kept_index.cells_of(rows), delimiter)
     return render(run(store, query, params), "csv" if delimiter == "," else "tsv")  # type: ignore[return-value]
 
 
@@ -63,15 +53,13 @@ def json_result(store: Store, query: NamedQuery, params: dict[str, str] | None =
     """A query's result as SPARQL JSON, in pieces (TooManyRows past `max_rows`). A kept query
     without parameters is written from the store's index of its rows' bindings a chunk at a time:
     without making terms, in bounded memory; a `words-in` one from the encoded rows it is made of."""
-    from kg import kept
-
-    if kept.whole(query, params) and store.tallies_complete():
+    if kept_tables.whole(query, params) and store.tallies_complete():
         if max_rows is not None and store.kept(query.name).more_than(max_rows):
             raise TooManyRows(max_rows)
         return sparql_json_pieces(kept.columns(query.name), store.kept_bindings(query.name))
     if (answer := words_answer(store, query, params, max_rows)) is not None:
         names, rows = answer
-        return sparql_json_pieces(names, (kept.binding_text(names, rows),))
+        return sparql_json_pieces(names, (kept_index.binding_text(names, rows),))
     return iter((render(run(store, query, params, max_rows), "json"),))  # type: ignore[arg-type]
 
 

@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING
 
 import pyoxigraph as ox
 
-from kg import iris, kept, tally
+from kg import iris, kept, kept_index, kept_tables, tally
 from kg.namespaces import DATA, IMR, PREFIXES, RDF_TYPE, RDFS_LABEL, imr
 from kg.resources import data_dir
 
@@ -154,7 +154,7 @@ class Store:
         self.path = Path(path)
         self.read_only = read_only
         self._writers = 0  # nested `writing()` blocks
-        self._kept_indexes = kept.Indexes(self._index, self._put_index, self.kept_rows)
+        self._kept_indexes = kept_index.Indexes(self._index, self._put_index, self.kept_rows)
         self._counts: dict[str, int | None] = {}  # letter id -> its decisions after this write (None: gone)
         self._unflushed = 0  # letters written since the last flush
         if read_only:
@@ -353,12 +353,12 @@ class Store:
             return _by_letter(self._manifest(None, kept.predicate(name)))
         return _by_letter(q for i in letter_ids for q in self._manifest(iris.letter(i), kept.predicate(name)))
 
-    def kept(self, name: str) -> kept.Table:
+    def kept(self, name: str) -> kept_tables.Table:
         """Every letter's kept rows of per-letter query `name`: from its index, or (while a write
         goes on, or after one was interrupted) from each letter's manifest entry."""
         if WRITING_MARK in self._store or self._kept_indexes.runs(name, "json") is None:
-            return kept.Table.of_letters(name, self.kept_rows(name).items())
-        return kept.Table(name, lambda: self._kept_indexes.runs(name, "json") or ())
+            return kept_tables.Table.of_letters(name, self.kept_rows(name).items())
+        return kept_tables.Table(name, lambda: self._kept_indexes.runs(name, "json") or ())
 
     def kept_bindings(self, name: str) -> Iterator[str]:
         """`kept(name)` as SPARQL JSON bindings, each followed by a comma, a chunk of its index of
@@ -376,13 +376,13 @@ class Store:
         interrupted."""
         return None if WRITING_MARK in self._store else self._kept_indexes.whole(name, form)
 
-    def kept_by_value(self, name: str, value: ox.NamedNode | ox.Literal) -> kept.Table | None:
+    def kept_by_value(self, name: str, value: ox.NamedNode | ox.Literal) -> kept_tables.Table | None:
         """The kept rows of a `kept.by_value` query whose column holds `value`, from their index;
         None while there is none (the query answers then)."""
         if WRITING_MARK in self._store:  # a write is going on or was interrupted
             return None
         rows = self._kept_indexes.of_value(name, kept.value_key(value))
-        return None if rows is None else kept.Table.of_text(name, rows)
+        return None if rows is None else kept_tables.Table.of_text(name, rows)
 
     def kept_values(self, name: str) -> list[str] | None:
         """The index keys of the values of a `kept.by_value` query; None while there are no

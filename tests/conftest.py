@@ -44,8 +44,9 @@ def same_as_direct(store: object) -> None:
     kept) as the same queries over the whole store do: same typed terms, same order."""
     import pyoxigraph as ox
 
-    from kg import iris, kept
-    from kg.queries import answering, cell, load_query, named_query, run, select_result, table_rows
+    from kg import iris, kept, kept_index
+    from kg.answer import answering, run, table_rows
+    from kg.queries import cell, load_query, named_query, select_result
     from kg.results import csv_lines, csv_result, json_result, render, sparql_json
 
     assert set(kept.kept_queries()) == {"decisions", "cases", "guideline-disagreements", "time-injury-to-review",
@@ -64,7 +65,7 @@ def same_as_direct(store: object) -> None:
             assert csv_result(store, query, {}, delimiter) == render(direct, fmt), (name, fmt)  # type: ignore[arg-type]
         assert "".join(table.bindings()) == "".join(store.kept_bindings(name)), name  # type: ignore[attr-defined]
         if isinstance(store, Store):  # a local store answers from its index of every letter's rows
-            assert all(store._kept_whole(name, form) is not None for form in kept.FORMS), name
+            assert all(store._kept_whole(name, form) is not None for form in kept_index.FORMS), name
     query = named_query("decisions-for-medication")  # kept by value: every medication, and one of none
     medications = [s["m"].value for s in store.query(  # type: ignore[attr-defined]
         "SELECT DISTINCT ?m WHERE { ?x a <https://w3id.org/imr-kg/ontology#Medication> ; "

@@ -8,8 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from kg.answer import table_rows
 from kg.build import build
-from kg.queries import named_query, table_rows
+from kg.queries import named_query
 from kg.store import Store
 
 ROOT = Path(__file__).parents[1]

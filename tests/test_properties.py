@@ -99,7 +99,7 @@ BLOCKS = st.dictionaries(st.text(min_size=1, max_size=6), st.text(max_size=8), m
 
 @given(BLOCKS, st.dictionaries(st.text(min_size=1, max_size=6), st.none() | st.text(max_size=8), max_size=6))
 def test_an_index_of_kept_rows_changes_as_its_letters_do(blocks, changes):
-    from kg.kept import body, join_blocks, replace_blocks
+    from kg.kept_index import body, join_blocks, replace_blocks
 
     expected = {i: b for i, b in (blocks | changes).items() if b is not None}
     changed = replace_blocks(join_blocks(blocks), changes)
@@ -128,7 +128,7 @@ def test_chunked_indexes_of_all_letters_follow_the_letters(steps):
     """Writes that add, change and remove letters: after each, the chunked index of every query in
     every form, and of each value of a `by_value` query, reads as the blocks of the letters then
     present, and no chunk outgrows its limit."""
-    from kg import kept
+    from kg import kept, kept_index, kept_tables
 
     literals: dict[object, str] = {}
     letters: dict[str, dict[str, str]] = {}
@@ -139,7 +139,7 @@ def test_chunked_indexes_of_all_letters_follow_the_letters(steps):
     def rows_of(name: str, ids: object) -> dict[str, str]:
         return {i: letters[i][name] for i in (letters if ids is None else ids)}
 
-    indexes = kept.Indexes(literals.get, put, rows_of, chunk_letters=2)
+    indexes = kept_index.Indexes(literals.get, put, rows_of, chunk_letters=2)
     for step in steps:
         for letter_id, n in step.items():
             before = letters.pop(letter_id, None)
@@ -155,12 +155,12 @@ def test_chunked_indexes_of_all_letters_follow_the_letters(steps):
                 had = {row[at] for rows in rows_of(name, None).values() for row in json.loads(rows)}
                 assert set(indexes.values(name) or ()) == {json.dumps(v) for v in had}  # a value none has is gone
                 for value in ("value 0", "value 1"):
-                    expected = kept.Table.of_letters(name, [
+                    expected = kept_tables.Table.of_letters(name, [
                         (i, _compact([row for row in json.loads(rows) if row[at] == value]))
                         for i, rows in rows_of(name, None).items()])
                     assert indexes.of_value(name, json.dumps(value)) == expected.json_rows
                 continue
-            expected = kept.Table.of_letters(name, rows_of(name, None).items())
+            expected = kept_tables.Table.of_letters(name, rows_of(name, None).items())
             assert indexes.whole(name, "json") == expected.json_rows
             assert indexes.whole(name, "csv") == expected.csv()
             assert indexes.whole(name, "srj") == "".join(expected.bindings())
@@ -192,7 +192,8 @@ CELLS = st.one_of(st.none(), TEXT, NAME.map(lambda n: [f"https://w3id.org/imr-kg
 def test_kept_bindings_are_what_json_dumps_writes_of_the_terms(rows):
     """The SPARQL JSON bindings written from encoded cells are, byte for byte, json.dumps of the
     terms' SPARQL JSON (kg.queries.json_term), which the typed path writes."""
-    from kg.kept import binding_text, term
+    from kg.kept import term
+    from kg.kept_index import binding_text
     from kg.queries import json_term
 
     names = ["a", "b", "c"]

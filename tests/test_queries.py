@@ -7,8 +7,9 @@ import json
 import pytest
 from typer.testing import CliRunner
 
+from kg.answer import run, table_rows
 from kg.cli import app
-from kg.queries import QueryError, TooManyRows, all_queries, named_query, run, select_result, table_rows
+from kg.queries import QueryError, TooManyRows, all_queries, named_query, select_result
 
 runner = CliRunner()
 

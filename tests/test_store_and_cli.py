@@ -18,11 +18,12 @@ import rdflib
 from typer.testing import CliRunner
 
 from kg import iris
+from kg.answer import table_rows
 from kg.build import build
 from kg.cli import app
 from kg.graph import letter_quads
 from kg.parser import parse_file
-from kg.queries import named_query, table_rows
+from kg.queries import named_query
 from kg.store import DUMP_FORMATS, EXTRACTION_KEY, KEY_INDEX, WRITING_MARK, Store
 
 from .conftest import ALL_LETTERS, FIXTURES, LETTERS

@@ -16,13 +16,14 @@ from pyoxigraph import Literal
 from typer.testing import CliRunner
 
 from kg import iris
+from kg.answer import answering, table_rows
 from kg.build import build
 from kg.cli import TABLES, app
 from kg.graph import letter_quads
 from kg.kept import kept_queries
 from kg.kept import predicate as kept_predicate
 from kg.parser import parse_file
-from kg.queries import answering, load_query, named_query, table_rows
+from kg.queries import load_query, named_query
 from kg.results import to_csv
 from kg.store import SHA256, TALLY_DEFINITIONS, Store, tallies_complete_mark
 from kg.tally import letter_store, letter_tallies
@@ -86,6 +87,28 @@ def test_indexes_of_kept_rows_are_not_read_during_a_write_nor_after_an_interrupt
         again = build(ALL_LETTERS, store)  # repairs: the indexes are made again from the letters' rows
         assert again.unchanged == 28 and store._kept_whole("decisions", "csv") is not None
         assert store.kept_csv("decisions") == csv
+        same_as_direct(store)
+
+
+def test_indexes_in_another_format_are_not_read_and_the_next_build_makes_them_reading_no_letter(tmp_path,
+                                                                                             monkeypatch):
+    """An upgrade of the code that writes the indexes of kept rows (kg.kept_index), not of the
+    extractor: the old indexes are not read (answers come from every letter's rows), and the next
+    build makes them again from those rows without parsing a letter."""
+    with Store(tmp_path / "s") as store:
+        assert build(ALL_LETTERS, store).ok
+        csv = store.kept_csv("decisions")
+        assert store.kept_values("decisions-for-medication") is not None
+    monkeypatch.setattr("kg.kept_index.index_format", lambda: "a newer format")
+    with Store(tmp_path / "s") as store:
+        assert store._kept_whole("decisions", "csv") is None and list(store.kept_bindings("cases"))
+        assert store.kept_values("decisions-for-medication") is None
+        assert store.kept_by_value("decisions-for-medication", Literal("carisoprodol")) is None
+        assert store.kept_csv("decisions") == csv
+        again = build(ALL_LETTERS, store)
+        assert (again.unchanged, again.rewritten, again.triples) == (28, 0, 0)
+        assert store._index(iris.KEPT_INDEX_FORMAT) == "a newer format"
+        assert store._kept_whole("decisions", "csv") == csv
         same_as_direct(store)
 
 
@@ -163,7 +186,7 @@ def test_changed_tally_queries_make_the_tallies_incomplete_until_every_letter_is
 def test_a_kept_table_over_the_row_cap_stops_reading_its_index():
     """A capped answer (the server's) reads only the chunks it needs to know that the rows are too
     many, and makes no term of them."""
-    from kg import kept
+    from kg import kept_tables
     from kg.queries import TooManyRows
 
     read: list[int] = []
@@ -174,11 +197,11 @@ def test_a_kept_table_over_the_row_cap_stops_reading_its_index():
             yield f'["CM{n}-1",1],["CM{n}-2",2],["CM{n}-3",3],'
 
     with pytest.raises(TooManyRows):
-        kept.Table("decisions", runs).solutions(max_rows=10)
+        kept_tables.Table("decisions", runs).solutions(max_rows=10)
     assert read == [0, 1, 2, 3]
     assert gc.isenabled()  # paused while the rows are decoded, and back on after the error
     read.clear()
-    assert kept.Table("decisions", runs).more_than(10) and read == [0, 1, 2, 3]  # the JSON answer's count
-    assert not kept.Table("decisions", runs).more_than(1200)
-    assert kept.Table("decisions", lambda: list(runs())[:2]).rows() == [
+    assert kept_tables.Table("decisions", runs).more_than(10) and read == [0, 1, 2, 3]  # the JSON answer's count
+    assert not kept_tables.Table("decisions", runs).more_than(1200)
+    assert kept_tables.Table("decisions", lambda: list(runs())[:2]).rows() == [
         ["CM0-1", 1], ["CM0-2", 2], ["CM0-3", 3], ["CM1-1", 1], ["CM1-2", 2], ["CM1-3", 3]]

@@ -10,8 +10,9 @@ from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
+from kg.answer import run
 from kg.namespaces import XSD_STRING
-from kg.queries import QueryError, SelectResult, TooManyRows, named_query, run
+from kg.queries import QueryError, SelectResult, TooManyRows, named_query
 from kg.results import json_result, sparql_json
 from kg.store import Store
 
