@@ -19,8 +19,8 @@ from __future__ import annotations
 import json
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
-from functools import cache
-from itertools import accumulate
+from functools import cache, partial
+from itertools import accumulate, count
 from json.encoder import encode_basestring_ascii as _quote  # json.dumps's own (C)
 from pathlib import Path
 from typing import Any
@@ -264,12 +264,10 @@ class Indexes:
             if directory is None:
                 letters = self._letters(name, None) if letters is None else letters
                 self._drop_chunked((name, form))
-                self._put_chunks((name, form), [], split_index(join_blocks({
-                    letter_id: block(name, text, form) for letter_id, text in letters.items()}), self._chunk_letters))
+                self._put_chunks((name, form), [], self._chunks(letters, partial(block, name, form=form)))
             else:
                 rows = self._new_rows(name) if rows is None else rows
-                self._update_chunks((name, form), json.loads(directory), {
-                    letter_id: None if text is None else block(name, text, form) for letter_id, text in rows.items()})
+                self._update_chunks((name, form), json.loads(directory), rows, partial(block, name, form=form))
 
     def _save_by_value(self, name: str) -> None:
         directory = iris.kept_index(name, "values")
@@ -279,12 +277,15 @@ class Indexes:
         if listed is None:
             self._drop_values(name)
             by_key: dict[str, dict[str, str]] = {}
-            for letter_id, text in self._letters(name, None).items():
+            letters = self._letters(name, None)
+            while letters:  # each letter's rows dropped once they are blocks
+                letter_id, text = letters.popitem()
                 for key, found in value_blocks(name, text).items():
                     by_key.setdefault(key, {})[letter_id] = found
-            for key, blocks in by_key.items():
-                self._put_chunks((name, "value", key), [], split_index(join_blocks(blocks), self._chunk_letters))
-            self._put(directory, json.dumps(sorted(by_key), separators=(",", ":")))
+            keys = sorted(by_key)
+            for key in keys:
+                self._put_chunks((name, "value", key), [], self._chunks(by_key.pop(key)))
+            self._put(directory, json.dumps(keys, separators=(",", ":")))
             return
         keys = set(json.loads(listed))
         for key, changes in self._value_changes(name).items():
@@ -313,36 +314,52 @@ class Indexes:
             return None
         return (body(self._get(iris.kept_index(*parts, str(n))) or join_blocks({})) for _, n in json.loads(directory))
 
-    def _update_chunks(self, parts: tuple[str, ...], chunks: list[tuple[str, int]],
-                       changes: dict[str, str | None]) -> bool:
-        """Replace the changed letters' blocks in the chunks that hold them (a letter goes to the last
-        chunk whose first letter id is not after its own: the first chunk's is ""); split a chunk
-        grown past twice the size, drop one left without letters. Return whether any letter is left
-        (if none, the index is one chunk of none)."""
+    def _chunks(self, texts: dict[str, str], make: Callable[[str], str] = str) -> Iterator[tuple[str, str]]:
+        """Indexes of at most `chunk_letters` consecutive letters each, with each one's first letter
+        id, of the letters' blocks `make(text)`, made one at a time (an index of no letters is one
+        chunk, with first id "")."""
+        ids = sorted(texts)
+        for i in range(0, len(ids), self._chunk_letters):
+            run = ids[i:i + self._chunk_letters]
+            yield run[0], join_blocks({letter_id: make(texts[letter_id]) for letter_id in run})
+        if not ids:
+            yield "", join_blocks({})
+
+    def _update_chunks(self, parts: tuple[str, ...], chunks: list[tuple[str, int]], changes: dict[str, str | None],
+                       make: Callable[[str], str] = str) -> bool:
+        """Replace the changed letters' blocks (`make(text)`; None: removed) in the chunks that hold
+        them, a chunk at a time (a letter goes to the last chunk whose first letter id is not after
+        its own: the first chunk's is ""); split a chunk grown past twice the size, drop one left
+        without letters. Return whether any letter is left (if none, the index is one chunk of none)."""
         firsts = [first for first, _ in chunks]
         by_chunk: dict[int, dict[str, str | None]] = {}
         for letter_id, text in changes.items():
             by_chunk.setdefault(bisect_right(firsts, letter_id) - 1, {})[letter_id] = text
+        spare = count(max((n for _, n in chunks), default=-1) + 1)  # numbers for the pieces of a split
         kept_chunks: list[tuple[str, int]] = []
-        made: list[tuple[str, str]] = []
         for k, (first, n) in enumerate(chunks):
             if k not in by_chunk:
                 kept_chunks.append((first, n))
                 continue
-            index = replace_blocks(self._get(iris.kept_index(*parts, str(n))) or join_blocks({}), by_chunk[k])
+            blocks = {letter_id: None if text is None else make(text) for letter_id, text in by_chunk.pop(k).items()}
+            index = replace_blocks(self._get(iris.kept_index(*parts, str(n))) or join_blocks({}), blocks)
             letters = _letter_count(index)
             pieces = split_index(index, self._chunk_letters) if letters > 2 * self._chunk_letters \
                 else [(first, index)] if letters else []
-            self._put(iris.kept_index(*parts, str(n)), None)
-            made += [(first if i == 0 else piece_first, piece) for i, (piece_first, piece) in enumerate(pieces)]
-        left = bool(kept_chunks or made)
-        self._put_chunks(parts, kept_chunks, made if left else [("", join_blocks({}))])
+            if not pieces:
+                self._put(iris.kept_index(*parts, str(n)), None)
+            for i, (piece_first, piece) in enumerate(pieces):  # the first piece keeps the chunk's number
+                number = n if i == 0 else next(spare)
+                self._put(iris.kept_index(*parts, str(number)), piece)
+                kept_chunks.append((first if i == 0 else piece_first, number))
+        left = bool(kept_chunks)
+        self._put_chunks(parts, kept_chunks, [] if left else [("", join_blocks({}))])
         return left
 
     def _put_chunks(self, parts: tuple[str, ...], kept_chunks: list[tuple[str, int]],
-                    made: list[tuple[str, str]]) -> None:
-        """Write the `made` chunks (first letter id, index) under new numbers, and the directory of
-        them and the `kept_chunks` (first letter id, number)."""
+                    made: Iterable[tuple[str, str]]) -> None:
+        """Write the `made` chunks (first letter id, index) under new numbers, one at a time as they
+        are made, and the directory of them and the `kept_chunks` (first letter id, number)."""
         n = max((number for _, number in kept_chunks), default=-1) + 1
         for first, index in made:
             self._put(iris.kept_index(*parts, str(n)), index)
