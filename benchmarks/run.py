@@ -5,7 +5,9 @@ usage: python benchmarks/run.py [--letters N] [--changed K] [--oxigraph PATH] [-
 2. `kg build --jobs 2` them: letters/s, peak RSS (the build compacts the store at the end, and
    says how long that took); baseline: pyoxigraph Store.bulk_load of the same quads (dumped from
    the built store as N-Quads);
-3. change K letters and build again: seconds for the incremental rebuild;
+3. change K letters and build again: seconds for the incremental rebuild; then make the indexes of
+   the letters' kept rows again from those rows (what an upgrade of their format costs the next
+   build): seconds and peak RSS, against the build;
 4. score the tables against the truth with ../shared/tools/score_extraction.py (when present);
 5. time `kg table decisions` and `kg table cases` as whole commands (p50 of 3);
 6. time every named query answered as SPARQL JSON (p50/max of 5 runs) in process, and the same
@@ -116,6 +118,22 @@ def query_times(store: Path, oxigraph: str | None) -> list[tuple[str, float, flo
     return rows
 
 
+REINDEX = """import sys
+from kg.store import Store
+with Store(sys.argv[1]) as store, store.writing():
+    store._kept_indexes.drop()  # the end of the write makes every index again from the letters' rows
+"""
+
+
+def reindex(store: Path) -> tuple[float, int]:
+    """Seconds and peak RSS (KiB) of making the kept-row indexes again from every letter's rows."""
+    started = time.perf_counter()
+    out = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-c", REINDEX, str(store)],
+                         capture_output=True, text=True, check=True)
+    rss = next(int(line.split(":")[1]) for line in out.stderr.splitlines() if "Maximum resident" in line)
+    return time.perf_counter() - started, rss
+
+
 def table_seconds(store: Path) -> dict[str, float]:
     """p50 of 3 runs of `kg table NAME` as a whole command (interpreter start and imports too)."""
     seconds = {}
@@ -151,6 +169,7 @@ def main() -> None:
     for path in sorted((corpus / "letters").glob("*.txt"))[: args.changed]:
         path.write_bytes(path.read_bytes().replace(b"records", b"notes", 1))
     rebuild_s, _, rebuild_summary = timed_build(corpus / "letters", store)
+    reindex_s, reindex_rss = reindex(store)
 
     print(f"corpus: {args.letters} files, {accepted} letters with truth; work folder {work}")
     print(f"build:   {summary}")
@@ -158,6 +177,8 @@ def main() -> None:
     print(f"  baseline Store.bulk_load of the same quads: {accepted / bulk_s:7.1f} letters/s "
           f"(build takes {build_s / bulk_s:.1f}x as long)")
     print(f"  incremental rebuild with {args.changed} changed: {rebuild_s:.1f} s ({rebuild_summary})")
+    print(f"  kept-row indexes made again from every letter's rows (an index format upgrade): {reindex_s:.1f} s, "
+          f"peak RSS {reindex_rss / 1024:.0f} MiB ({reindex_s / build_s:.2f}x the build's time)")
 
     scorer = ROOT.parent / "shared" / "tools" / "score_extraction.py"
     if scorer.exists():

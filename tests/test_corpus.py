@@ -57,6 +57,7 @@ def test_benchmark_runner_smoke(tmp_path):
     assert "letters/s, peak RSS" in out.stdout and "baseline Store.bulk_load" in out.stdout
     assert out.stdout.count("; compacted the store in") == 1  # the first build compacts, the rebuild of 3 not
     assert "incremental rebuild with 3 changed" in out.stdout and "kg table, whole command" in out.stdout
+    assert "kept-row indexes made again from every letter's rows (an index format upgrade): " in out.stdout
     assert "uphold-rate-by-medication" in out.stdout
 
 
