@@ -16,6 +16,7 @@ without reading any letter again."""
 
 from __future__ import annotations
 
+import inspect
 import json
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
@@ -33,15 +34,15 @@ from kg.kept import ENCODING, Rows, by_value, columns, kept_queries
 
 FORMS = ("json", "csv", "srj")  # the forms of a query's index (see `block`)
 CHUNK_LETTERS = 250  # letters per chunk of an index of all letters when it is made; split at twice that
-_SOURCES = ("kept_index.py", "results.py")  # results.py: the CSV lines of the csv form
 
 
 @cache
 def index_format() -> str:
-    """The format indexes are written in: a digest of the code that writes them and of the kept
-    rows' encoding."""
-    package = Path(__file__).resolve().parent
-    return source_digest((package / name for name in _SOURCES), f"kept indexes from {ENCODING}")
+    """The format indexes are written in: a digest of the code that writes them (this module, and
+    the function of kg.results that writes CSV lines) and of the kept rows' encoding."""
+    from kg.results import csv_lines
+
+    return source_digest([Path(__file__).resolve()], f"kept indexes from {ENCODING}\n{inspect.getsource(csv_lines)}")
 
 
 def block(name: str, rows: str, form: str) -> str:
