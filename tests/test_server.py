@@ -215,6 +215,23 @@ def test_named_queries_over_http(server):
     assert hostile.status_code == 200 and hostile.text.splitlines()[1:] == []
 
 
+def test_a_whole_kept_table_is_sent_as_its_index_is_read(server):
+    """`decisions` as SPARQL JSON is streamed (chunked, no length: at 100k letters it is 163 MB),
+    and holds what its CSV answer does; an answer of one letter is sent whole."""
+    accept = {"accept": "application/sparql-results+json"}
+    streamed = httpx.get(server + "/queries/decisions", headers=accept)
+    assert streamed.status_code == 200 and streamed.headers["transfer-encoding"] == "chunked"
+    assert "content-length" not in streamed.headers
+    rows = list(csv.DictReader(io.StringIO(httpx.get(server + "/queries/decisions", params={"format": "csv"}).text)))
+    bindings = streamed.json()["results"]["bindings"]
+    assert len(bindings) == len(rows) == 72
+    assert [(b["letter"]["value"], b["outcome"]["value"]) for b in bindings] == [
+        (r["letter"], r["outcome"]) for r in rows]
+    assert bindings[0]["letter"]["value"] == "000_ed7318db5454d5ef"
+    one = httpx.get(server + "/queries/letter-evidence", params={"letter": "CM17-0003284"}, headers=accept)
+    assert one.status_code == 200 and int(one.headers["content-length"]) == len(one.content)
+
+
 def _gql(server: str, query: str, variables: dict | None = None) -> dict:
     r = httpx.post(server + "/graphql", json={"query": query, "variables": variables or {}}, timeout=30)
     assert r.status_code == 200, r.text

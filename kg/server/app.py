@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from kg import iris
@@ -113,7 +113,10 @@ async def _answer(runner: QueryRunner, payload: dict[str, Any]) -> Answer:
 
 async def _ask(runner: QueryRunner, payload: dict[str, Any]) -> Response:
     answer = await _answer(runner, payload)
-    return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+    if isinstance(answer.body, bytes):
+        return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
+    # read in a worker thread, a piece at a time: the whole `decisions` table at 100k letters is 163 MB
+    return StreamingResponse(answer.body, status_code=answer.status, media_type=answer.content_type)
 
 
 def create_app(settings: ServeSettings) -> Starlette:
@@ -191,8 +194,8 @@ def create_app(settings: ServeSettings) -> Starlette:
                                             "params": {"letter": request.path_params["id"]},
                                             "accept": "application/sparql-results+json"})
         if answer.status != 200:
-            return Response(answer.body, status_code=answer.status, media_type=answer.content_type)
-        rows = json.loads(answer.body)["results"]["bindings"]
+            return Response(answer.content(), status_code=answer.status, media_type=answer.content_type)
+        rows = json.loads(answer.content())["results"]["bindings"]
         if not rows:
             return _text(404, f"no letter {request.path_params['id']!r} in the store")
         return HTMLResponse(letter_page(request.path_params["id"], rows))

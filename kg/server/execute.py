@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 import pyoxigraph as ox
 
+from kg import kept_tables
 from kg.answer import run
 from kg.namespaces import XSD_STRING
 from kg.queries import QueryError, SelectResult, TooManyRows, named_query
@@ -29,7 +31,7 @@ GRAPH_TYPES = {
 _CONTENT_TYPE = {"json": "application/sparql-results+json", "xml": "application/sparql-results+xml",
                  "csv": "text/csv; charset=utf-8", "tsv": "text/tab-separated-values; charset=utf-8"}
 
-Reply = tuple[int, str, bytes]
+Reply = tuple[int, str, bytes | Iterator[bytes]]  # an iterator: a large answer, sent as it is read
 
 
 def negotiate(accept: str, offered: list[str]) -> str | None:
@@ -125,8 +127,11 @@ def _named(store: Store, request: dict[str, Any], max_rows: int) -> Reply:
         return _text(406, f"no acceptable results format; offered: {', '.join(SOLUTION_TYPES)}")
     fmt = SOLUTION_TYPES[media]
     try:
-        if fmt == "json":  # a kept table is written from its index of bindings
-            return 200, _CONTENT_TYPE[fmt], "".join(json_result(store, query, params, max_rows)).encode()
+        if fmt == "json":  # a kept table from its index of bindings, sent a chunk at a time as it is read
+            pieces = json_result(store, query, params, max_rows)
+            if kept_tables.whole(query, params):
+                return 200, _CONTENT_TYPE[fmt], (piece.encode() for piece in pieces)
+            return 200, _CONTENT_TYPE[fmt], "".join(pieces).encode()
         result = run(store, query, params, max_rows)
     except TooManyRows as exc:
         return _text(422, str(exc))

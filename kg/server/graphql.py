@@ -77,8 +77,8 @@ async def _select(runner: QueryRunner, sparql: str) -> list[dict[str, str]]:
     except QueryTimeout as exc:
         raise ValueError(str(exc)) from exc
     if answer.status != 200:
-        raise ValueError(answer.body.decode(errors="replace").strip())
-    rows = json.loads(answer.body)["results"]["bindings"]
+        raise ValueError(answer.content().decode(errors="replace").strip())
+    rows = json.loads(answer.content())["results"]["bindings"]
     return [{k: v["value"] for k, v in row.items()} for row in rows]
 
 
@@ -410,8 +410,8 @@ async def _letter_index(info: strawberry.Info) -> LetterIndex | None:
 async def _load_letter_index(runner: QueryRunner) -> LetterIndex | None:
     answer = await runner.ask({"kind": "letter-index"}, timeout=INDEX_TIMEOUT)
     if answer.status != 200:
-        raise ValueError(answer.body.decode(errors="replace").strip())
-    counts = json.loads(answer.body)
+        raise ValueError(answer.content().decode(errors="replace").strip())
+    counts = json.loads(answer.content())
     return None if counts is None else LetterIndex.of([(i, n) for i, n in counts])
 
 

@@ -19,7 +19,7 @@ import fcntl
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -39,7 +39,11 @@ class QueryTimeout(Exception):
 class Answer:
     status: int
     content_type: str
-    body: bytes
+    body: bytes | Iterable[bytes]  # an iterator: a large answer (a whole kept table), read as it is sent
+
+    def content(self) -> bytes:
+        """The whole body (an iterator's pieces are read once)."""
+        return self.body if isinstance(self.body, bytes) else b"".join(self.body)
 
 
 class Runtime:
