@@ -16,11 +16,12 @@ without reading any letter again."""
 
 from __future__ import annotations
 
-import inspect
+import csv
+import io
 import json
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
-from functools import cache, partial
+from functools import partial
 from itertools import accumulate, count
 from json.encoder import encode_basestring_ascii as _quote  # json.dumps's own (C)
 from pathlib import Path
@@ -36,13 +37,23 @@ FORMS = ("json", "csv", "srj")  # the forms of a query's index (see `block`)
 CHUNK_LETTERS = 250  # letters per chunk of an index of all letters when it is made; split at twice that
 
 
-@cache
-def index_format() -> str:
-    """The format indexes are written in: a digest of the code that writes them (this module, and
-    the function of kg.results that writes CSV lines) and of the kept rows' encoding."""
-    from kg.results import csv_lines
+# The format indexes are written in: a digest of the code that writes them (this module, read as
+# it is imported: a process that outlives an upgrade goes on writing the format of its own code)
+# and of the kept rows' encoding.
+_FORMAT = source_digest([Path(__file__).resolve()], f"kept indexes from {ENCODING}")
 
-    return source_digest([Path(__file__).resolve()], f"kept indexes from {ENCODING}\n{inspect.getsource(csv_lines)}")
+
+def index_format() -> str:
+    """The format of the indexes this code writes and reads (see `_FORMAT`)."""
+    return _FORMAT
+
+
+def csv_lines(rows: Iterable[list[str]], delimiter: str = ",") -> str:
+    """Rows as CSV (or TSV) lines, each ended by a newline: the csv form of an index, and every CSV
+    answer."""
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\n").writerows(rows)
+    return out.getvalue()
 
 
 def block(name: str, rows: str, form: str) -> str:
@@ -53,8 +64,6 @@ def block(name: str, rows: str, form: str) -> str:
         return rows[1:-1] + "," if len(rows) > 2 else ""
     if form == "srj":
         return binding_text(columns(name), json.loads(rows))
-    from kg.results import csv_lines
-
     return csv_lines(cells_of(json.loads(rows)))
 
 
@@ -159,6 +168,18 @@ def cells_of(rows: Iterable[list[Any]]) -> Iterator[list[str]]:
     for row in rows:
         yield ["" if c is None else c if isinstance(c, str) else c[0] for c in row]
 
+
+
+Entry = tuple[Any, ...]  # a chunk in its index's directory: first letter id, number[, rows]
+
+
+def _entry(parts: tuple[str, ...], first: str, number: int, index: str) -> Entry:
+    """A chunk's directory entry; the json index of a whole query also counts its rows (so that a
+    capped answer knows it is too large without reading the index)."""
+    if parts[1:] != ("json",):
+        return first, number
+    rows = body(index)
+    return first, number, len(json.loads("[" + rows[:-1] + "]")) if rows else 0
 
 
 class Indexes:
@@ -303,7 +324,13 @@ class Indexes:
             self._drop_chunked((name, "value", key))
 
     # An index in chunks, under the IRIs of kept_index(*parts, ...): a directory ("chunks": the first
-    # letter id and number of each chunk, in order) and the chunks (their numbers).
+    # letter id and number of each chunk, in order, and for the json index of a whole query its
+    # number of rows) and the chunks (their numbers).
+
+    def rows(self, name: str) -> int | None:
+        """The number of rows in the index of all letters' rows of query `name` (None: no index)."""
+        directory = self._get(iris.kept_index(name, "json", "chunks")) if self._current() else None
+        return None if directory is None else sum(entry[2] for entry in json.loads(directory))
 
     def _read(self, parts: tuple[str, ...]) -> str | None:
         runs = self._runs(parts)
@@ -313,7 +340,8 @@ class Indexes:
         directory = self._get(iris.kept_index(*parts, "chunks"))
         if directory is None:
             return None
-        return (body(self._get(iris.kept_index(*parts, str(n))) or join_blocks({})) for _, n in json.loads(directory))
+        return (body(self._get(iris.kept_index(*parts, str(entry[1]))) or join_blocks({}))
+                for entry in json.loads(directory))
 
     def _chunks(self, texts: dict[str, str], make: Callable[[str], str] = str) -> Iterator[tuple[str, str]]:
         """Indexes of at most `chunk_letters` consecutive letters each, with each one's first letter
@@ -326,21 +354,23 @@ class Indexes:
         if not ids:
             yield "", join_blocks({})
 
-    def _update_chunks(self, parts: tuple[str, ...], chunks: list[tuple[str, int]], changes: dict[str, str | None],
+    def _update_chunks(self, parts: tuple[str, ...], chunks: list[Entry], changes: dict[str, str | None],
                        make: Callable[[str], str] = str) -> bool:
         """Replace the changed letters' blocks (`make(text)`; None: removed) in the chunks that hold
         them, a chunk at a time (a letter goes to the last chunk whose first letter id is not after
         its own: the first chunk's is ""); split a chunk grown past twice the size, drop one left
         without letters. Return whether any letter is left (if none, the index is one chunk of none)."""
-        firsts = [first for first, _ in chunks]
+        firsts = [entry[0] for entry in chunks]
         by_chunk: dict[int, dict[str, str | None]] = {}
         for letter_id, text in changes.items():
             by_chunk.setdefault(bisect_right(firsts, letter_id) - 1, {})[letter_id] = text
-        spare = count(max((n for _, n in chunks), default=-1) + 1)  # numbers for the pieces of a split
-        kept_chunks: list[tuple[str, int]] = []
-        for k, (first, n) in enumerate(chunks):
+        spare = count(max((entry[1] for entry in chunks), default=-1) + 1)  # numbers for the pieces of a split
+        kept_chunks: list[Entry] = []
+        for k, listed in enumerate(chunks):
+            entry = tuple(listed)  # a list, as read from the directory
+            first, n = entry[0], entry[1]
             if k not in by_chunk:
-                kept_chunks.append((first, n))
+                kept_chunks.append(entry)
                 continue
             blocks = {letter_id: None if text is None else make(text) for letter_id, text in by_chunk.pop(k).items()}
             index = replace_blocks(self._get(iris.kept_index(*parts, str(n))) or join_blocks({}), blocks)
@@ -352,27 +382,26 @@ class Indexes:
             for i, (piece_first, piece) in enumerate(pieces):  # the first piece keeps the chunk's number
                 number = n if i == 0 else next(spare)
                 self._put(iris.kept_index(*parts, str(number)), piece)
-                kept_chunks.append((first if i == 0 else piece_first, number))
+                kept_chunks.append(_entry(parts, first if i == 0 else piece_first, number, piece))
         left = bool(kept_chunks)
         self._put_chunks(parts, kept_chunks, [] if left else [("", join_blocks({}))])
         return left
 
-    def _put_chunks(self, parts: tuple[str, ...], kept_chunks: list[tuple[str, int]],
-                    made: Iterable[tuple[str, str]]) -> None:
+    def _put_chunks(self, parts: tuple[str, ...], kept_chunks: list[Entry], made: Iterable[tuple[str, str]]) -> None:
         """Write the `made` chunks (first letter id, index) under new numbers, one at a time as they
-        are made, and the directory of them and the `kept_chunks` (first letter id, number)."""
-        n = max((number for _, number in kept_chunks), default=-1) + 1
+        are made, and the directory of them and the `kept_chunks`."""
+        n = max((entry[1] for entry in kept_chunks), default=-1) + 1
         for first, index in made:
             self._put(iris.kept_index(*parts, str(n)), index)
-            kept_chunks.append((first, n))
+            kept_chunks.append(_entry(parts, first, n, index))
             n += 1
         chunks = sorted(kept_chunks)
-        chunks[0] = ("", chunks[0][1])  # the first chunk also takes the letters before its first one
+        chunks[0] = ("", *chunks[0][1:])  # the first chunk also takes the letters before its first one
         self._put(iris.kept_index(*parts, "chunks"), json.dumps(chunks, separators=(",", ":")))
 
     def _drop_chunked(self, parts: tuple[str, ...]) -> None:
-        for _, n in json.loads(self._get(iris.kept_index(*parts, "chunks")) or "[]"):
-            self._put(iris.kept_index(*parts, str(n)), None)
+        for entry in json.loads(self._get(iris.kept_index(*parts, "chunks")) or "[]"):
+            self._put(iris.kept_index(*parts, str(entry[1])), None)
         self._put(iris.kept_index(*parts, "chunks"), None)
         self._put(iris.kept_index(*parts), None)  # an index from before chunks
 

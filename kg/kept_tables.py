@@ -14,7 +14,7 @@ from typing import Any, ParamSpec, TypeVar
 import pyoxigraph as ox
 
 from kg.kept import Kept, columns, encoded, kept_queries, sparql_columns, term
-from kg.kept_index import binding_text, block, cells_of
+from kg.kept_index import binding_text, block, cells_of, csv_lines
 from kg.queries import NamedQuery, SelectResult, TooManyRows
 
 
@@ -95,10 +95,11 @@ def _lexical(cell: Any) -> str:
 class Table:
     """The rows of per-letter query `name` that every letter kept, in letter order. `runs` reads
     them in runs of consecutive letters (an index's chunks, one at a time): in each run, each row's
-    JSON followed by a comma."""
+    JSON followed by a comma. `count` is their number, when the index knows it."""
 
     name: str
     runs: Callable[[], Iterable[str]]
+    count: int | None = None
 
     @classmethod
     def of_text(cls, name: str, json_rows: str) -> Table:
@@ -129,7 +130,10 @@ class Table:
         return cells_of(row for batch in self.batches() for row in batch)
 
     def more_than(self, n: int) -> bool:
-        """Whether there are more than `n` rows (reading no further than the run that shows it)."""
+        """Whether there are more than `n` rows (from the count, or reading no further than the run
+        that shows it)."""
+        if self.count is not None:
+            return self.count > n
         for batch in self.batches():
             n -= len(batch)
             if n < 0:
@@ -143,14 +147,14 @@ class Table:
 
     def csv(self) -> str:
         """The rows as CSV lines (no header), as `kg table` prints them."""
-        from kg.results import csv_lines
-
         return csv_lines(self.cells())
 
     @_without_gc
     def solutions(self, max_rows: int | None = None) -> SelectResult:
         """The rows as typed terms (TooManyRows if there are more than `max_rows`, before any term
-        is made, as soon as the runs read hold more)."""
+        is made, as soon as the count or the runs read show it)."""
+        if max_rows is not None and self.count is not None and self.count > max_rows:
+            raise TooManyRows(max_rows)
         rows: list[list[Any]] = []
         for batch in self.batches():
             rows += batch

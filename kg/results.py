@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -14,6 +12,7 @@ from rich.table import Table
 
 from kg import kept, kept_index, kept_tables
 from kg.answer import run, words_answer
+from kg.kept_index import csv_lines
 from kg.namespaces import PREFIXES
 from kg.queries import GraphResult, NamedQuery, QueryResult, SelectResult, TooManyRows, cell, json_term
 
@@ -22,13 +21,6 @@ if TYPE_CHECKING:
 
 SELECT_FORMATS = ("table", "csv", "tsv", "json")
 GRAPH_FORMATS = {"ttl": ox.RdfFormat.TURTLE, "nt": ox.RdfFormat.N_TRIPLES, "jsonld": ox.RdfFormat.JSON_LD}
-
-
-def csv_lines(rows: Iterable[list[str]], delimiter: str = ",") -> str:
-    """Rows as CSV (or TSV) lines, each ended by a newline."""
-    out = io.StringIO()
-    csv.writer(out, delimiter=delimiter, lineterminator="\n").writerows(rows)
-    return out.getvalue()
 
 
 def to_csv(columns: list[str], rows: Iterable[list[str]], delimiter: str = ",") -> str:

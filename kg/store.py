@@ -358,7 +358,8 @@ class Store:
         goes on, or after one was interrupted) from each letter's manifest entry."""
         if WRITING_MARK in self._store or self._kept_indexes.runs(name, "json") is None:
             return kept_tables.Table.of_letters(name, self.kept_rows(name).items())
-        return kept_tables.Table(name, lambda: self._kept_indexes.runs(name, "json") or ())
+        return kept_tables.Table(name, lambda: self._kept_indexes.runs(name, "json") or (),
+                                 self._kept_indexes.rows(name))
 
     def kept_bindings(self, name: str) -> Iterator[str]:
         """`kept(name)` as SPARQL JSON bindings, each followed by a comma, a chunk of its index of

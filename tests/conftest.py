@@ -46,8 +46,9 @@ def same_as_direct(store: object) -> None:
 
     from kg import iris, kept, kept_index
     from kg.answer import answering, run, table_rows
+    from kg.kept_index import csv_lines
     from kg.queries import cell, load_query, named_query, select_result
-    from kg.results import csv_lines, csv_result, json_result, render, sparql_json
+    from kg.results import csv_result, json_result, render, sparql_json
 
     assert set(kept.kept_queries()) == {"decisions", "cases", "guideline-disagreements", "time-injury-to-review",
                                         "decisions-for-medication", "cases-with-diagnosis"}

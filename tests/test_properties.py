@@ -127,7 +127,7 @@ def _kept_row(name: str, letter_id: str, k: int) -> list[str]:
 def test_chunked_indexes_of_all_letters_follow_the_letters(steps):
     """Writes that add, change and remove letters: after each, the chunked index of every query in
     every form, and of each value of a `by_value` query, reads as the blocks of the letters then
-    present, and no chunk outgrows its limit."""
+    present, the count of its rows is theirs, and no chunk outgrows its limit."""
     from kg import kept, kept_index, kept_tables
 
     literals: dict[object, str] = {}
@@ -165,6 +165,7 @@ def test_chunked_indexes_of_all_letters_follow_the_letters(steps):
             assert indexes.whole(name, "csv") == expected.csv()
             assert indexes.whole(name, "srj") == "".join(expected.bindings())
             assert "".join(indexes.runs(name, "json") or ()) == expected.json_rows
+            assert indexes.rows(name) == len(expected.rows())  # counted as chunks are written
     chunks = [v for iri, v in literals.items() if str(iri).rstrip(">").split("/")[-1].isdigit()]
     assert chunks and all(len(json.loads(c.split("\n")[0])) <= 4 for c in chunks)
 

@@ -203,5 +203,10 @@ def test_a_kept_table_over_the_row_cap_stops_reading_its_index():
     read.clear()
     assert kept_tables.Table("decisions", runs).more_than(10) and read == [0, 1, 2, 3]  # the JSON answer's count
     assert not kept_tables.Table("decisions", runs).more_than(1200)
+    read.clear()  # a table whose index counted its rows reads none of them to know
+    assert kept_tables.Table("decisions", runs, count=1200).more_than(10) and read == []
+    with pytest.raises(TooManyRows):
+        kept_tables.Table("decisions", runs, count=1200).solutions(max_rows=1199)
+    assert read == []
     assert kept_tables.Table("decisions", lambda: list(runs())[:2]).rows() == [
         ["CM0-1", 1], ["CM0-2", 2], ["CM0-3", 3], ["CM1-1", 1], ["CM1-2", 2], ["CM1-3", 3]]
