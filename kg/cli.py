@@ -35,10 +35,15 @@ TABLES = ("decisions", "cases")  # the named queries `kg table` prints, both kep
 
 def _open(store: str) -> Store:
     try:
-        return open_store(store, read_only=True)  # type: ignore[return-value]
+        opened = open_store(store, read_only=True)
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+    if isinstance(opened, Store) and opened.kept_indexes_outdated():
+        err.print("[yellow]warning:[/yellow] this store's table indexes were written by another version of kg: "
+                  "whole tables are read letter by letter (slower) until `kg build` makes them again "
+                  "(it reads no unchanged letter)")
+    return opened  # type: ignore[return-value]
 
 
 class _BarSteps:

@@ -206,26 +206,26 @@ class Indexes:
     def whole(self, name: str, form: str) -> str | None:
         """Every letter's block of the index of query `name` in `form`, in letter order (None when
         there is no such index, or it is in another format)."""
-        return self._read((name, form)) if self._current() else None
+        return self._read((name, form)) if self.current() else None
 
     def runs(self, name: str, form: str) -> Iterator[str] | None:
         """`whole(name, form)` read a chunk at a time, as it is iterated."""
-        return self._runs((name, form)) if self._current() else None
+        return self._runs((name, form)) if self.current() else None
 
     def values(self, name: str) -> list[str] | None:
         """The keys of the values of a `by_value` query that have an index (None: no indexes)."""
-        listed = self._get(iris.kept_index(name, "values")) if self._current() else None
+        listed = self._get(iris.kept_index(name, "values")) if self.current() else None
         return None if listed is None else json.loads(listed)  # type: ignore[no-any-return]
 
     def of_value(self, name: str, key: str) -> str | None:
         """The blocks of the index of a `by_value` query's rows whose column has the value of `key`
         (see `kg.kept.value_key`): "" for a value no letter has; None when there are no value
         indexes."""
-        if not self._current() or self._get(iris.kept_index(name, "values")) is None:
+        if not self.current() or self._get(iris.kept_index(name, "values")) is None:
             return None
         return self._read((name, "value", key)) or ""
 
-    def _current(self) -> bool:
+    def current(self) -> bool:
         """Whether the indexes are in this code's format (a store's first indexes, or those of an
         older kg, are not)."""
         return self._get(iris.KEPT_INDEX_FORMAT) == index_format()
@@ -243,7 +243,7 @@ class Indexes:
     def save(self) -> None:
         """Bring the indexes up to date with the letters this write changed; make them all again
         from every letter's rows if they are in another format."""
-        if not self._current():
+        if not self.current():
             self._drop_indexes()
         for name in kept_queries():
             if by_value(name):
@@ -329,7 +329,7 @@ class Indexes:
 
     def rows(self, name: str) -> int | None:
         """The number of rows in the index of all letters' rows of query `name` (None: no index)."""
-        directory = self._get(iris.kept_index(name, "json", "chunks")) if self._current() else None
+        directory = self._get(iris.kept_index(name, "json", "chunks")) if self.current() else None
         return None if directory is None else sum(entry[2] for entry in json.loads(directory))
 
     def _read(self, parts: tuple[str, ...]) -> str | None:

@@ -361,6 +361,13 @@ class Store:
         return kept_tables.Table(name, lambda: self._kept_indexes.runs(name, "json") or (),
                                  self._kept_indexes.rows(name))
 
+    def kept_indexes_outdated(self) -> bool:
+        """Whether the store's kept-row indexes were written in another format (by another version
+        of kg) than this code reads: whole tables are then read letter by letter until the next
+        write makes them again."""
+        return (self.tallies_complete() and WRITING_MARK not in self._store and not self._kept_indexes.current()
+                and next(self._manifest(None, SHA256), None) is not None)
+
     def kept_bindings(self, name: str) -> Iterator[str]:
         """`kept(name)` as SPARQL JSON bindings, each followed by a comma, a chunk of its index of
         that form at a time, if there is one."""

@@ -100,7 +100,11 @@ def test_indexes_in_another_format_are_not_read_and_the_next_build_makes_them_re
         csv = store.kept_csv("decisions")
         assert store.kept_values("decisions-for-medication") is not None
     monkeypatch.setattr("kg.kept_index.index_format", lambda: "a newer format")
+    printed = CliRunner().invoke(app, ["table", "decisions", "--store", str(tmp_path / "s")])
+    assert printed.exit_code == 0 and printed.stdout.splitlines()[1:] == csv.splitlines()
+    assert "table indexes were written by another version of kg" in printed.stderr
     with Store(tmp_path / "s") as store:
+        assert store.kept_indexes_outdated()
         assert store._kept_whole("decisions", "csv") is None and list(store.kept_bindings("cases"))
         assert store.kept_values("decisions-for-medication") is None
         assert store.kept_by_value("decisions-for-medication", Literal("carisoprodol")) is None
@@ -108,8 +112,9 @@ def test_indexes_in_another_format_are_not_read_and_the_next_build_makes_them_re
         again = build(ALL_LETTERS, store)
         assert (again.unchanged, again.rewritten, again.triples) == (28, 0, 0)
         assert store._index(iris.KEPT_INDEX_FORMAT) == "a newer format"
-        assert store._kept_whole("decisions", "csv") == csv
+        assert store._kept_whole("decisions", "csv") == csv and not store.kept_indexes_outdated()
         same_as_direct(store)
+    assert "another version" not in CliRunner().invoke(app, ["table", "cases", "--store", str(tmp_path / "s")]).stderr
 
 
 def test_generated_letters_tallies_equal_the_direct_queries(tmp_path):
