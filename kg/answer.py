@@ -32,8 +32,6 @@ def run(store: Store, query: NamedQuery, params: dict[str, str] | None = None,
     the letters kept (kg.kept_tables) when every letter keeps them: all of them, or those of its
     parameter's value; a query with `words-in` from the kept rows of the values that contain its
     words."""
-
-
     if kept.kept_queries().get(query.name) == query and store.tallies_complete():
         if kept_tables.whole(query, params):
             return store.kept(query.name).solutions(max_rows)
@@ -60,8 +58,6 @@ def words_answer(store: Store, query: NamedQuery, params: dict[str, str] | None 
                  max_rows: int | None = None) -> tuple[list[str], list[list[Any]]] | None:
     """The columns and encoded rows (kg.kept) of a `words-in` query, from the kept rows of the
     values that contain its words; None when the store has no index of them (the query answers)."""
-
-
     if not query.words_in or not store.tallies_complete():
         return None
     words = query.substitutions(params or {})[ox.Variable(query.parameters[0].name)]
