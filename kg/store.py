@@ -356,10 +356,10 @@ class Store:
     def kept(self, name: str) -> kept_tables.Table:
         """Every letter's kept rows of per-letter query `name`: from its index, or (while a write
         goes on, or after one was interrupted) from each letter's manifest entry."""
-        if WRITING_MARK in self._store or self._kept_indexes.runs(name, "json") is None:
+        count = None if WRITING_MARK in self._store else self._kept_indexes.rows(name)  # None: no index
+        if count is None:
             return kept_tables.Table.of_letters(name, self.kept_rows(name).items())
-        return kept_tables.Table(name, lambda: self._kept_indexes.runs(name, "json") or (),
-                                 self._kept_indexes.rows(name))
+        return kept_tables.Table(name, lambda: self._kept_indexes.runs(name, "json") or (), count)
 
     def kept_indexes_outdated(self) -> bool:
         """Whether the store's kept-row indexes were written in another format (by another version
