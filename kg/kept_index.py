@@ -189,15 +189,16 @@ class Indexes:
     index is kept in chunks of at most 2 x `chunk_letters` consecutive letters.
 
     Indexes are read through `get` and written through `put` (None: drop), by IRI; `letters(name,
-    ids)` reads those letters' rows of a query from the store (all letters' for None: ~25 s at 100k
-    letters, for an index made from scratch because there is none yet or the last write was
-    interrupted). What a write changed is remembered by letter id only (a first build changes
+    ids)` reads those letters' rows of a query from the store, and `every()` every letter's rows of
+    all queries, a letter at a time in letter id order (~30 s at 100k letters), for the indexes
+    made from scratch because there are none yet, the last write was interrupted or they are in
+    another format. What a write changed is remembered by letter id only (a first build changes
     every letter), with the values its letters had for the `by_value` queries."""
 
     def __init__(self, get: Callable[[ox.NamedNode], str | None], put: Callable[[ox.NamedNode, str | None], None],
-                 letters: Callable[[str, Iterable[str] | None], dict[str, str]], chunk_letters: int = CHUNK_LETTERS
-                 ) -> None:
-        self._get, self._put, self._letters = get, put, letters
+                 letters: Callable[[str, Iterable[str]], dict[str, str]],
+                 every: Callable[[], Iterable[tuple[str, Rows]]], chunk_letters: int = CHUNK_LETTERS) -> None:
+        self._get, self._put, self._letters, self._every = get, put, letters, every
         self._chunk_letters = chunk_letters
         self._present: dict[str, bool] = {}  # letter id -> in the store after the write
         self._old_keys: dict[str, dict[str, set[str]]] = {}  # letter id -> query -> its value keys before
@@ -245,7 +246,10 @@ class Indexes:
         from every letter's rows if they are in another format."""
         if not self.current():
             self._drop_indexes()
-        for name in kept_queries():
+        missing = [name for name in kept_queries() if self._missing(name)]
+        if missing:
+            self._make(missing)
+        for name in [name for name in kept_queries() if name not in missing]:
             if by_value(name):
                 self._save_by_value(name)
             else:
@@ -276,40 +280,56 @@ class Indexes:
         rows = self._letters(name, [i for i, present in self._present.items() if present])
         return {letter_id: rows[letter_id] if present else None for letter_id, present in self._present.items()}
 
-    def _save_whole(self, name: str) -> None:
-        rows: dict[str, str | None] | None = None
-        letters: dict[str, str] | None = None
-        for form in FORMS:
-            directory = None if name in self._without else self._get(iris.kept_index(name, form, "chunks"))
-            if directory is not None and not self._present:
-                continue  # no letter changed
-            if directory is None:
-                letters = self._letters(name, None) if letters is None else letters
-                self._drop_chunked((name, form))
-                self._put_chunks((name, form), [], self._chunks(letters, partial(block, name, form=form)))
+    def _missing(self, name: str) -> bool:
+        """Whether the indexes of query `name` are to be made from scratch: one is missing, or a
+        letter this write changed has no rows of the query (its rows were written by an older kg)."""
+        if name in self._without:
+            return True
+        if by_value(name):
+            return self._get(iris.kept_index(name, "values")) is None
+        return any(self._get(iris.kept_index(name, form, "chunks")) is None for form in FORMS)
+
+    def _make(self, names: list[str]) -> None:
+        """Make every index of queries `names` from scratch, in one pass over every letter's rows in
+        letter order, writing each chunk once it has its letters: memory holds a chunk per index,
+        not a query's rows of every letter (which made a first build's peak grow with the corpus)."""
+        for name in names:
+            if by_value(name):
+                self._drop_values(name)
             else:
-                rows = self._new_rows(name) if rows is None else rows
-                self._update_chunks((name, form), json.loads(directory), rows, partial(block, name, form=form))
+                for form in FORMS:
+                    self._drop_chunked((name, form))
+        whole = {(name, form): _Chunks(self, (name, form)) for name in names if not by_value(name) for form in FORMS}
+        values: dict[str, dict[str, _Chunks]] = {name: {} for name in names if by_value(name)}
+        for letter_id, rows in self._every():
+            for (name, form), chunks in whole.items():
+                if name in rows:
+                    chunks.add(letter_id, block(name, rows[name], form))
+            for name, by_key in values.items():
+                for key, found in (value_blocks(name, rows[name]) if name in rows else {}).items():
+                    if key not in by_key:
+                        by_key[key] = _Chunks(self, (name, "value", key))
+                    by_key[key].add(letter_id, found)
+        for chunks in whole.values():
+            chunks.close()
+        for name, by_key in values.items():
+            for chunks in by_key.values():
+                chunks.close()
+            self._put(iris.kept_index(name, "values"), json.dumps(sorted(by_key), separators=(",", ":")))
+
+    def _save_whole(self, name: str) -> None:
+        if not self._present:
+            return  # no letter changed
+        rows = self._new_rows(name)
+        for form in FORMS:
+            directory = self._get(iris.kept_index(name, form, "chunks")) or "[]"
+            self._update_chunks((name, form), json.loads(directory), rows, partial(block, name, form=form))
 
     def _save_by_value(self, name: str) -> None:
-        directory = iris.kept_index(name, "values")
-        listed = None if name in self._without else self._get(directory)
-        if listed is not None and not self._present:
+        if not self._present:
             return  # no letter changed
-        if listed is None:
-            self._drop_values(name)
-            by_key: dict[str, dict[str, str]] = {}
-            letters = self._letters(name, None)
-            while letters:  # each letter's rows dropped once they are blocks
-                letter_id, text = letters.popitem()
-                for key, found in value_blocks(name, text).items():
-                    by_key.setdefault(key, {})[letter_id] = found
-            keys = sorted(by_key)
-            for key in keys:
-                self._put_chunks((name, "value", key), [], self._chunks(by_key.pop(key)))
-            self._put(directory, json.dumps(keys, separators=(",", ":")))
-            return
-        keys = set(json.loads(listed))
+        directory = iris.kept_index(name, "values")
+        keys = set(json.loads(self._get(directory) or "[]"))
         for key, changes in self._value_changes(name).items():
             chunks = self._get(iris.kept_index(name, "value", key, "chunks")) if key in keys else None
             if self._update_chunks((name, "value", key), json.loads(chunks or '[["", 0]]'), changes):
@@ -342,17 +362,6 @@ class Indexes:
             return None
         return (body(self._get(iris.kept_index(*parts, str(entry[1]))) or join_blocks({}))
                 for entry in json.loads(directory))
-
-    def _chunks(self, texts: dict[str, str], make: Callable[[str], str] = str) -> Iterator[tuple[str, str]]:
-        """Indexes of at most `chunk_letters` consecutive letters each, with each one's first letter
-        id, of the letters' blocks `make(text)`, made one at a time (an index of no letters is one
-        chunk, with first id "")."""
-        ids = sorted(texts)
-        for i in range(0, len(ids), self._chunk_letters):
-            run = ids[i:i + self._chunk_letters]
-            yield run[0], join_blocks({letter_id: make(texts[letter_id]) for letter_id in run})
-        if not ids:
-            yield "", join_blocks({})
 
     def _update_chunks(self, parts: tuple[str, ...], chunks: list[Entry], changes: dict[str, str | None],
                        make: Callable[[str], str] = str) -> bool:
@@ -413,3 +422,29 @@ class Indexes:
             for key in self._old_keys[letter_id].get(name, set()) | new.keys():
                 out.setdefault(key, {})[letter_id] = new.get(key)
         return out
+
+
+class _Chunks:
+    """An index being made from scratch as its letters' blocks come, in letter id order: each chunk
+    is written once it has `chunk_letters` letters, and the directory when the index is closed."""
+
+    def __init__(self, indexes: Indexes, parts: tuple[str, ...]) -> None:
+        self._indexes, self._parts = indexes, parts
+        self._blocks: dict[str, str] = {}
+        self._entries: list[Entry] = []
+
+    def add(self, letter_id: str, text: str) -> None:
+        self._blocks[letter_id] = text
+        if len(self._blocks) == self._indexes._chunk_letters:
+            self._write()
+
+    def close(self) -> None:
+        if self._blocks or not self._entries:  # an index of no letters is one chunk of none
+            self._write()
+        self._indexes._put_chunks(self._parts, self._entries, [])
+
+    def _write(self) -> None:
+        first, n, index = next(iter(self._blocks), ""), len(self._entries), join_blocks(self._blocks)
+        self._indexes._put(iris.kept_index(*self._parts, str(n)), index)
+        self._entries.append(_entry(self._parts, first, n, index))
+        self._blocks = {}

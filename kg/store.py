@@ -39,6 +39,10 @@ MANIFEST_LABEL = ox.Literal("letter graphs written whole")
 # writes, held in memory until a flush: re-extracting 10k letters without one grew the writer
 # linearly to 710 MB (100k: 3.0 GB); flushing every 2,000 it stays at ~480 MB.
 FLUSH_EVERY = 2000
+# Index text written since the last flush likewise: making the indexes of 100k letters from scratch
+# writes ~690 MB, and the writer peaked at 601-676 MB without a flush, 473 MB flushing every 32 MB
+# (every 8 MB: 439 MB, but 1.5x the time).
+FLUSH_INDEX_BYTES = 32_000_000
 
 
 @dataclass(frozen=True)
@@ -154,9 +158,11 @@ class Store:
         self.path = Path(path)
         self.read_only = read_only
         self._writers = 0  # nested `writing()` blocks
-        self._kept_indexes = kept_index.Indexes(self._index, self._put_index, self.kept_rows)
+        self._kept_indexes = kept_index.Indexes(self._index, self._put_index, self.kept_rows,
+                                                  self.every_letter_rows)
         self._counts: dict[str, int | None] = {}  # letter id -> its decisions after this write (None: gone)
         self._unflushed = 0  # letters written since the last flush
+        self._unflushed_bytes = 0  # index text written since the last flush
         if read_only:
             if not self.path.exists():
                 raise FileNotFoundError(f"no kg store at {self.path} (run `kg build` first)")
@@ -225,6 +231,10 @@ class Store:
     def _save_index(self, predicate: ox.NamedNode, value: str) -> None:
         self._drop_index(predicate)
         self._store.add(ox.Quad(iris.MANIFEST_GRAPH, predicate, ox.Literal(value), iris.MANIFEST_GRAPH))
+        self._unflushed_bytes += len(value)
+        if self._unflushed_bytes >= FLUSH_INDEX_BYTES:
+            self._store.flush()
+            self._unflushed_bytes = 0
 
     def _put_index(self, predicate: ox.NamedNode, value: str | None) -> None:
         if value is None:
@@ -352,6 +362,15 @@ class Store:
         if letter_ids is None:
             return _by_letter(self._manifest(None, kept.predicate(name)))
         return _by_letter(q for i in letter_ids for q in self._manifest(iris.letter(i), kept.predicate(name)))
+
+    def every_letter_rows(self) -> Iterator[tuple[str, kept.Rows]]:
+        """(letter id, its kept rows of every query), for every letter in letter id order, one at a
+        time: a lookup each (~30 s at 100k letters; the store orders letters by the hash of their
+        IRI, so it cannot be walked in this order)."""
+        names = {kept.predicate(name): name for name in kept.kept_queries()}
+        for letter_id in sorted(self.letter_hashes()):
+            entries = self._store.quads_for_pattern(iris.letter(letter_id), None, None, iris.MANIFEST_GRAPH)
+            yield letter_id, {names[q.predicate]: q.object.value for q in entries if q.predicate in names}
 
     def kept(self, name: str) -> kept_tables.Table:
         """Every letter's kept rows of per-letter query `name`: from its index, or (while a write

@@ -139,7 +139,10 @@ def test_chunked_indexes_of_all_letters_follow_the_letters(steps):
     def rows_of(name: str, ids: object) -> dict[str, str]:
         return {i: letters[i][name] for i in (letters if ids is None else ids)}
 
-    indexes = kept_index.Indexes(literals.get, put, rows_of, chunk_letters=2)
+    def every() -> list[tuple[str, dict[str, str]]]:
+        return sorted(letters.items())
+
+    indexes = kept_index.Indexes(literals.get, put, rows_of, every, chunk_letters=2)
     for step in steps:
         for letter_id, n in step.items():
             before = letters.pop(letter_id, None)

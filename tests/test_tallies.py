@@ -109,6 +109,10 @@ def test_indexes_in_another_format_are_not_read_and_the_next_build_makes_them_re
         assert store.kept_values("decisions-for-medication") is None
         assert store.kept_by_value("decisions-for-medication", Literal("carisoprodol")) is None
         assert store.kept_csv("decisions") == csv
+        every = list(store.every_letter_rows())  # what the indexes are made from, a letter at a time
+        assert [letter_id for letter_id, _ in every] == sorted(store.letter_hashes()) and len(every) == 28
+        assert all(rows == {name: store.kept_rows(name, [letter_id])[letter_id] for name in kept_queries()}
+                   for letter_id, rows in every)
         again = build(ALL_LETTERS, store)
         assert (again.unchanged, again.rewritten, again.triples) == (28, 0, 0)
         assert store._index(iris.KEPT_INDEX_FORMAT) == "a newer format"
