@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING
@@ -51,34 +50,52 @@ class _Pieces(list[str]):
 
 
 def delimited(lines: str, delimiter: str) -> str | None:
-    """CSV lines written again with another delimiter: a record without quotes or the delimiter by
-    replacing its commas, the others (7% of decisions) read back and written again by the csv
-    module, which gives each field as it was written. At 10k letters decisions take ~0.14 s, a
-    third of writing every decoded row again. None if the lines hold a carriage return: csv
-    writes a lone one unquoted, so it cannot be read back."""
+    """CSV lines written again with another delimiter: the runs of records without quotes or the
+    delimiter by replacing their commas, the others (7% of decisions) read back and written again
+    by the csv module, which gives each field as it was written. None if the lines hold a carriage
+    return: csv writes a lone one unquoted, so it cannot be read back."""
     if delimiter == ",":
         return lines
     if "\r" in lines:
         return None
     out: list[str] = []
     quoted: list[tuple[int, str]] = []  # where in `out`, the record
-    record = ""
-    for line in lines.split("\n")[:-1]:
-        record += line + "\n"
-        if record.count('"') % 2:  # a line break in a quoted field: the record goes on
-            continue
-        if '"' in record or delimiter in record:
-            quoted.append((len(out), record))
+    done = 0  # lines[:done] are in `out`
+    while done < len(lines):
+        quote = lines.find('"', done)
+        start = len(lines) if quote == -1 else max(lines.rfind("\n", done, quote) + 1, done)
+        plain = lines[done:start]  # whole records without quotes
+        if delimiter in plain:
+            for record in plain.split("\n")[:-1]:  # (not splitlines: a cell may hold U+2028)
+                quoted.append((len(out), record + "\n"))
+                out.append("")
+        else:
+            out.append(plain.replace(",", delimiter))
+        if quote != -1:
+            done = _record_end(lines, quote)
+            quoted.append((len(out), lines[start:done]))
             out.append("")
         else:
-            out.append(record.replace(",", delimiter))
-        record = ""
+            done = start
     rewritten = _Pieces()
-    csv.writer(rewritten, delimiter=delimiter, lineterminator="\n").writerows(
-        csv.reader(io.StringIO("".join(r for _, r in quoted), newline="")))
+    csv.writer(rewritten, delimiter=delimiter, lineterminator="\n").writerows(csv.reader(r for _, r in quoted))
     for (at, _), piece in zip(quoted, rewritten, strict=True):
         out[at] = piece
     return "".join(out)
+
+
+def _record_end(lines: str, quote: int) -> int:
+    """Where the CSV record with an opening quote at `quote` ends: after the first line break
+    outside quotes (a doubled quote in a field closes and opens them again)."""
+    at = quote
+    while True:
+        at = lines.index('"', at + 1)  # the closing quote
+        newline, again = lines.find("\n", at + 1), lines.find('"', at + 1)
+        if newline == -1:
+            return len(lines)
+        if again == -1 or newline < again:
+            return newline + 1
+        at = again
 
 
 def json_result(store: Store, query: NamedQuery, params: dict[str, str] | None = None,
