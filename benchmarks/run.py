@@ -9,7 +9,7 @@ usage: python benchmarks/run.py [--letters N] [--changed K] [--oxigraph PATH] [-
    the letters' kept rows again from those rows (what an upgrade of their format costs the next
    build): seconds and peak RSS, against the build;
 4. score the tables against the truth with ../shared/tools/score_extraction.py (when present);
-5. time `kg table decisions` and `kg table cases` as whole commands (p50 of 3);
+5. time `kg table decisions`, `kg table cases` and `kg query decisions -f tsv` as whole commands (p50 of 3);
 6. time every named query answered as SPARQL JSON (p50/max of 5 runs) in process, and the same
    SPARQL over HTTP in `oxigraph serve-read-only` when --oxigraph is given; for the aggregates read
    from the build-time tallies, also the direct query over every decision (queries/direct/), once.
@@ -134,17 +134,22 @@ def reindex(store: Path) -> tuple[float, int]:
     return time.perf_counter() - started, rss
 
 
+TABLE_COMMANDS = {"decisions": ["table", "decisions"], "cases": ["table", "cases"],
+                  "decisions -f tsv": ["query", "decisions", "-f", "tsv"]}
+
+
 def table_seconds(store: Path) -> dict[str, float]:
-    """p50 of 3 runs of `kg table NAME` as a whole command (interpreter start and imports too)."""
+    """p50 of 3 runs of `kg table NAME` (and of the decisions as TSV) as a whole command
+    (interpreter start and imports too)."""
     seconds = {}
-    for table in ("decisions", "cases"):
+    for label, command in TABLE_COMMANDS.items():
         times = []
         for _ in range(3):
             started = time.perf_counter()
-            subprocess.run([sys.executable, "-m", "kg.cli", "table", table, "--store", str(store)],
+            subprocess.run([sys.executable, "-m", "kg.cli", *command, "--store", str(store)],
                            capture_output=True, check=True)
             times.append(time.perf_counter() - started)
-        seconds[table] = statistics.median(times)
+        seconds[label] = statistics.median(times)
     return seconds
 
 
@@ -190,7 +195,7 @@ def main() -> None:
                                 str(work / "cases.csv")], capture_output=True, text=True).stdout.splitlines()[-1]
         print(f"accuracy: {score}")
     tables = table_seconds(store)
-    print("kg table, whole command (p50 of 3): " + ", ".join(f"{t} {s:.2f} s" for t, s in tables.items())
+    print("kg table / kg query, whole command (p50 of 3): " + ", ".join(f"{t} {s:.2f} s" for t, s in tables.items())
           + " (baseline: the same query in oxigraph serve, below)")
     print(f"{'query':32s} {'p50 s':>8s} {'max s':>8s} {'oxigraph serve s':>17s} {'direct s':>9s}")
     for name, p50, worst, base, direct in query_times(store, args.oxigraph):

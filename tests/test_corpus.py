@@ -56,7 +56,8 @@ def test_benchmark_runner_smoke(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     assert "letters/s, peak RSS" in out.stdout and "baseline Store.bulk_load" in out.stdout
     assert out.stdout.count("; compacted the store in") == 1  # the first build compacts, the rebuild of 3 not
-    assert "incremental rebuild with 3 changed" in out.stdout and "kg table, whole command" in out.stdout
+    assert "incremental rebuild with 3 changed" in out.stdout and "kg table / kg query, whole command" in out.stdout
+    assert "decisions -f tsv " in out.stdout
     assert "kept-row indexes made again from every letter's rows (an index format upgrade): " in out.stdout
     assert "uphold-rate-by-medication" in out.stdout
 
