@@ -116,9 +116,13 @@ def build(
                                  on_letter=bar if err.is_terminal else _progress_lines(len(files)))
             bar.flush()
         _print_build_report(report)
-        if optimize and report.compaction_due and isinstance(kg_store, Store):
-            err.print(f"compacting the store: this build rewrote {report.rewritten:,} of its "
-                      f"{report.store_letters:,} letters (--no-optimize skips this)")
+        compact = optimize and report.compaction_due and isinstance(kg_store, Store)
+    if compact:
+        err.print(f"compacting the store: this build rewrote {report.rewritten:,} of its "
+                  f"{report.store_letters:,} letters (--no-optimize skips this)")
+        # on the store opened again: RocksDB has let go of what the write held (write buffers,
+        # open tables), which compacting alongside added to the build's peak
+        with open_store(store) as kg_store:
             _compact(kg_store)
     raise typer.Exit(0 if report.ok else 1)
 
