@@ -292,7 +292,8 @@ class Indexes:
     def _make(self, names: list[str]) -> None:
         """Make every index of queries `names` from scratch, in one pass over every letter's rows in
         letter order, writing each chunk once it has its letters: memory holds a chunk per index,
-        not a query's rows of every letter (which made a first build's peak grow with the corpus)."""
+        not a query's rows of every letter (the six queries' rows are 264 MB of text at 100k
+        letters, and grow with the corpus)."""
         for name in names:
             if by_value(name):
                 self._drop_values(name)
