@@ -399,3 +399,42 @@ def test_a_build_that_rewrote_most_letters_compacts_the_store(tmp_path, monkeypa
     assert "letters: 3" in runner.invoke(app, ["stats", "--store", str(other)]).stdout
     missing = runner.invoke(app, ["optimize", "--store", str(tmp_path / "nothing")])
     assert missing.exit_code == 2 and not (tmp_path / "nothing").exists()
+
+
+MODULE = '''"""A module."""
+
+RATE = 1  # a comment
+
+
+class Rows:
+    """Rows."""
+
+    def count(self) -> int:
+        """How many."""
+        try:
+            return RATE
+        except ValueError:
+            """Not a docstring: a string statement in a handler's body is code."""
+            return 0
+'''
+
+
+@pytest.mark.parametrize(("edit", "same"), [
+    (lambda m: m.replace('"""How many."""', '"""How many rows there are."""'), True),  # a docstring
+    (lambda m: m.replace("# a comment", "# another comment"), True),
+    (lambda m: m.replace("RATE = 1", "RATE  =  1\n\n"), True),  # the layout
+    (lambda m: m.replace("RATE = 1", "RATE = 2"), False),
+    (lambda m: m.replace("return 0", "return 1"), False),
+    (lambda m: m.replace("Not a docstring", "Still not a docstring"), False),
+])
+def test_the_extractor_fingerprint_follows_the_code_not_its_comments_or_docstrings(tmp_path, edit, same):
+    """An upgrade that only edits comments, docstrings or layout does not make a store extract every
+    letter again, nor make its indexes again (kg.extractor.source_digest)."""
+    from kg.extractor import source_digest
+
+    module = tmp_path / "kg" / "module.py"
+    module.parent.mkdir()
+    module.write_text(MODULE)
+    before = source_digest([module], "seed")
+    module.write_text(edit(MODULE))
+    assert (source_digest([module], "seed") == before) is same
