@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
+from kg import memory
 from kg.answer import run, table_rows
 from kg.queries import QueryError, all_queries, named_query
 from kg.resources import samples_dir
@@ -31,6 +32,12 @@ StoreOption = Annotated[str, typer.Option("--store", help="Directory of the embe
                                           "SPARQL 1.1 server (Oxigraph, Fuseki).")]
 DEFAULT_STORE = "kg-store"
 TABLES = ("decisions", "cases")  # the named queries `kg table` prints, both kept per letter (kg.kept)
+
+
+@app.callback()
+def main() -> None:
+    """Build and query a knowledge graph of California IMR determination letters."""
+    memory.cap_arenas()  # before any store starts its threads (see kg.memory)
 
 
 def _open(store: str) -> Store:

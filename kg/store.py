@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING
 
 import pyoxigraph as ox
 
-from kg import iris, kept, kept_index, kept_tables, tally
+from kg import iris, kept, kept_index, kept_tables, memory, tally
 from kg.namespaces import DATA, IMR, PREFIXES, RDF_TYPE, RDFS_LABEL, imr
 from kg.resources import data_dir
 
@@ -182,6 +182,7 @@ class Store:
             if not self.read_only:
                 self._store.flush()
             del self._store
+            memory.release()
 
     def _manifest(self, subject: ox.NamedNode | None, predicate: ox.NamedNode) -> Iterator[ox.Quad]:
         if subject is not None:
