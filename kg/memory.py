@@ -23,7 +23,7 @@ def _glibc() -> ctypes.CDLL | None:
         if not os.confstr("CS_GNU_LIBC_VERSION"):
             return None
         return ctypes.CDLL("libc.so.6")
-    except (ValueError, OSError):  # no such confstr name (not glibc), or no libc.so.6
+    except (AttributeError, ValueError, OSError):  # no confstr (Windows), not glibc, no libc.so.6
         return None
 
 
