@@ -287,6 +287,8 @@ def build_files(files: list[str], store: Store, *, jobs: int = 1, validate: bool
             known.hashes = store.letter_hashes(letter_id_of(p) for p in files)
             with _Writer(store) as writer:
                 _consume(_parsed(files, pool, jobs, validate), report, known, seen, writer, on_letter)
+            if pool:  # the parsers' memory (~150 MB each) is not needed while the indexes are made
+                pool.shutdown()
             store.forget_rejections(set(known.rejections) - set(known.file_keys.values()))
             store.check_tallies()
             store.save_key_index(known.keys)

@@ -155,6 +155,24 @@ def test_rebuild_is_idempotent_and_replaces_changed_letters(tmp_path):
     assert store.count_quads() == count
 
 
+def test_the_parser_processes_have_exited_before_the_indexes_are_made(tmp_path, monkeypatch):
+    import multiprocessing
+
+    from kg import kept_index
+
+    alive: list[int] = []
+    save = kept_index.Indexes.save
+
+    def counting(self: kept_index.Indexes) -> None:
+        alive.append(len(multiprocessing.active_children()))
+        save(self)
+
+    monkeypatch.setattr(kept_index.Indexes, "save", counting)
+    report = build([LETTERS], Store(tmp_path / "s"), jobs=2)
+    assert report.accepted == 28
+    assert alive[-1] == 0  # the last save is the one that makes the indexes, at the end of the write
+
+
 def test_build_rejects_bad_files_and_builds_the_rest(tmp_path):
     folder = tmp_path / "in"
     folder.mkdir()
