@@ -11,6 +11,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import pyoxigraph as ox
 import pytest
 from pyoxigraph import Literal
 from typer.testing import CliRunner
@@ -219,3 +220,29 @@ def test_a_kept_table_over_the_row_cap_stops_reading_its_index():
     assert read == []
     assert kept_tables.Table("decisions", lambda: list(runs())[:2]).rows() == [
         ["CM0-1", 1], ["CM0-2", 2], ["CM0-3", 3], ["CM1-1", 1], ["CM1-2", 2], ["CM1-3", 3]]
+
+
+def test_decision_counts_are_made_from_one_letter_s_tallies_at_a_time(tmp_path, monkeypatch):
+    import json
+    import tracemalloc
+
+    from kg.store import TALLIES
+
+    # 1,000 letters whose tallies are 20 kB each: 20 MB if they were all held at once
+    padding = json.dumps([["medication", "m" * 40, "Upheld", 1]] * 360)[1:]
+
+    def tallies(_subject, _predicate):
+        for i in range(1000):
+            text = f'[["outcome","","Upheld",{i % 7}],{padding}'
+            yield ox.Quad(iris.letter(f"L{i:04d}"), TALLIES, ox.Literal(text), iris.MANIFEST_GRAPH)
+
+    store = Store(tmp_path / "s")
+    monkeypatch.setattr(store, "_manifest", tallies)
+    tracemalloc.start()
+    try:
+        counts = store._counts_from_tallies()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(counts) == 1000 and counts["L0013"] == 6
+    assert peak < 2_000_000
