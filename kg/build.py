@@ -197,6 +197,13 @@ class _Known:
     hashes: dict[str, str] = field(default_factory=dict)  # letter id -> text SHA-256, of the files to parse
 
 
+def _as_good(key: str, sha: str, validated: bool) -> tuple[str, ...]:
+    """The keys under which a listed letter needs no parsing by this build: its own, and, for a build
+    without SHACL, the key of the letter as a checked build left it (parsing it again would only
+    swap its key for the unchecked one, and have the next checked build check it again)."""
+    return (key,) if validated else (key, extraction_key(sha, validated=True))
+
+
 def _skip_known(files: list[str], hashes: list[str | None], known: _Known, report: BuildReport,
                 seen: dict[str, str], on_letter: Callable[[str], None] | None) -> list[str]:
     """Files whose extraction key the store lists are accounted for without being parsed: as the
@@ -208,7 +215,7 @@ def _skip_known(files: list[str], hashes: list[str | None], known: _Known, repor
             todo.append(file)  # the parser reports it
             continue
         key = known.file_keys[file] = extraction_key(sha, known.validated)
-        if known.keys.get(letter_id) == key and letter_id not in seen:
+        if known.keys.get(letter_id) in _as_good(key, sha, known.validated) and letter_id not in seen:
             seen[letter_id] = name
             report.accepted += 1
             report.unchanged += 1

@@ -329,6 +329,16 @@ def test_letters_loaded_unchecked_are_checked_by_the_next_checked_build(tmp_path
     assert "decisions in the letters parsed: 0," in again.stderr  # not read: checked by the last build
 
 
+def test_letters_checked_by_a_build_are_not_read_again_by_an_unchecked_one(tmp_path):
+    letter, store = str(LETTERS / "CM17-0003284.txt"), str(tmp_path / "s")
+    checked = runner.invoke(app, ["build", letter, "--store", store])
+    assert "accepted: 1 (0 unchanged)" in checked.stderr
+    unchecked = runner.invoke(app, ["build", letter, "--store", store, "--no-validate"])
+    assert "accepted: 1 (1 unchanged)" in unchecked.stderr and "decisions in the letters parsed: 0," in unchecked.stderr
+    again = runner.invoke(app, ["build", letter, "--store", store])  # still listed as checked: not read
+    assert "accepted: 1 (1 unchanged)" in again.stderr and "decisions in the letters parsed: 0," in again.stderr
+
+
 def test_build_without_a_terminal_prints_progress_lines(tmp_path):
     from kg.cli import _progress_lines
 
