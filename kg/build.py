@@ -197,11 +197,11 @@ class _Known:
     hashes: dict[str, str] = field(default_factory=dict)  # letter id -> text SHA-256, of the files to parse
 
 
-def _as_good(key: str, sha: str, validated: bool) -> tuple[str, ...]:
-    """The keys under which a listed letter needs no parsing by this build: its own, and, for a build
-    without SHACL, the key of the letter as a checked build left it (parsing it again would only
+def _as_good(listed: str | None, key: str, sha: str, validated: bool) -> bool:
+    """Whether a letter listed under key `listed` needs no parsing by this build: it has the file's
+    key, or, in a build without SHACL, the key a checked build gave it (parsing it again would only
     swap its key for the unchecked one, and have the next checked build check it again)."""
-    return (key,) if validated else (key, extraction_key(sha, validated=True))
+    return listed == key or (not validated and listed == extraction_key(sha, validated=True))
 
 
 def _skip_known(files: list[str], hashes: list[str | None], known: _Known, report: BuildReport,
@@ -215,7 +215,7 @@ def _skip_known(files: list[str], hashes: list[str | None], known: _Known, repor
             todo.append(file)  # the parser reports it
             continue
         key = known.file_keys[file] = extraction_key(sha, known.validated)
-        if known.keys.get(letter_id) in _as_good(key, sha, known.validated) and letter_id not in seen:
+        if _as_good(known.keys.get(letter_id), key, sha, known.validated) and letter_id not in seen:
             seen[letter_id] = name
             report.accepted += 1
             report.unchanged += 1
