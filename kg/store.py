@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, TypeVar
 
 import pyoxigraph as ox
 
@@ -26,6 +26,7 @@ DUMP_FORMATS: dict[str, ox.RdfFormat] = {
     "jsonld": ox.RdfFormat.JSON_LD,
 }
 QUAD_FORMATS = {"nq", "trig"}
+T = TypeVar("T")
 LETTER_GRAPH = imr("LetterGraph")
 REJECTED_FILE = imr("RejectedFile")
 SHA256 = imr("sha256")
@@ -202,7 +203,7 @@ class Store:
             quads = (q for i in letter_ids for q in self._manifest(iris.letter(i), SHA256))
         else:
             quads = self._manifest(None, SHA256)
-        return _by_letter(quads)
+        return _by_letter(quads, str)
 
     def extraction_keys(self) -> dict[str, str]:
         """letter id -> the extraction key (kg.extractor) its graph was made under: from the key
@@ -210,7 +211,7 @@ class Store:
         index = self._index(KEY_INDEX)
         if index is not None:
             return json.loads(index)  # type: ignore[no-any-return]
-        return _by_letter(self._manifest(None, EXTRACTION_KEY))
+        return _by_letter(self._manifest(None, EXTRACTION_KEY), str)
 
     def save_key_index(self, keys: dict[str, str]) -> None:
         """Keep every letter's extraction key in one literal for the next build to read at once; any
@@ -333,8 +334,7 @@ class Store:
     def _counts_from_tallies(self) -> dict[str, int]:
         """letter id -> its decisions, reading one letter's tallies at a time (the first build of 100k
         letters went from 706 to 1,180 MB holding them all)."""
-        return {letter_id: tally.decisions_in(q.object.value) for q in self._manifest(None, TALLIES)
-                if (letter_id := iris.letter_id(q.subject)) is not None}  # type: ignore[arg-type]
+        return _by_letter(self._manifest(None, TALLIES), tally.decisions_in)
 
     def _save_decision_counts(self) -> None:
         """Bring the index of every letter's decision count up to date with this write's letters (made
@@ -364,8 +364,8 @@ class Store:
         """letter id -> its encoded rows of per-letter query `name` (see kg.kept), for every letter
         (or those of `letter_ids`); every letter has them only when `tallies_complete()`."""
         if letter_ids is None:
-            return _by_letter(self._manifest(None, kept.predicate(name)))
-        return _by_letter(q for i in letter_ids for q in self._manifest(iris.letter(i), kept.predicate(name)))
+            return _by_letter(self._manifest(None, kept.predicate(name)), str)
+        return _by_letter((q for i in letter_ids for q in self._manifest(iris.letter(i), kept.predicate(name))), str)
 
     def every_letter_rows(self) -> Iterator[tuple[str, kept.Rows]]:
         """(letter id, its kept rows of every query), for every letter in letter id order, one at a
@@ -604,11 +604,12 @@ def _kept_rows_of(entries: Iterable[ox.Quad]) -> dict[str, kept.Rows]:
     return rows
 
 
-def _by_letter(quads: Iterable[ox.Quad]) -> dict[str, str]:
-    """letter id -> object value, for manifest quads about letters (other subjects are skipped)."""
+def _by_letter(quads: Iterable[ox.Quad], read: Callable[[str], T]) -> dict[str, T]:
+    """letter id -> `read` of the object value, for manifest quads about letters (other subjects are
+    skipped); each value is read as its quad comes, so the texts are not all held at once."""
     values = {}
     for q in quads:
         letter_id = iris.letter_id(q.subject)  # type: ignore[arg-type]
         if letter_id is not None:
-            values[letter_id] = q.object.value
+            values[letter_id] = read(q.object.value)
     return values

@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 
 from kg import cli, memory
 
+from .conftest import LETTERS
+
 pytestmark = pytest.mark.skipif(memory._LIBC is None, reason="glibc only")
 
 # Eight threads allocate at once; glibc's malloc_info then lists one <heap> per arena in use.
@@ -77,12 +79,16 @@ def test_release_gives_freed_memory_back_to_the_system() -> None:
     assert after < before - 100
 
 
-def test_every_kg_command_caps_the_arenas_first(monkeypatch: pytest.MonkeyPatch) -> None:
-    capped: list[bool] = []
-    monkeypatch.setattr(memory, "cap_arenas", lambda: capped.append(True))
-    result = CliRunner().invoke(cli.app, ["query", "--list"])
+def test_every_kg_command_caps_the_arenas_before_it_opens_a_store(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    events: list[str] = []
+    opened = cli.open_store
+    monkeypatch.setattr(memory, "cap_arenas", lambda: events.append("cap"))
+    monkeypatch.setattr(cli, "open_store", lambda *a, **k: events.append("open") or opened(*a, **k))
+    letter = LETTERS / "001_31f77f8318a90c33.txt"
+    result = CliRunner().invoke(cli.app, ["build", str(letter), "--store", str(tmp_path / "s"), "--no-validate"])
     assert result.exit_code == 0, result.output
-    assert capped == [True]
+    assert events[0] == "cap" and events.count("cap") == 1 and "open" in events
 
 
 def test_closing_a_store_trims_what_it_freed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
