@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import pyoxigraph as ox
 
-from kg import kept, tally
+from kg import summaries
 from kg.extractor import extraction_key
 from kg.graph import iter_vocabulary_quads, letter_quads
 from kg.record import LetterRecord, letter_id_of
@@ -67,16 +67,31 @@ class Parsed:
         return os.path.basename(self.file)
 
 
-def _accepted(file: str, record: LetterRecord, checked: list[ox.Quad] | None = None,
-              warnings: tuple[Violation, ...] = ()) -> Parsed:
-    """An accepted letter; `checked` are its quads when SHACL checked them."""
-    quads = checked if checked is not None else letter_quads(record)
-    nquads = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
-    key = extraction_key(record.source_sha256, validated=checked is not None) if record.source_sha256 else None
-    alone = tally.letter_store(quads)
-    letter = LetterGraph(record.letter_id, record.sha256, nquads, key, tally.encode(tally.letter_tallies(alone)),
-                         kept.letter_rows(alone))
-    return Parsed(file, letter, len(record.decisions), warnings=warnings)
+@dataclass(frozen=True)
+class _Good:
+    """A letter that parsed (and, if checked, conforms), before its summary is made."""
+
+    file: str
+    record: LetterRecord
+    quads: list[ox.Quad]
+    checked: bool  # SHACL checked it
+    warnings: tuple[Violation, ...] = ()
+
+
+def _accepted(items: list[_Good | Parsed]) -> list[Parsed]:
+    """The chunk's letters as sent to the writer: each good one with its quads serialized and its
+    summary (kg.summaries, made for the chunk at once)."""
+    good = [item for item in items if isinstance(item, _Good)]
+    made = iter(summaries.summarize([(g.record.letter_id, g.quads) for g in good]))
+    return [item if isinstance(item, Parsed) else _letter(item, next(made)) for item in items]
+
+
+def _letter(good: _Good, summary: summaries.Summary) -> Parsed:
+    record = good.record
+    nquads = ox.serialize(good.quads, format=ox.RdfFormat.N_QUADS)
+    key = extraction_key(record.source_sha256, validated=good.checked) if record.source_sha256 else None
+    letter = LetterGraph(record.letter_id, record.sha256, nquads, key, summary.tallies, summary.rows)
+    return Parsed(good.file, letter, len(record.decisions), warnings=good.warnings)
 
 
 @dataclass
@@ -127,7 +142,7 @@ def _shacl_reason(violations: list[Violation]) -> str:
     return f"fails SHACL shape {first.shape}{where}{value}: {first.message}{more}"
 
 
-def _validated(parsed: list[tuple[str, LetterRecord | Rejected]]) -> list[Parsed]:
+def _validated(parsed: list[tuple[str, LetterRecord | Rejected]]) -> list[_Good | Parsed]:
     """Validate the chunk's letters in one pyshacl call; attribute each result to its letter (a result
     on a shared concept goes to every letter that links to it)."""
     from kg.validate import validate_quads
@@ -141,7 +156,7 @@ def _validated(parsed: list[tuple[str, LetterRecord | Rejected]]) -> list[Parsed
             lid for lid, qs in quads.items() if any(q.object.value == v.focus for q in qs)]
         for lid in owners:
             results[lid].append(v)
-    out: list[Parsed] = []
+    out: list[_Good | Parsed] = []
     for file, r in parsed:
         if isinstance(r, Rejected):
             out.append(Parsed(file, None, rejected=r))
@@ -157,7 +172,7 @@ def _validated(parsed: list[tuple[str, LetterRecord | Rejected]]) -> list[Parsed
             name = os.path.basename(file)
             out.append(Parsed(file, None, rejected=Rejected(name, _shacl_reason(errors), tuple(errors))))
         else:
-            out.append(_accepted(file, r, own, tuple(found)))
+            out.append(_Good(file, r, own, True, tuple(found)))
     return out
 
 
@@ -165,8 +180,9 @@ def _parse_chunk(chunk: tuple[list[str], bool]) -> list[Parsed]:
     files, validate = chunk
     parsed = [(f, _parse(f)) for f in files]
     if validate:
-        return _validated(parsed)
-    return [_accepted(f, r) if isinstance(r, LetterRecord) else Parsed(f, None, rejected=r) for f, r in parsed]
+        return _accepted(_validated(parsed))
+    return _accepted([_Good(f, r, letter_quads(r), checked=False) if isinstance(r, LetterRecord)
+                      else Parsed(f, None, rejected=r) for f, r in parsed])
 
 
 def _parsed(files: list[str], pool: ProcessPoolExecutor | None, jobs: int, validate: bool) -> Iterator[Parsed]:

@@ -113,12 +113,15 @@ def _datatype(iri: str) -> ox.NamedNode:
     return ox.NamedNode(iri)
 
 
-def letter_rows(store: ox.Store) -> dict[str, str]:
-    """Query name -> one letter's rows, encoded, from a store of that letter's quads alone."""
-    rows = {}
+def rows_by_letter(store: ox.Store, letter_ids: Iterable[str]) -> dict[str, Rows]:
+    """Letter id -> query name -> that letter's rows, encoded, from a store of the quads of these
+    letters (see kg.summaries): each query's rows split by their ?letter column, which every
+    per-letter query selects."""
+    found: dict[str, dict[str, list[list[Any]]]] = {letter_id: {} for letter_id in letter_ids}
     for name, query in kept_queries().items():
         result = select_result(query, store.query(query.sparql, use_default_graph_as_union=True))  # type: ignore[arg-type]
-        rows[name] = json.dumps([[encoded(t) for t in row] for row in result.rows], separators=(",", ":"))
-    return rows
-
-
+        at = result.columns.index("letter")
+        for row in result.rows:
+            found[row[at].value].setdefault(name, []).append([encoded(t) for t in row])  # type: ignore[union-attr]
+    return {letter_id: {name: json.dumps(rows.get(name, []), separators=(",", ":")) for name in kept_queries()}
+            for letter_id, rows in found.items()}

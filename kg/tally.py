@@ -1,8 +1,9 @@
 """Decision counts kept current at build time, so that aggregate queries read a few hundred numbers
 instead of joining every decision (a group-by over 100k letters takes about a minute in Oxigraph).
 
-A letter's contribution is computed when it is parsed, by the queries of queries/tallies/ run on
-that letter's quads alone. The store keeps it in the manifest and adds it to (or subtracts it from)
+A letter's contribution is computed when it is parsed, by the queries of queries/tallies/: each
+counts one letter's decisions (it groups by ?l, the letter), so that one run over a chunk of letters
+gives each letter's own (kg.summaries). The store keeps it in the manifest and adds it to (or subtracts it from)
 the totals in the tally graph in the same transaction that lists (or unlists) the letter, so the
 totals always equal the sum over the letters the manifest lists."""
 
@@ -76,25 +77,19 @@ def _part(term: ox.NamedNode | ox.Literal | ox.BlankNode | ox.Triple) -> tuple[s
     return term.value, term.datatype.value if isinstance(term, ox.Literal) else XSD_STRING
 
 
-def letter_store(quads: Iterable[ox.Quad]) -> ox.Store:
-    """An in-memory store of one letter's quads (with the shared-concept quads it carries), which
-    its tallies and table rows are read from."""
-    store = ox.Store()
-    store.extend(quads)
-    return store
-
-
-def letter_tallies(store: ox.Store) -> Tallies:
-    """One letter's contributions, from a store of its quads alone (see `letter_store`)."""
-    found = []
+def tallies_by_letter(store: ox.Store) -> dict[str, Tallies]:
+    """Letter id -> that letter's contributions, from a store of the quads of one or more letters
+    (see kg.summaries); a letter without any has no entry."""
+    found: dict[str, list[Contribution]] = {}
     for dimension, sparql in tally_queries().items():
         for row in store.query(sparql, use_default_graph_as_union=True):  # type: ignore[union-attr]
             key = tuple(_part(row[v]) for v in KEY_VARIABLES if row[v] is not None)
             if row["letters"] is not None:
-                found.append(Contribution(dimension, key, LETTERS, int(row["letters"].value)))
+                contribution = Contribution(dimension, key, LETTERS, int(row["letters"].value))
             else:
-                found.append(Contribution(dimension, key, row["outcome"].value, int(row["decisions"].value)))
-    return tuple(sorted(found))
+                contribution = Contribution(dimension, key, row["outcome"].value, int(row["decisions"].value))
+            found.setdefault(iris.letter_id(row["l"]) or "", []).append(contribution)
+    return {letter_id: tuple(sorted(contributions)) for letter_id, contributions in found.items()}
 
 
 def encode(tallies: Tallies) -> str:

@@ -19,7 +19,8 @@ from kg.graph import letter_quads
 from kg.parser import parse_file
 from kg.resources import data_dir
 from kg.store import LetterGraph, RejectedFile, manifest_entries, rejection_entries
-from kg.tally import change, letter_store, letter_tallies, update_operations
+from kg.summaries import summarize
+from kg.tally import change, decode, update_operations
 from kg.validate import _path_text, _short, shapes_graph, to_rdflib, validate_graph
 
 from .conftest import ALL_LETTERS, LETTERS
@@ -38,7 +39,8 @@ def letter_graph(stem: str) -> rdflib.Graph:
         letter = LetterGraph(record.letter_id, record.sha256, b"", extraction_key("ab" * 32))
         rejected = RejectedFile(extraction_key("cd" * 32), "bad.txt", "binary data, not a text letter")
         tallies = ox.Store()
-        tallies.update(" ;\n".join(update_operations(change([letter_tallies(letter_store(letter_quads(record)))], []))))
+        own = decode(summarize([(record.letter_id, letter_quads(record))])[0].tallies)
+        tallies.update(" ;\n".join(update_operations(change([own], []))))
         return to_rdflib(manifest_entries(letter) + rejection_entries(rejected) + list(tallies))
     return to_rdflib(letter_quads(parse_file(LETTERS / f"{stem}.txt")))
 

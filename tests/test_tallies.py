@@ -27,7 +27,8 @@ from kg.parser import parse_file
 from kg.queries import load_query, named_query
 from kg.results import to_csv
 from kg.store import SHA256, TALLY_DEFINITIONS, Store, tallies_complete_mark
-from kg.tally import letter_store, letter_tallies
+from kg.summaries import summarize
+from kg.tally import decode
 
 from .conftest import ALL_LETTERS, DIRECT, LETTERS, same_as_direct
 
@@ -35,8 +36,9 @@ ROOT = Path(__file__).parents[1]
 
 
 def test_a_letter_contributes_its_own_decisions():
+    record = parse_file(LETTERS / "CM17-0003284.txt")
     counts = {(c.dimension, *(lexical for lexical, _ in c.key), c.outcome): c.decisions
-              for c in letter_tallies(letter_store(letter_quads(parse_file(LETTERS / "CM17-0003284.txt"))))}
+              for c in decode(summarize([(record.letter_id, letter_quads(record))])[0].tallies)}
     assert counts[("outcome", "all", "Upheld")] == 5
     assert counts[("year", "2017", "Upheld")] == 5
     assert counts[("service-type", "imaging", "Upheld")] == 3
