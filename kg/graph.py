@@ -88,7 +88,8 @@ class _Emitter:
 
 
 def letter_quads(record: LetterRecord) -> list[Quad]:
-    """All quads of one parsed letter."""
+    """All quads of one parsed letter, each once (a concept or an evidence span met twice is emitted
+    twice: a tenth of a letter's quads, which the store would only write again)."""
     e = _Emitter(record)
     _letter(e)
     case = _case(e)
@@ -96,7 +97,7 @@ def letter_quads(record: LetterRecord) -> list[Quad]:
     _utilization_review(e, case)
     for decision in record.decisions:
         _decision(e, decision)
-    return e.quads
+    return list(dict.fromkeys(e.quads))
 
 
 def _letter(e: _Emitter) -> None:

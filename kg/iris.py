@@ -19,8 +19,11 @@ def slug(label: str) -> str:
     return s or quote(label, safe="")
 
 
+_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]*")  # what `quote` leaves as it is
+
+
 def _iri(*segments: str) -> NamedNode:
-    return NamedNode(DATA + "/".join(quote(s, safe="-._~") for s in segments))
+    return NamedNode(DATA + "/".join(s if _UNRESERVED.fullmatch(s) else quote(s, safe="-._~") for s in segments))
 
 
 def letter(letter_id: str) -> NamedNode:
