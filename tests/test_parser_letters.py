@@ -98,6 +98,22 @@ def test_compound_ingredients_with_percentages_and_classes():
     assert compound.ingredients[2].written.value == "Bupivacine"
 
 
+def test_a_medication_has_its_drugbank_id_however_it_is_written():
+    """Soma (our alias of carisoprodol) and Bupivacine (a misspelling) name the same DrugBank drugs
+    as the generics' own names do, so every letter says the same of a medication."""
+    written = {(i.written.value, i.generic, i.drugbank_id)
+               for name in ("000_ed7318db5454d5ef", "004_cb07c567c7678ea3")
+               for d in _parse(name).decisions for i in d.ingredients}
+    assert {("Soma", "carisoprodol", "DB00395"), ("Bupivacine", "bupivacaine", "DB00297"),
+            ("Alprazolam", "alprazolam", "DB00404")} <= written
+    ids: dict[str, set[str | None]] = {}
+    for path in ALL_LETTERS:
+        for d in _parse(path.stem).decisions:
+            for i in d.ingredients:
+                ids.setdefault(i.generic, set()).add(i.drugbank_id)
+    assert [generic for generic, found in ids.items() if len(found) > 1] == []
+
+
 def test_directions_refills_and_brand_resolution():
     pantoprazole = _parse("CM16-0249170").decisions[0]
     assert pantoprazole.directions.value == "one by mouth, twice a day"

@@ -71,16 +71,24 @@ def find_ingredients(clean: CleanText, start: int, end: int) -> tuple[list[Ingre
     taken: list[tuple[int, int]] = []
     for m in _alias_pattern().finditer(clean.text, start, end):
         for generic in vocab.drug_aliases[m.group(0).lower()]:
-            found.append((m.start(), m.end(), generic, None))
+            found.append((m.start(), m.end(), generic, _drugbank_id(generic)))
         taken.append(m.span())
     words = [w for w in WORD.finditer(clean.text, start, end)
              if not any(s <= w.start() < e for s, e in taken) and w.group(0).lower() not in _NOT_DRUGS]
     for drug, first, last in dictionary_drugs([w.group(0) for w in words]):
         generic = _generic_label(drug.name)
         if generic:
-            found.append((words[first].start(), words[last - 1].end(), generic, drug.drugbank_id))
+            found.append((words[first].start(), words[last - 1].end(), generic,
+                          drug.drugbank_id or _drugbank_id(generic)))
     last_end = max((e for _, e, _, _ in found), default=start)
     return _ingredients(clean, sorted(found), end), last_end
+
+
+def _drugbank_id(generic: str) -> str | None:
+    """The DrugBank id of a generic named by one of our own aliases: the one the dictionary gives the
+    generic's own name, so that a medication has one id however a letter wrote it."""
+    drug = drug_dictionary().get(generic)
+    return drug.drugbank_id if drug and _generic_label(drug.name) == generic else None
 
 
 def dictionary_drugs(words: list[str]) -> Iterator[tuple[Drug, int, int]]:
