@@ -63,6 +63,7 @@ def value_key(value: Term) -> str:
     return json.dumps(encoded(value), separators=(",", ":"))
 
 
+@cache
 def predicate(name: str) -> ox.NamedNode:
     """The manifest predicate under which a letter keeps its rows of query `name`."""
     return iris.kept_rows(name)

@@ -282,8 +282,8 @@ class Store:
                 self._store.remove_graph(graph)
         letters = batch.letters
         data = b"".join(letter.nquads for letter in letters) + ox.serialize(list(extra), format=ox.RdfFormat.N_QUADS)
-        if data:
-            self._store.bulk_load(data, format=ox.RdfFormat.N_QUADS)
+        if data:  # serialized by pyoxigraph from valid terms: not checked again (lenient: 5-15% faster)
+            self._store.bulk_load(data, format=ox.RdfFormat.N_QUADS, lenient=True)
         old = [q for letter in batch.relisted for prop in RELISTED
                for q in self._manifest(iris.letter(letter.letter_id), prop)]
         before = _kept_rows_of(old)
@@ -292,15 +292,24 @@ class Store:
             self._counts[letter.letter_id] = tally.decisions_in(letter.tallies)
         added = [tally.decode(letter.tallies) for letter in [*letters, *batch.relisted]]
         removed = [tally.decode(q.object.value) for q in old if q.predicate == TALLIES]
-        self._update(quad_data("DELETE", old) + quad_data("INSERT", [
+        uncounted, counted = tally.applied(tally.change(added, removed), self._tally_counts)
+        self._update(quad_data("DELETE", [*old, *uncounted]) + quad_data("INSERT", [
             *(q for letter in letters for q in manifest_entries(letter)),
             *(q for letter in batch.relisted for q in relisting_entries(letter)),
-            *(q for r in batch.rejected for q in rejection_entries(r))])
-            + tally.update_operations(tally.change(added, removed)))
+            *(q for r in batch.rejected for q in rejection_entries(r)), *counted]))
         self._unflushed += len(letters) + len(batch.relisted)
         if self._unflushed >= FLUSH_EVERY:
             self._store.flush()
             self._unflushed = 0
+
+    def _tally_counts(self, nodes: list[ox.NamedNode]) -> dict[ox.NamedNode, int]:
+        """The counts of these tallies (read with one query: a pattern per tally costs 4x)."""
+        if not nodes:
+            return {}
+        sparql = (f"SELECT ?t ?n WHERE {{ VALUES ?t {{ {' '.join(map(str, nodes))} }} "
+                  f"?t {imr('decisionCount')}|{imr('letterCount')} ?n }}")
+        found = self._store.query(sparql, default_graph=iris.TALLY_GRAPH)
+        return {s["t"]: int(s["n"].value) for s in found}  # type: ignore[union-attr,index]
 
     def _update(self, operations: list[str]) -> None:
         """Apply update operations in one transaction."""
@@ -318,7 +327,8 @@ class Store:
         entries = [q for graph in graphs for q in [manifest_entry(graph), *self._store.quads_for_pattern(
             iris.letter(iris.letter_graph_id(graph) or ""), None, None, iris.MANIFEST_GRAPH)]]
         removed = [tally.decode(q.object.value) for q in entries if q.predicate == TALLIES]
-        self._update(quad_data("DELETE", entries) + tally.update_operations(tally.change([], removed)))
+        uncounted, counted = tally.applied(tally.change([], removed), self._tally_counts)
+        self._update(quad_data("DELETE", [*entries, *uncounted]) + quad_data("INSERT", counted))
         before = _kept_rows_of(entries)
         for graph in graphs:
             letter_id = iris.letter_graph_id(graph) or ""

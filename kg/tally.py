@@ -12,14 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
-from collections.abc import Iterable
-from functools import cache
+from collections.abc import Callable, Iterable
+from functools import cache, lru_cache
 from typing import NamedTuple
 
 import pyoxigraph as ox
 
 from kg import iris, kept
-from kg.namespaces import XSD_STRING, imr
+from kg.namespaces import RDF_TYPE, XSD, XSD_STRING, imr
 from kg.resources import data_dir
 
 # A tally query binds ?key, and ?key2 and ?key3 for a composite key; the tally keeps them as these.
@@ -47,7 +47,7 @@ class Contribution(NamedTuple):
 
     @property
     def node(self) -> ox.NamedNode:
-        return iris.tally(self.dimension, self.outcome or "letters", *(lexical for lexical, _ in self.key))
+        return _node(self.dimension, self.outcome, self.key)
 
     @property
     def count_property(self) -> ox.NamedNode:
@@ -55,6 +55,11 @@ class Contribution(NamedTuple):
 
 
 Tallies = tuple[Contribution, ...]
+
+
+@lru_cache(maxsize=1 << 16)  # a writer meets the same few thousand tallies in every batch
+def _node(dimension: str, outcome: str, key: Key) -> ox.NamedNode:
+    return iris.tally(dimension, outcome or "letters", *(lexical for lexical, _ in key))
 
 
 @cache
@@ -137,6 +142,45 @@ def update_operations(net: dict[Contribution, int]) -> list[str]:
         f"DELETE {{ GRAPH {graph} {{ ?t ?p ?o }} }} "
         f"WHERE {{ VALUES ?count {{ {counts} }} GRAPH {graph} {{ ?t ?count 0 ; ?p ?o }} }}",
     ]
+
+
+def applied(net: dict[Contribution, int], counts: Callable[[list[ox.NamedNode]], dict[ox.NamedNode, int]]
+            ) -> tuple[list[ox.Quad], list[ox.Quad]]:
+    """The quads to delete and those to insert that apply `net` to the tally graph, as
+    `update_operations` would, given the counts these tallies have there (`counts`: for a store its
+    writer reads as it writes; this costs half of running those operations)."""
+    deleted: list[ox.Quad] = []
+    inserted: list[ox.Quad] = []
+    now = counts([c.node for c in net])
+    for c, delta in sorted(net.items()):
+        old = now.get(c.node)
+        new = (old or 0) + delta
+        if old is None:
+            inserted += _quads(c, new) if new else []
+        elif new == 0:
+            deleted += _quads(c, old)
+        else:
+            deleted.append(_tally_quad(c.node, c.count_property, _integer(old)))
+            inserted.append(_tally_quad(c.node, c.count_property, _integer(new)))
+    return deleted, inserted
+
+
+def _quads(c: Contribution, count: int) -> list[ox.Quad]:
+    """A tally's quads (those of the template of `update_operations`)."""
+    about: list[tuple[ox.NamedNode, ox.NamedNode | ox.Literal]] = [
+        (RDF_TYPE, imr("Tally")), (imr("tallyDimension"), ox.Literal(c.dimension))]
+    if c.outcome != LETTERS:
+        about.append((imr("tallyOutcome"), ox.Literal(c.outcome)))
+    about += [(imr(prop), term) for prop, term in zip(KEY_PROPERTIES.values(), c.terms, strict=False)]
+    return [_tally_quad(c.node, p, o) for p, o in [*about, (c.count_property, _integer(count))]]
+
+
+def _tally_quad(node: ox.NamedNode, predicate: ox.NamedNode, value: ox.NamedNode | ox.Literal) -> ox.Quad:
+    return ox.Quad(node, predicate, value, iris.TALLY_GRAPH)
+
+
+def _integer(n: int) -> ox.Literal:
+    return ox.Literal(str(n), datatype=ox.NamedNode(XSD + "integer"))
 
 
 def _padded(terms: list[ox.Literal]) -> list[str]:

@@ -23,7 +23,7 @@ from kg.cli import TABLES, app
 from kg.graph import letter_quads
 from kg.kept import kept_queries
 from kg.kept import predicate as kept_predicate
-from kg.parser import parse_file
+from kg.parser import parse_file, parse_text
 from kg.queries import load_query, named_query
 from kg.results import to_csv
 from kg.store import SHA256, TALLY_DEFINITIONS, Store, tallies_complete_mark
@@ -248,3 +248,32 @@ def test_decision_counts_are_made_from_one_letter_s_tallies_at_a_time(tmp_path, 
         tracemalloc.stop()
     assert len(counts) == 1000 and counts["L0013"] == 6
     assert peak < 2_000_000
+
+
+def test_tallies_applied_from_python_equal_those_the_sparql_update_makes():
+    """The local store applies count changes as quads it computes (tally.applied), the remote one with
+    SPARQL Update (tally.update_operations): the tally graphs come out the same, tallies that reach
+    zero included."""
+    from kg.tally import Tallies, applied, change, update_operations
+
+    def tallies(path: Path, text: str | None = None) -> Tallies:
+        record = parse_file(path) if text is None else parse_text(text, path.stem, path.name)
+        return decode(summarize([(record.letter_id, letter_quads(record))])[0].tallies)
+
+    first, second = tallies(LETTERS / "CM17-0003284.txt"), tallies(LETTERS / "CM17-0013625.txt")
+    overturned = tallies(LETTERS / "CM17-0003284.txt", (LETTERS / "CM17-0003284.txt").read_text().replace(
+        "cervical spine: Upheld", "cervical spine: Overturned", 1))
+    steps = [([first, second], []), ([overturned], [first]), ([], [second]), ([], [overturned])]
+    by_sparql, by_python = ox.Store(), ox.Store()
+    for added, removed in steps:
+        net = change(added, removed)
+        by_sparql.update(" ;\n".join(update_operations(net)))
+        gone, made = applied(net, lambda nodes: {q.subject: int(q.object.value) for n in nodes
+                                                 for q in by_python.quads_for_pattern(n, None, None)
+                                                 if q.predicate.value.endswith("Count")})
+        for q in gone:
+            by_python.remove(q)
+        by_python.extend(made)
+        assert sorted(map(str, by_python)) == sorted(map(str, by_sparql))
+        assert len(by_python) > 0 or (added, removed) == ([], [overturned])
+    assert len(by_sparql) == 0
