@@ -23,7 +23,8 @@ _PACKAGE = Path(__file__).resolve().parent
 # Not the code that only reads the store (kg.answer, kg.kept_tables, ...), nor the kept rows'
 # indexes (kg.kept_index has a format of its own): a change there re-extracts nothing.
 _SOURCES = ("parser", "vocab", "graph.py", "record.py", "validate.py", "iris.py", "namespaces.py", "tally.py",
-            "kept.py", "queries.py")  # kept.py, queries.py: which rows letters keep, and how they are written
+            "kept.py", "queries.py", "summaries.py")  # kept.py, queries.py, summaries.py: which rows and counts
+# letters keep, how they are made and written
 _DEPENDENCIES = ("drug-named-entity-recognition", "pyshacl")
 
 

@@ -466,3 +466,12 @@ def test_the_extractor_fingerprint_follows_the_code_not_its_comments_or_docstrin
     before = source_digest([module], "seed")
     module.write_text(edit(MODULE))
     assert (source_digest([module], "seed") == before) is same
+
+
+def test_the_extractor_fingerprint_covers_what_makes_a_letter_s_graph_counts_and_rows():
+    from kg.extractor import _files
+
+    names = {path.name for path in _files()}
+    assert {"graph.py", "iris.py", "decisions.py", "medications.py", "drugs.json", "imr-shapes.ttl",
+            "summaries.py", "tally.py", "kept.py", "medication.rq", "decisions.rq", "cases.rq"} <= names
+    assert not {"kept_index.py", "answer.py", "store.py"} & names  # reading or storing changes no letter
