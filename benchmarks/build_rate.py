@@ -47,7 +47,7 @@ def main() -> None:
         quads = [q for path in sorted(corpus.iterdir()) for q in letter_quads(parse_file(path))]
         nq = ox.serialize(quads, format=ox.RdfFormat.N_QUADS)
         started = time.perf_counter()
-        ox.Store(str(Path(tmp) / "bulk")).bulk_load(io.BytesIO(nq), ox.RdfFormat.N_QUADS)
+        ox.Store(str(Path(tmp) / "bulk")).bulk_load(io.BytesIO(nq), ox.RdfFormat.N_QUADS, lenient=True)
         bulk_s = time.perf_counter() - started
 
     print(f"letters: {n} ({report.accepted} accepted), quads: {len(quads)}")
