@@ -18,6 +18,7 @@ usage: python benchmarks/run.py [--letters N] [--changed K] [--oxigraph PATH] [-
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import json
 import shutil
@@ -25,6 +26,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -35,16 +37,47 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def timed_build(letters: Path, store: Path, *extra: str) -> tuple[float, int, str]:
-    """Seconds, peak RSS (KiB, the largest process) and the summary of a `kg build` run."""
+def timed_build(letters: Path, store: Path, *extra: str) -> tuple[float, int, int, str]:
+    """Seconds, peak RSS in KiB of the largest process and of all of them together (the writer and
+    its parser processes, sampled every 0.5 s), and the summary of a `kg build` run."""
     started = time.perf_counter()
-    out = subprocess.run(["/usr/bin/time", "-v", sys.executable, "-m", "kg.cli", "build", str(letters),
-                          "--store", str(store), "--jobs", "2", *extra], capture_output=True, text=True)
+    proc = subprocess.Popen(["/usr/bin/time", "-v", sys.executable, "-m", "kg.cli", "build", str(letters),
+                             "--store", str(store), "--jobs", "2", *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    tree_peak = [0]
+    sampler = threading.Thread(target=_sample_tree, args=(proc, tree_peak), daemon=True)
+    sampler.start()
+    _, stderr = proc.communicate()
     seconds = time.perf_counter() - started
-    rss = next((int(line.split(":")[1]) for line in out.stderr.splitlines() if "Maximum resident" in line), 0)
-    summary = next((line for line in out.stderr.splitlines() if line.startswith("letters read")), out.stderr[-300:])
-    compacted = next((line for line in out.stderr.splitlines() if line.startswith("compacted")), "")
-    return seconds, rss, summary + (f"; {compacted}" if compacted else "")
+    sampler.join()
+    lines = stderr.splitlines()
+    rss = next((int(line.split(":")[1]) for line in lines if "Maximum resident" in line), 0)
+    summary = next((line for line in lines if line.startswith("letters read")), stderr[-300:])
+    compacted = next((line for line in lines if line.startswith("compacted")), "")
+    return seconds, rss, tree_peak[0], summary + (f"; {compacted}" if compacted else "")
+
+
+def _sample_tree(proc: subprocess.Popen[str], peak: list[int]) -> None:
+    """Keep in peak[0] the largest sum of RSS (KiB) over `proc` and its descendants (Linux /proc)."""
+    while proc.poll() is None:
+        peak[0] = max(peak[0], sum(_rss_kib(pid) for pid in _tree(proc.pid)))
+        time.sleep(0.5)
+
+
+def _tree(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        with contextlib.suppress(OSError):  # the task ended meanwhile
+            children += [int(c) for c in task.read_text().split()]
+    return [pid] + [p for child in children for p in _tree(child)]
+
+
+def _rss_kib(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    return next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
 
 
 def bulk_load_seconds(store: Path, scratch: Path) -> float:
@@ -168,17 +201,18 @@ def main() -> None:
     truth = json.loads((corpus / "truth.json").read_text())
     store = work / "store"
     shutil.rmtree(store, ignore_errors=True)
-    build_s, rss, summary = timed_build(corpus / "letters", store)
+    build_s, rss, tree_rss, summary = timed_build(corpus / "letters", store)
     accepted = len(truth["letters"])
     bulk_s = bulk_load_seconds(store, work / "bulk")
     for path in sorted((corpus / "letters").glob("*.txt"))[: args.changed]:
         path.write_bytes(path.read_bytes().replace(b"records", b"notes", 1))
-    rebuild_s, _, rebuild_summary = timed_build(corpus / "letters", store)
+    rebuild_s, _, _, rebuild_summary = timed_build(corpus / "letters", store)
     reindex_s, reindex_rss = reindex(store)
 
     print(f"corpus: {args.letters} files, {accepted} letters with truth; work folder {work}")
     print(f"build:   {summary}")
-    print(f"  kg build --jobs 2: {accepted / build_s:7.1f} letters/s, peak RSS {rss / 1024:.0f} MiB")
+    print(f"  kg build --jobs 2: {accepted / build_s:7.1f} letters/s, peak RSS {rss / 1024:.0f} MiB "
+          f"(all its processes together: {tree_rss / 1024:.0f} MiB)")
     print(f"  baseline Store.bulk_load of the same quads: {accepted / bulk_s:7.1f} letters/s "
           f"(build takes {build_s / bulk_s:.1f}x as long)")
     print(f"  incremental rebuild with {args.changed} changed: {rebuild_s:.1f} s ({rebuild_summary})")

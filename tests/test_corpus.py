@@ -4,6 +4,7 @@ score the tables against its truth."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,6 +56,9 @@ def test_benchmark_runner_smoke(tmp_path):
                           "--oxigraph", "", "--keep", str(tmp_path)], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "letters/s, peak RSS" in out.stdout and "baseline Store.bulk_load" in out.stdout
+    largest, together = map(int, re.search(r"peak RSS (\d+) MiB \(all its processes together: (\d+) MiB\)",
+                                            out.stdout).groups())  # type: ignore[union-attr]
+    assert together > 100 and together + 50 > largest  # the writer and two parser processes, sampled
     assert out.stdout.count("; compacted the store in") == 1  # the first build compacts, the rebuild of 3 not
     assert "incremental rebuild with 3 changed" in out.stdout and "kg table / kg query, whole command" in out.stdout
     assert "decisions -f tsv " in out.stdout
