@@ -31,17 +31,17 @@ def summarize(letters: Sequence[tuple[str, list[ox.Quad]]]) -> list[Summary]:
     made: dict[int, Summary] = {}
     for group in [together, *([i] for i in sorted(alone))]:
         if group:
-            made |= _summarize_group([letters[i] for i in group], group)
+            made |= _summarize_group(letters, group)
     return [made[i] for i in range(len(letters))]
 
 
-def _summarize_group(letters: list[tuple[str, list[ox.Quad]]], positions: list[int]) -> dict[int, Summary]:
+def _summarize_group(letters: Sequence[tuple[str, list[ox.Quad]]], group: list[int]) -> dict[int, Summary]:
+    """The summaries of the letters at these positions, from one store of all of them."""
     store = ox.Store()
-    store.extend(q for _, quads in letters for q in quads)
+    store.extend(q for i in group for q in letters[i][1])
     tallies = tally.tallies_by_letter(store)
-    rows = kept.rows_by_letter(store, [letter_id for letter_id, _ in letters])
-    return {at: Summary(tally.encode(tallies.get(letter_id, ())), rows[letter_id])
-            for at, (letter_id, _) in zip(positions, letters, strict=True)}
+    rows = kept.rows_by_letter(store, [letters[i][0] for i in group])
+    return {i: Summary(tally.encode(tallies.get(letters[i][0], ())), rows[letters[i][0]]) for i in group}
 
 
 def _entangled(letters: Sequence[tuple[str, list[ox.Quad]]]) -> set[int]:
