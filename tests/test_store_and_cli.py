@@ -24,7 +24,7 @@ from kg.cli import app
 from kg.graph import letter_quads
 from kg.parser import parse_file
 from kg.queries import named_query
-from kg.store import DUMP_FORMATS, EXTRACTION_KEY, KEY_INDEX, WRITING_MARK, Store
+from kg.store import DUMP_FORMATS, EXTRACTION_KEY, FILE_HASHES, KEY_INDEX, WRITING_MARK, Store
 
 from .conftest import ALL_LETTERS, FIXTURES, LETTERS
 
@@ -155,23 +155,69 @@ def test_rebuild_is_idempotent_and_replaces_changed_letters(tmp_path):
     assert store.count_quads() == count
 
 
-def test_the_parser_processes_have_exited_and_memory_is_trimmed_before_the_indexes_are_made(tmp_path, monkeypatch):
+def test_the_parser_processes_have_exited_and_the_store_is_reopened_before_the_indexes_are_made(tmp_path,
+                                                                                                monkeypatch):
     import multiprocessing
 
     from kg import kept_index
 
-    alive: list[int] = []
-    save = kept_index.Indexes.save
+    events: list[object] = []
+    save, release = kept_index.Indexes.save, Store.release_memory
 
     def counting(self: kept_index.Indexes) -> None:
-        alive.append(len(multiprocessing.active_children()))
+        events.append(len(multiprocessing.active_children()))
         save(self)
 
+    def releasing(self: Store) -> None:
+        events.append("release")
+        release(self)
+
     monkeypatch.setattr(kept_index.Indexes, "save", counting)
-    monkeypatch.setattr("kg.memory.release", lambda: alive.append(-1))  # malloc_trim
+    monkeypatch.setattr(Store, "release_memory", releasing)
     report = build([LETTERS], Store(tmp_path / "s"), jobs=2)
     assert report.accepted == 28
-    assert alive[-2:] == [-1, 0]  # the last save makes the indexes, at the end of the write: after a trim
+    assert events[-2:] == ["release", 0]  # the last save makes the indexes, at the end of the write
+
+
+def test_a_write_that_reopens_the_store_at_every_letter_and_index_gives_the_same_store(tmp_path, monkeypatch):
+    from kg import build as build_module
+    from kg import store as store_module
+
+    reference, store = Store(tmp_path / "reference"), Store(tmp_path / "s")
+    for s in (reference, store):  # chunks are written (and the store reopened) while letters are read
+        s._kept_indexes._chunk_letters = 2
+    build([LETTERS], reference, validate=False)
+    reopened: list[int] = []
+    release = Store.release_memory
+
+    def releasing(self: Store) -> None:
+        reopened.append(1)
+        release(self)
+
+    monkeypatch.setattr(store_module, "FLUSH_EVERY", 1)
+    monkeypatch.setattr(store_module, "FLUSH_INDEX_BYTES", 1)  # also while the indexes are made
+    monkeypatch.setattr(build_module, "BATCH_SIZE", 3)
+    monkeypatch.setattr(Store, "release_memory", releasing)
+    assert build([LETTERS], store, validate=False).accepted == 28
+    assert len(reopened) > 100  # 10 batches, and each index chunk the letters' kept rows make
+    def unstamped(s: Store) -> set[ox.Quad]:  # the file hashes also hold the time they were saved
+        return {q for q in s.quads() if q.predicate != FILE_HASHES}
+
+    assert unstamped(store) == unstamped(reference)
+    for name in ("decisions", "cases"):
+        assert store.kept_csv(name) == reference.kept_csv(name)
+        assert store._kept_whole(name, "csv") is not None  # from the index made between reopenings
+
+
+def test_the_store_is_not_reopened_under_a_live_reader(tmp_path):
+    store = Store(tmp_path / "s")
+    build([LETTERS / "000_ed7318db5454d5ef.txt"], store, validate=False)
+    reader = store._store.quads_for_pattern(None, None, None, None)
+    with pytest.raises(RuntimeError, match=r"could not open the store at .* again: .*lock"):
+        store.release_memory()
+    del reader
+    store = Store(tmp_path / "s")
+    assert store.letter_ids() == ["000_ed7318db5454d5ef"]
 
 
 def test_build_rejects_bad_files_and_builds_the_rest(tmp_path):
