@@ -76,6 +76,9 @@ class RemoteStore:
     def optimize(self) -> None:
         """The server manages its own storage."""
 
+    def release_memory(self) -> None:
+        """The server manages its own memory."""
+
     # ------------------------------------------------------------------ reading
 
     def query(self, sparql: str, **kwargs: object) -> ox.QuerySolutions | ox.QueryBoolean | Iterator[ox.Triple]:
