@@ -200,6 +200,7 @@ def test_a_write_that_reopens_the_store_at_every_letter_and_index_gives_the_same
     monkeypatch.setattr(Store, "release_memory", releasing)
     assert build([LETTERS], store, validate=False).accepted == 28
     assert len(reopened) > 100  # 10 batches, and each index chunk the letters' kept rows make
+    assert len(list((tmp_path / "s").glob("LOG.old.*"))) == 10  # RocksDB leaves one at each opening
     def unstamped(s: Store) -> set[ox.Quad]:  # the file hashes also hold the time they were saved
         return {q for q in s.quads() if q.predicate != FILE_HASHES}
 
