@@ -165,12 +165,12 @@ class Store:
         self._counts: dict[str, int | None] = {}  # letter id -> its decisions after this write (None: gone)
         self._unflushed = 0  # letters written since the last flush
         self._unflushed_bytes = 0  # index text written since the last flush
-        if read_only:
-            if not self.path.exists():
-                raise FileNotFoundError(f"no kg store at {self.path} (run `kg build` first)")
-            self._store = ox.Store.read_only(str(self.path))
-        else:
-            self._store = ox.Store(str(self.path))
+        if read_only and not self.path.exists():
+            raise FileNotFoundError(f"no kg store at {self.path} (run `kg build` first)")
+        self._store = self._open()
+
+    def _open(self) -> ox.Store:
+        return ox.Store.read_only(str(self.path)) if self.read_only else ox.Store(str(self.path))
 
     def __enter__(self) -> Store:
         return self
@@ -579,14 +579,16 @@ class Store:
 
         No iterator over the store may be alive (it holds RocksDB's lock): the write path reads
         each result whole."""
-        self._store.flush()
+        if not self.read_only:
+            self._store.flush()
         del self._store
         memory.release()
         try:
-            self._store = ox.Store(str(self.path))
+            self._store = self._open()
         except OSError as exc:  # a kg bug: something still reads the store it closed
             raise RuntimeError(f"could not open the store at {self.path} again: {exc}") from exc
-        _prune_info_logs(self.path)
+        if not self.read_only:
+            _prune_info_logs(self.path)
 
     def optimize(self) -> None:
         """Compact the store (RocksDB's full compaction): drops what deletions left behind, which

@@ -210,15 +210,18 @@ def test_a_write_that_reopens_the_store_at_every_letter_and_index_gives_the_same
         assert store._kept_whole(name, "csv") is not None  # from the index made between reopenings
 
 
-def test_the_store_is_not_reopened_under_a_live_reader(tmp_path):
+def test_a_store_is_not_reopened_under_a_live_reader_and_a_read_only_one_reopens_read_only(tmp_path):
     store = Store(tmp_path / "s")
     build([LETTERS / "000_ed7318db5454d5ef.txt"], store, validate=False)
     reader = store._store.quads_for_pattern(None, None, None, None)
     with pytest.raises(RuntimeError, match=r"could not open the store at .* again: .*lock"):
         store.release_memory()
     del reader
-    store = Store(tmp_path / "s")
+    store = Store(tmp_path / "s", read_only=True)
+    store.release_memory()  # a read-only store is opened read-only again
     assert store.letter_ids() == ["000_ed7318db5454d5ef"]
+    with pytest.raises(RuntimeError, match="read-write"):
+        store._store.add(ox.Quad(iris.letter("x"), iris.letter("y"), iris.letter("z")))
 
 
 def test_build_rejects_bad_files_and_builds_the_rest(tmp_path):
