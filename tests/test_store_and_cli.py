@@ -179,6 +179,34 @@ def test_the_parser_processes_have_exited_and_the_store_is_reopened_before_the_i
     assert events[-2:] == ["release", 0]  # the last save makes the indexes, at the end of the write
 
 
+def test_the_build_frees_its_letter_by_letter_bookkeeping_before_the_indexes_are_made(tmp_path, monkeypatch):
+    """The build's entry per letter (hashes, keys, names: ~140 MB at 100k letters) would otherwise
+    add to the peak, which is reached while the indexes are made."""
+    import weakref
+
+    from kg import build as build_module
+    from kg import kept_index
+
+    known: list[weakref.ref[object]] = []
+    alive_at_save: list[bool] = []
+    make_known, save = build_module._Known, kept_index.Indexes.save
+
+    def tracked(*args: object) -> object:
+        made = make_known(*args)  # type: ignore[arg-type]
+        known.append(weakref.ref(made))
+        return made
+
+    def saving(self: kept_index.Indexes) -> None:
+        alive_at_save.append(known[-1]() is not None)
+        save(self)
+
+    monkeypatch.setattr(build_module, "_Known", tracked)
+    monkeypatch.setattr(kept_index.Indexes, "save", saving)
+    report = build([LETTERS], Store(tmp_path / "s"))
+    assert (report.accepted, report.store_letters) == (28, 28)
+    assert alive_at_save[-1] is False
+
+
 def test_a_write_that_reopens_the_store_at_every_letter_and_index_gives_the_same_store(tmp_path, monkeypatch):
     from kg import build as build_module
     from kg import store as store_module
