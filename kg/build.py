@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -119,19 +119,22 @@ class BuildReport:
         return self.rewritten > 0 and self.rewritten >= COMPACT_SHARE * self.store_letters
 
 
-def _parse(file: str) -> LetterRecord | Rejected:
-    """Parse one file; any failure becomes a rejection naming the file and the reason."""
+def _parse(file: str) -> _Good | Parsed:
+    """Parse one file and make its quads; any failure becomes a rejection naming the file and the
+    reason."""
     from kg.parser import LetterError, parse_file
 
     path = Path(file)
     try:
-        return parse_file(path)
+        record = parse_file(path)
+        return _Good(file, record, letter_quads(record), checked=False)
     except LetterError as exc:
-        return Rejected(path.name, str(exc).removeprefix(f"{path.name}: "))
+        rejected = Rejected(path.name, str(exc).removeprefix(f"{path.name}: "))
     except OSError as exc:
-        return Rejected(path.name, f"cannot read: {exc.strerror or exc}", lasting=False)
+        rejected = Rejected(path.name, f"cannot read: {exc.strerror or exc}", lasting=False)
     except Exception as exc:  # a parser bug must not stop the other letters
-        return Rejected(path.name, f"internal parser error: {type(exc).__name__}: {exc}")
+        rejected = Rejected(path.name, f"internal parser error: {type(exc).__name__}: {exc}")
+    return Parsed(file, None, rejected=rejected)
 
 
 def _shacl_reason(violations: list[Violation]) -> str:
@@ -142,47 +145,39 @@ def _shacl_reason(violations: list[Violation]) -> str:
     return f"fails SHACL shape {first.shape}{where}{value}: {first.message}{more}"
 
 
-def _validated(parsed: list[tuple[str, LetterRecord | Rejected]]) -> list[_Good | Parsed]:
+def _validated(items: list[_Good | Parsed]) -> list[_Good | Parsed]:
     """Validate the chunk's letters in one pyshacl call; attribute each result to its letter (a result
     on a shared concept goes to every letter that links to it)."""
-    from kg.validate import validate_quads
+    from kg.validate import validate_letter_quads
 
-    records = {r.letter_id: r for _, r in parsed if isinstance(r, LetterRecord)}
-    solo = [r for _, r in parsed if isinstance(r, LetterRecord) and records[r.letter_id] is not r]
-    quads = {lid: letter_quads(r) for lid, r in records.items()}
-    results: dict[str, list[Violation]] = {lid: [] for lid in records}
-    for v in validate_quads(q for qs in quads.values() for q in qs).violations:
+    latest = {item.record.letter_id: item for item in items if isinstance(item, _Good)}
+    results: dict[str, list[Violation]] = {lid: [] for lid in latest}
+    for v in validate_letter_quads(q for item in latest.values() for q in item.quads).violations:
         owners = [v.letter] if v.letter in results else [
-            lid for lid, qs in quads.items() if any(q.object.value == v.focus for q in qs)]
+            lid for lid, item in latest.items() if any(q.object.value == v.focus for q in item.quads)]
         for lid in owners:
             results[lid].append(v)
     out: list[_Good | Parsed] = []
-    for file, r in parsed:
-        if isinstance(r, Rejected):
-            out.append(Parsed(file, None, rejected=r))
+    for item in items:
+        if isinstance(item, Parsed):
+            out.append(item)
             continue
-        own = quads[r.letter_id]
-        if any(r is s for s in solo):  # a second file with the same letter id: validate it on its own
-            own = letter_quads(r)
-            found = validate_quads(own, r.letter_id).violations
-        else:
-            found = results[r.letter_id]
+        lid = item.record.letter_id
+        # a second file with the same letter id: validated on its own
+        found = results[lid] if latest[lid] is item else validate_letter_quads(item.quads, lid).violations
         errors = [v for v in found if v.severity == "Violation"]
         if errors:
-            name = os.path.basename(file)
-            out.append(Parsed(file, None, rejected=Rejected(name, _shacl_reason(errors), tuple(errors))))
+            name = os.path.basename(item.file)
+            out.append(Parsed(item.file, None, rejected=Rejected(name, _shacl_reason(errors), tuple(errors))))
         else:
-            out.append(_Good(file, r, own, True, tuple(found)))
+            out.append(replace(item, checked=True, warnings=tuple(found)))
     return out
 
 
 def _parse_chunk(chunk: tuple[list[str], bool]) -> list[Parsed]:
     files, validate = chunk
-    parsed = [(f, _parse(f)) for f in files]
-    if validate:
-        return _accepted(_validated(parsed))
-    return _accepted([_Good(f, r, letter_quads(r), checked=False) if isinstance(r, LetterRecord)
-                      else Parsed(f, None, rejected=r) for f, r in parsed])
+    items = [_parse(f) for f in files]
+    return _accepted(_validated(items) if validate else items)
 
 
 def _parsed(files: list[str], pool: ProcessPoolExecutor | None, jobs: int, validate: bool) -> Iterator[Parsed]:

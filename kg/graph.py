@@ -71,6 +71,8 @@ class _Emitter:
 
     def evidence(self, node: NamedNode, fact: Fact, prop: str | None = None) -> None:
         span = fact.span
+        if self.record.text[span.start:span.end] != span.quote:  # a parser bug: see Span
+            raise ValueError(f"evidence {span.start}-{span.end} does not quote the letter: {span.quote!r}")
         ev = iris.evidence(self.record.letter_id, span.start, span.end)
         self.add(node, imr("evidence"), ev)
         self.add(ev, RDF_TYPE, imr("Evidence"))

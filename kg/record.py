@@ -30,6 +30,12 @@ class Span:
     end: int
     quote: str
 
+    def __post_init__(self) -> None:
+        # The SHACL evidence shapes hold by construction (kg.validate.BUILT_WHOLE): a span is a
+        # range of one or more characters, with the words in it.
+        if not 0 <= self.start < self.end or len(self.quote) != self.end - self.start:
+            raise ValueError(f"not a span of the letter: [{self.start}, {self.end}) {self.quote!r}")
+
 
 @dataclass(frozen=True)
 class Fact(Generic[T]):

@@ -16,6 +16,7 @@ from kg.parser.citations import parse_pages
 from kg.parser.dates import parse_date
 from kg.parser.medications import item_details
 from kg.parser.text import clean
+from kg.record import Span
 from kg.vocab import load
 
 DATES = st.dates(min_value=dt.date(1960, 1, 1), max_value=dt.date(2039, 12, 31))
@@ -231,3 +232,12 @@ def test_tsv_made_from_the_csv_lines_is_the_tsv_of_the_rows(rows):
     tsv = delimited(csv_lines(rows), "\t")
     assert tsv == csv_lines(rows, "\t") or (tsv is None and any("\r" in cell for row in rows for cell in row))
     assert delimited(csv_lines(rows), ",") == csv_lines(rows)
+
+
+@given(st.text(min_size=1), st.data())
+def test_every_nonempty_slice_of_a_letter_is_a_span_and_no_empty_one_is(text, data):
+    start = data.draw(st.integers(0, len(text) - 1))
+    end = data.draw(st.integers(start + 1, len(text)))
+    assert Span(start, end, text[start:end]).quote == text[start:end]
+    with pytest.raises(ValueError):
+        Span(start, start, "")
