@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, TypeVar
@@ -435,6 +436,10 @@ class Store:
         indexes."""
         return None if WRITING_MARK in self._store else self._kept_indexes.values(name)
 
+    def being_written(self) -> bool:
+        """A write is going on (or was interrupted): the kept-row indexes are not up to date."""
+        return WRITING_MARK in self._store
+
     def tallies_complete(self) -> bool:
         """Whether the tally graph counts every letter's decisions (see kg.tally), and every letter
         keeps its rows of the per-letter queries (kg.kept)."""
@@ -626,6 +631,19 @@ def with_vocabulary(quads: list[ox.Quad],
 
 
 INFO_LOGS_KEPT = 10
+
+
+def disk_state(path: Path | str) -> frozenset[tuple[str, int, int]]:
+    """What any write to the store at `path` changes: its files' names, sizes and times (RocksDB's
+    info logs left out: an opening writes them, even a read-only one)."""
+    state = set()
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if not entry.name.startswith("LOG"):
+                with suppress(FileNotFoundError):  # deleted meanwhile (a compaction): a change all the same
+                    stat = entry.stat()
+                    state.add((entry.name, stat.st_size, stat.st_mtime_ns))
+    return frozenset(state)
 
 
 def _prune_info_logs(path: Path, keep: int = INFO_LOGS_KEPT) -> None:

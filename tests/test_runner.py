@@ -93,3 +93,28 @@ def test_an_update_in_one_process_is_seen_by_the_others(tmp_path):
     assert _value(asyncio.run(writer.ask(_sparql(said))).body) is True
     for runner in (writer, reader):
         runner.close()
+
+
+def test_a_handle_whose_files_went_away_answers_503_and_is_replaced(tmp_path, monkeypatch):
+    """RocksDB's I/O error (a compaction in another process removed a file the handle had not
+    opened yet) is not a failed query: the client is told to try again, on a fresh handle."""
+    import kg.server.execute as execute_module
+
+    with Store(tmp_path / "s") as store:
+        assert build([FIXTURE], store, validate=False).ok
+    runner = QueryRunner(tmp_path / "s", Runtime(tmp_path / "runtime").create())
+    sparql = execute_module._sparql
+
+    def vanishing(store: Store, request: dict[str, object], max_rows: int) -> object:
+        if request["query"] == "vanished":
+            raise FileNotFoundError("IO error: No such file or directory: While open a file for random read: 67.sst")
+        return sparql(store, request, max_rows)
+
+    monkeypatch.setattr(execute_module, "_sparql", vanishing)
+    first, generation = runner._store, runner.generation
+    answer = asyncio.run(runner.ask(_sparql("vanished")))
+    assert (answer.status, answer.content()) == (
+        503, b"the store changed while it was read (another process wrote to it): try again\n")
+    assert runner._store is not first and runner.generation == generation + 1
+    assert _value(asyncio.run(runner.ask(_sparql(COUNT_DECISIONS))).body) == "2"
+    runner._threads.shutdown(wait=True)

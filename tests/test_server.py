@@ -440,3 +440,72 @@ def test_allow_update_without_a_token_is_a_usage_error(tmp_path):
     out = subprocess.run([sys.executable, "-m", "kg.cli", "serve", "--store", str(tmp_path / "s"), "--allow-update"],
                          capture_output=True, timeout=60, env={k: v for k, v in os.environ.items() if k != "KG_TOKEN"})
     assert out.returncode == 2
+
+
+def _start(store_dir: Path, *extra: str) -> tuple[str, subprocess.Popen]:
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", str(store_dir), "--port", str(port),
+                             *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        try:
+            if httpx.get(base + "/health", timeout=1).status_code == 200:
+                return base, proc
+        except httpx.HTTPError:
+            time.sleep(0.25)
+    proc.kill()
+    raise AssertionError("server did not start")
+
+
+def test_the_server_shows_a_build_made_by_another_process_once_it_is_complete(tmp_path, monkeypatch):
+    import threading
+
+    letters = Path(__file__).parent / "fixtures" / "letters"
+    store_dir = tmp_path / "store"
+    with Store(store_dir) as store:
+        assert build([letters / "000_ed7318db5454d5ef.txt"], store).ok
+    base, proc = _start(store_dir, "--workers", "2")
+
+    def seen() -> set[tuple[int, tuple[str, ...], int]]:
+        """What 2 requests of each kind (new connections: either process) see: letters, the letters
+        of the decisions table, GraphQL's count of letters."""
+        out = set()
+        for _ in range(2):
+            count = httpx.get(base + "/sparql", params={"query": f"SELECT (COUNT(?l) AS ?n) {{ ?l a <{IMR}Letter> }}"})
+            table = httpx.get(base + "/queries/decisions", params={"format": "csv"})
+            letters_total = _gql(base, "{ letters { total } }")["data"]["letters"]["total"]
+            rows = tuple(sorted({row["letter"] for row in csv.DictReader(io.StringIO(table.text))}))
+            out.add((int(count.json()["results"]["bindings"][0]["n"]["value"]), rows, letters_total))
+        return out
+
+    written, finish = threading.Event(), threading.Event()
+    check = Store.check_tallies
+
+    def paused(self: Store) -> None:  # the letters are written; the tables are not made yet
+        written.set()
+        finish.wait(60)
+        check(self)
+
+    def another_build() -> None:
+        with Store(store_dir) as writer:
+            build([letters / "001_31f77f8318a90c33.txt"], writer)
+
+    monkeypatch.setattr(Store, "check_tallies", paused)
+    builder = threading.Thread(target=another_build)
+    try:
+        assert seen() == {(1, ("000_ed7318db5454d5ef",), 1)}
+        builder.start()
+        assert written.wait(60)
+        time.sleep(2.5)  # each server process has looked at the store, and found the write going on
+        assert seen() == {(1, ("000_ed7318db5454d5ef",), 1)}  # the last complete state
+        finish.set()
+        builder.join(60)
+        both = (2, ("000_ed7318db5454d5ef", "001_31f77f8318a90c33"), 2)
+        deadline = time.time() + 20
+        while seen() != {both} and time.time() < deadline:
+            time.sleep(0.5)
+        assert seen() == {both}
+    finally:
+        finish.set()
+        proc.terminate()
+        proc.wait(10)

@@ -34,6 +34,10 @@ _CONTENT_TYPE = {"json": "application/sparql-results+json", "xml": "application/
 Reply = tuple[int, str, bytes | Iterator[bytes]]  # an iterator: a large answer, sent as it is read
 
 
+class StoreChanged(Exception):
+    """The handle's files went away under it: another process compacted the store meanwhile."""
+
+
 def negotiate(accept: str, offered: list[str]) -> str | None:
     """The offered media type the Accept header likes best (first offered on ties), or None."""
     if not accept.strip():
@@ -78,6 +82,8 @@ def execute(store: Store, request: dict[str, Any], max_rows: int) -> Reply:
         return _text(400, f"malformed query: {exc}")
     except QueryError as exc:
         return _text(400, str(exc))
+    except OSError as exc:  # RocksDB's I/O errors: a read-only handle's files are not written
+        raise StoreChanged(str(exc)) from exc
     except Exception as exc:  # never leak a traceback to the client
         return _text(500, f"query failed: {type(exc).__name__}")
 

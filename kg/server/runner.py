@@ -9,7 +9,9 @@ its other requests finish, and exits, and the supervisor starts a fresh one in i
 Processes of one `kg serve` share a small runtime directory: `restarts` grows by a byte for each
 retirement (for /health), and `generation` changes when an authorized update has changed the
 store, so that every process reopens its read-only handle (which otherwise keeps seeing the store
-as it was when opened) before its next query.
+as it was when opened) before its next query. What another process writes to an embedded store (a
+`kg build` of this week's letters, `kg remove`, `kg optimize`) is picked up the same way once it is
+complete: each process looks at the store's files at most once a second.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import fcntl
 import os
 import signal
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -26,9 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from kg.server.execute import execute
+from kg.server.execute import StoreChanged, execute
 
 THREADS = 4  # queries evaluated at once by one process (the GIL is released while they run)
+LOOK_EVERY = 1.0  # seconds between two looks at an embedded store's files for another process's write
+LOOK_DURING_A_WRITE = 5.0  # ... while that write goes on (a look then opens the store: 15-100 ms at 100k)
 
 
 class QueryTimeout(Exception):
@@ -107,13 +112,21 @@ class QueryRunner:
         self._threads = ThreadPoolExecutor(THREADS, thread_name_prefix="kg-query")
         self._lock = threading.Lock()
         self._stamp = runtime.generation_stamp()
-        self._generation = runtime.generation
+        self._generation = 0  # this process's handles so far
+        self._on_disk = self._disk_state()
+        self._next_look = time.monotonic() + LOOK_EVERY
         self._store = self._open()
 
     def _open(self) -> Any:
         from kg.store import open_store
 
         return open_store(self.store_path, read_only=True)
+
+    def _disk_state(self) -> frozenset[tuple[str, int, int]] | None:
+        """The embedded store's files as they are now (None for a remote store: always current)."""
+        from kg.store import disk_state
+
+        return None if self.store_path.startswith(("http://", "https://")) else disk_state(self.store_path)
 
     @property
     def restarts(self) -> int:
@@ -131,9 +144,34 @@ class QueryRunner:
         if stamp != self._stamp:
             with self._lock:
                 if stamp != self._stamp:
-                    self._store = self._open()
-                    self._stamp, self._generation = stamp, self.runtime.generation
+                    self._replace(self._open())
+                    self._stamp = stamp
+        elif self._on_disk is not None and time.monotonic() >= self._next_look:
+            self._look_at_disk()
         return self._store
+
+    def _look_at_disk(self, broken: bool = False) -> None:
+        """Reopen the handle if another process has written to the store since it was opened, unless
+        that write is still going on: its letters' tables are made at its end, and until then the
+        handle it would give answers them from every letter's quads (minutes at 100k letters). A
+        `broken` handle (its files removed by a compaction) is replaced all the same."""
+        with self._lock:
+            if not broken and time.monotonic() < self._next_look:
+                return  # another thread looked meanwhile
+            self._next_look = time.monotonic() + LOOK_EVERY
+            on_disk = self._disk_state()
+            if on_disk == self._on_disk and not broken:
+                return
+            fresh = self._open()
+            if fresh.being_written() and not broken:
+                self._next_look += LOOK_DURING_A_WRITE - LOOK_EVERY
+                return  # the old handle still sees the last complete state
+            self._replace(fresh)
+            self._on_disk = on_disk
+
+    def _replace(self, store: Any) -> None:
+        self._store = store
+        self._generation += 1
 
     async def ask(self, request: dict[str, Any], timeout: float | None = None) -> Answer:
         """Answer one request within `timeout` seconds (default: the runner's); past it, raise
@@ -149,6 +187,11 @@ class QueryRunner:
         except TimeoutError:
             self.retire()
             raise QueryTimeout(f"the query ran longer than {limit:g} s and was stopped") from None
+        except StoreChanged:
+            if self._on_disk is not None:
+                self._look_at_disk(broken=True)
+            return Answer(503, "text/plain; charset=utf-8",
+                          b"the store changed while it was read (another process wrote to it): try again\n")
         return Answer(*reply)
 
     def _done(self, _: object) -> None:
