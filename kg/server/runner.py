@@ -162,7 +162,10 @@ class QueryRunner:
             on_disk = self._disk_state()
             if on_disk == self._on_disk and not broken:
                 return
-            fresh = self._open()
+            try:
+                fresh = self._open()
+            except OSError:  # caught mid-change (RocksDB switching its manifest): looked at again later
+                return
             if fresh.being_written() and not broken:
                 self._next_look += LOOK_DURING_A_WRITE - LOOK_EVERY
                 return  # the old handle still sees the last complete state
