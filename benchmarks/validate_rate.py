@@ -17,8 +17,8 @@ import pyoxigraph as ox
 import pyshacl
 import rdflib
 
-from kg.build import CHUNK_SIZE
 from kg.graph import letter_quads
+from kg.parallel import CHUNK_SIZE
 from kg.parser import parse_text
 from kg.resources import samples_dir
 from kg.validate import shapes_graph, validate_quads

@@ -8,9 +8,8 @@ import os
 import queue
 import threading
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,6 +20,7 @@ import pyoxigraph as ox
 from kg import summaries
 from kg.extractor import extraction_key
 from kg.graph import iter_vocabulary_quads, letter_quads
+from kg.parallel import CHUNK_SIZE, chunked, ordered_map
 from kg.record import LetterRecord, letter_id_of
 from kg.sources import KnownHashes, collect_inputs, hashing
 from kg.store import Batch, LetterGraph, RejectedFile, Store
@@ -40,7 +40,6 @@ BATCH_SIZE = 200  # letters per store transaction
 # 0.8 s once compacted; the compaction took 308 s). Incremental builds leave few (five builds of 100
 # changed letters each, at 100k: no slowdown).
 COMPACT_SHARE = 0.5
-CHUNK_SIZE = 25  # letters parsed and validated together (pyshacl's fixed cost per call is high)
 
 
 @dataclass(frozen=True)
@@ -148,15 +147,11 @@ def _shacl_reason(violations: list[Violation]) -> str:
 def _validated(items: list[_Good | Parsed]) -> list[_Good | Parsed]:
     """Validate the chunk's letters in one pyshacl call; attribute each result to its letter (a result
     on a shared concept goes to every letter that links to it)."""
-    from kg.validate import validate_letter_quads
+    from kg.validate import by_letter, validate_letter_quads
 
     latest = {item.record.letter_id: item for item in items if isinstance(item, _Good)}
-    results: dict[str, list[Violation]] = {lid: [] for lid in latest}
-    for v in validate_letter_quads(q for item in latest.values() for q in item.quads).violations:
-        owners = [v.letter] if v.letter in results else [
-            lid for lid, item in latest.items() if any(q.object.value == v.focus for q in item.quads)]
-        for lid in owners:
-            results[lid].append(v)
+    quads = {lid: item.quads for lid, item in latest.items()}
+    results = by_letter(validate_letter_quads(q for qs in quads.values() for q in qs).violations, quads)
     out: list[_Good | Parsed] = []
     for item in items:
         if isinstance(item, Parsed):
@@ -183,18 +178,9 @@ def _parse_chunk(chunk: tuple[list[str], bool]) -> list[Parsed]:
 def _parsed(files: list[str], pool: ProcessPoolExecutor | None, jobs: int, validate: bool) -> Iterator[Parsed]:
     """Parse (and validate) chunks of files, in order; in a pool, at most 2 chunks per worker are
     in flight so that memory stays flat however large the corpus."""
-    chunks = [(files[i:i + CHUNK_SIZE], validate) for i in range(0, len(files), CHUNK_SIZE)]
-    if pool is None or len(chunks) < 2:
-        for chunk in chunks:
-            yield from _parse_chunk(chunk)
-        return
-    pending: deque[Future[list[Parsed]]] = deque()
-    for chunk in chunks:
-        pending.append(pool.submit(_parse_chunk, chunk))
-        if len(pending) >= 2 * jobs:
-            yield from pending.popleft().result()
-    while pending:
-        yield from pending.popleft().result()
+    chunks = [(chunk, validate) for chunk in chunked(files, CHUNK_SIZE)]
+    for parsed in ordered_map(_parse_chunk, chunks, pool if len(chunks) > 1 else None, 2 * jobs):
+        yield from parsed
 
 
 @dataclass

@@ -274,10 +274,11 @@ def validate_command(
         help="RDF files (.ttl, .nt, .nq, .trig, .jsonld) to check instead of the store.", show_default=False)] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="text, ttl (a sh:ValidationReport) or json.")] = "text",
     store: StoreOption = DEFAULT_STORE,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", min=0, help="Checking processes (0: one per core).")] = 0,
 ) -> None:
     """Check the store (or RDF files) against the SHACL shapes. Exit 0 if the data conforms (warnings
     allowed), 1 if it does not, 2 on a usage or input error."""
-    from kg.validate import json_report, load_files, merge, text_report, validate_graph, validate_quads
+    from kg.validate import json_report, load_files, text_report, validate_graph, validate_letters
 
     if fmt not in ("text", "ttl", "json"):
         err.print(f"[red]error:[/red] unknown format {fmt!r}; choose text, ttl or json")
@@ -287,7 +288,8 @@ def validate_command(
             result = validate_graph(load_files(files))
         else:
             kg_store = _open(store)
-            result = merge(validate_quads(kg_store.letter_with_vocabulary(lid), lid) for lid in kg_store.letter_ids())
+            letters = ((lid, kg_store.letter_with_vocabulary(lid)) for lid in kg_store.letter_ids())
+            result = validate_letters(letters, jobs=jobs or os.cpu_count() or 1)
     except (ValueError, FileNotFoundError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import rdflib
 from rdflib.namespace import RDF, SH
 
 from kg.namespaces import DATA, IMR, XSD_STRING
+from kg.parallel import CHUNK_SIZE, chunked, ordered_map
 from kg.resources import data_dir
 
 _LETTER_IRI = re.compile(re.escape(DATA) + r"letter/(?P<id>[^/]+)")
@@ -172,8 +175,11 @@ def validate_graph(data: rdflib.Graph, letter: str | None = None,
             value=None if value == focus else _short(value),
             message=str(message) if message else "",
         ))
-    violations.sort(key=lambda v: (v.letter or "", v.shape, v.focus, v.path or "", v.value or ""))
-    return ValidationResult(violations, report)
+    return ValidationResult(_sorted(violations), report)
+
+
+def _sorted(violations: Iterable[Violation]) -> list[Violation]:
+    return sorted(violations, key=lambda v: (v.letter or "", v.shape, v.focus, v.path or "", v.value or ""))
 
 
 def validate_quads(quads: Iterable[ox.Quad], letter: str | None = None) -> ValidationResult:
@@ -185,6 +191,35 @@ def validate_letter_quads(quads: Iterable[ox.Quad], letter: str | None = None) -
     unchecked = _unchecked_predicates()
     return validate_graph(to_rdflib(q for q in quads if q.predicate.value not in unchecked), letter,
                           letter_shapes_graph())
+
+
+def by_letter(violations: Iterable[Violation], letters: dict[str, list[ox.Quad]]) -> dict[str | None, list[Violation]]:
+    """The results of a check of several letters at once, each under its letter. One on a shared
+    concept (a medication, a guideline) goes to every letter that links to it; one that no letter
+    claims, under None."""
+    found: dict[str | None, list[Violation]] = {lid: [] for lid in letters}
+    for v in violations:
+        owners = [v.letter] if v.letter in letters else [
+            lid for lid, quads in letters.items() if any(q.object.value == v.focus for q in quads)]
+        for owner in owners or [None]:
+            found.setdefault(owner, []).append(v if v.letter == owner else replace(v, letter=owner))
+    return found
+
+
+def validate_letters(letters: Iterable[tuple[str, list[ox.Quad]]], jobs: int = 1) -> ValidationResult:
+    """Stored letters (each with the vocabulary it links to) against every shape: CHUNK_SIZE letters a
+    pyshacl call, in `jobs` processes, each result under its letter."""
+    chunks = ([(lid, ox.serialize(quads, format=ox.RdfFormat.N_QUADS)) for lid, quads in chunk]
+              for chunk in chunked(letters, CHUNK_SIZE))
+    with ProcessPoolExecutor(jobs) if jobs > 1 else nullcontext() as pool:
+        return merge(ordered_map(_validate_chunk, chunks, pool, 2 * jobs))
+
+
+def _validate_chunk(chunk: list[tuple[str, bytes]]) -> ValidationResult:
+    letters = {lid: list(ox.parse(data, format=ox.RdfFormat.N_QUADS)) for lid, data in chunk}
+    result = validate_quads(q for quads in letters.values() for q in quads)
+    found = by_letter(result.violations, letters)
+    return ValidationResult(_sorted(v for violations in found.values() for v in violations), result.report)
 
 
 def merge(results: Iterable[ValidationResult]) -> ValidationResult:

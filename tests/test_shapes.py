@@ -391,3 +391,32 @@ def test_build_rejects_a_letter_that_breaks_a_shape(tmp_path):
     unchecked = runner.invoke(app, ["build", str(tmp_path / "old.txt"), "--no-validate",
                                     "--store", str(tmp_path / "t")])
     assert unchecked.exit_code == 0
+
+
+def test_kg_validate_checks_a_store_in_chunks_and_processes_and_names_each_letter(tmp_path):
+    """28 letters: two chunks of pyshacl calls. Two letters broken in the store, in either chunk, and
+    a medication they share with others: each result under its letter, whatever the processes."""
+    from kg import iris
+
+    store_dir = tmp_path / "s"
+    with Store(store_dir) as store:
+        assert build([LETTERS], store, validate=False).ok
+        lids = store.letter_ids()
+        broken = [lids[0], lids[-1]]
+        for lid in broken:
+            store._store.update(f"""DELETE {{ GRAPH ?g {{ ?w <{IMR.age}> ?a }} }}
+                INSERT {{ GRAPH ?g {{ ?w <{IMR.age}> 430 }} }}
+                WHERE {{ GRAPH ?g {{ ?w <{IMR.age}> ?a }} FILTER(?g = {iris.letter_graph(lid)}) }}""")
+        [row] = store.query(f"""SELECT ?m (GROUP_CONCAT(DISTINCT ?id) AS ?ids) WHERE {{
+            GRAPH ?g {{ ?r <{IMR.medication}> ?m . ?l <http://purl.org/dc/terms/identifier> ?id }} }}
+            GROUP BY ?m HAVING (COUNT(DISTINCT ?g) = 2) ORDER BY ?m LIMIT 1""")
+        label = "<http://www.w3.org/2004/02/skos/core#prefLabel>"
+        store._store.update(f"DELETE WHERE {{ GRAPH ?v {{ {row['m']} {label} ?x }} }}")
+    sharing = sorted(row["ids"].value.split())
+    reports = [runner.invoke(app, ["validate", "--store", str(store_dir), "-f", "json", "-j", jobs])
+               for jobs in ("1", "2")]
+    assert [r.exit_code for r in reports] == [1, 1]
+    assert reports[0].stdout == reports[1].stdout
+    results = json.loads(reports[0].stdout)["results"]
+    assert sorted((r["letter"], r["shape"]) for r in results) == sorted(
+        [(lid, "s:InjuredWorker-age") for lid in broken] + [(lid, "s:Medication-prefLabel") for lid in sharing])
