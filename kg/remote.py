@@ -8,6 +8,7 @@ their quads), which both servers apply atomically.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO
@@ -32,6 +33,7 @@ from kg.store import (
     Batch,
     LetterGraph,
     _prefixes,
+    in_dump,
     manifest_entries,
     manifest_entry,
     quad_data,
@@ -161,12 +163,15 @@ class RemoteStore:
         return with_vocabulary(self._graph(iris.letter_graph(letter_id)), fetch)
 
     def dump(self, out: IO[bytes], fmt: str) -> None:
-        quads = list(self.quads())
-        if fmt in QUAD_FORMATS:
-            ox.serialize(quads, out, DUMP_FORMATS[fmt], prefixes=_prefixes())
-            return
-        triples = {ox.Triple(q.subject, q.predicate, q.object) for q in quads}
-        ox.serialize(triples, out, DUMP_FORMATS[fmt], prefixes=_prefixes())
+        """As `Store.dump`, streamed from the server's whole dataset (Graph Store Protocol)."""
+        with self._http.stream("GET", self._gsp, headers={"accept": "application/n-quads"}) as r:
+            r.raise_for_status()
+            quads = ox.parse(_Reader(r.iter_bytes()), format=ox.RdfFormat.N_QUADS)
+            if fmt in QUAD_FORMATS:
+                ox.serialize(quads, out, DUMP_FORMATS[fmt], prefixes=_prefixes())
+            else:
+                triples = (q.triple for q in quads if in_dump(q.graph_name))
+                ox.serialize(triples, out, DUMP_FORMATS[fmt], prefixes=_prefixes())
 
     # ------------------------------------------------------------------ writing
 
@@ -298,3 +303,25 @@ def _unlist(letter_id: str) -> list[str]:
     return [f"DELETE WHERE {{ GRAPH {manifest} {{ {iris.letter(letter_id)} ?p ?o }} }}",
             f"DELETE DATA {{ GRAPH {manifest} {{ {manifest_entry(graph).triple} }} }}",
             f"DROP SILENT GRAPH {graph}"]
+
+
+class _Reader(io.RawIOBase):
+    """A response body read as it arrives, as the file pyoxigraph's parser reads."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self._chunks = chunks
+        self._left = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        while not self._left:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._left = chunk
+        n = min(len(buffer), len(self._left))
+        buffer[:n] = self._left[:n]
+        self._left = self._left[n:]
+        return n

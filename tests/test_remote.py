@@ -13,12 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pyoxigraph as ox
 import pytest
 from typer.testing import CliRunner
 
 from kg.cli import app
 from kg.kept import kept_queries
-from kg.store import open_store
+from kg.store import DUMP_FORMATS, open_store
 
 from .conftest import LETTERS, same_as_direct
 
@@ -80,6 +81,14 @@ def test_named_query_validate_dump_and_remove(remote, tmp_path):
     out = tmp_path / "d.nq"
     assert runner.invoke(app, ["dump", "-f", "nq", "-o", str(out), "--store", remote]).exit_code == 0
     assert out.read_text().count("/graph/letter/000_ed7318db5454d5ef>") > 100
+    local = str(tmp_path / "local")
+    assert runner.invoke(app, ["build", *GOLD, "--store", local]).exit_code == 0
+    for fmt in ("ttl", "jsonld"):  # the knowledge graph as triples: the same from either store
+        dumps = [tmp_path / f"{where}.{fmt}" for where in ("remote", "local")]
+        for store, dump in zip((remote, local), dumps, strict=True):
+            assert runner.invoke(app, ["dump", "-f", fmt, "-o", str(dump), "--store", store]).exit_code == 0
+        remote_triples, local_triples = (set(ox.parse(path=str(d), format=DUMP_FORMATS[fmt])) for d in dumps)
+        assert remote_triples == local_triples and len(local_triples) > 1000
     assert runner.invoke(app, ["remove", "004_cb07c567c7678ea3", "--store", remote]).exit_code == 0
     assert "letters: 3" in runner.invoke(app, ["stats", "--store", remote]).stdout
     with open_store(remote) as kg_store:

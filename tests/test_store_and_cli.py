@@ -558,3 +558,18 @@ def test_the_extractor_fingerprint_covers_what_makes_a_letter_s_graph_counts_and
     assert {"graph.py", "iris.py", "decisions.py", "medications.py", "drugs.json", "imr-shapes.ttl",
             "summaries.py", "tally.py", "kept.py", "medication.rq", "decisions.rq", "cases.rq"} <= names
     assert not {"kept_index.py", "answer.py", "store.py"} & names  # reading or storing changes no letter
+
+
+@pytest.mark.parametrize("fmt", ["ttl", "nt", "jsonld"])
+def test_a_triple_dump_is_the_knowledge_graph_without_the_store_s_bookkeeping(gold_store, tmp_path, fmt):
+    out = tmp_path / f"dump.{fmt}"
+    assert runner.invoke(app, ["dump", "-f", fmt, "-o", str(out), "--store", str(gold_store)]).exit_code == 0
+    dumped = {q.triple for q in ox.parse(path=str(out), format=DUMP_FORMATS[fmt])}
+    store = Store(gold_store, read_only=True)
+    graphs = [iris.ONTOLOGY_GRAPH, iris.VOCABULARY_GRAPH, *(iris.letter_graph(lid) for lid in store.letter_ids())]
+    expected = {q.triple for g in graphs for q in store._store.quads_for_pattern(None, None, None, g)}
+    assert dumped == expected
+    predicates = {t.predicate.value for t in dumped}
+    assert "https://w3id.org/imr-kg/ontology#extractionKey" not in predicates  # the manifest's
+    assert not any(t.subject.value.startswith(iris.TALLY_GRAPH.value) for t in dumped)
+    assert len(store._store) > len(dumped) > 1000  # the bookkeeping is in the store, and only there
