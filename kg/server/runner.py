@@ -144,7 +144,8 @@ class QueryRunner:
         if stamp != self._stamp:
             with self._lock:
                 if stamp != self._stamp:
-                    self._replace(self._open())
+                    on_disk = self._disk_state()
+                    self._replace(self._open(), on_disk)
                     self._stamp = stamp
         elif self._on_disk is not None and time.monotonic() >= self._next_look:
             self._look_at_disk()
@@ -169,11 +170,11 @@ class QueryRunner:
             if fresh.being_written() and not broken:
                 self._next_look += LOOK_DURING_A_WRITE - LOOK_EVERY
                 return  # the old handle still sees the last complete state
-            self._replace(fresh)
-            self._on_disk = on_disk
+            self._replace(fresh, on_disk)
 
-    def _replace(self, store: Any) -> None:
-        self._store = store
+    def _replace(self, store: Any, on_disk: frozenset[tuple[str, int, int]] | None) -> None:
+        """A fresh handle, and the store's files as they were just before it was opened."""
+        self._store, self._on_disk = store, on_disk
         self._generation += 1
 
     async def ask(self, request: dict[str, Any], timeout: float | None = None) -> Answer:
