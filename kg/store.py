@@ -36,6 +36,8 @@ def in_dump(graph: ox.NamedNode | ox.DefaultGraph) -> bool:
     each."""
     return graph in (iris.ONTOLOGY_GRAPH, iris.VOCABULARY_GRAPH) or (
         isinstance(graph, ox.NamedNode) and iris.letter_graph_id(graph) is not None)
+
+
 T = TypeVar("T")
 LETTER_GRAPH = imr("LetterGraph")
 REJECTED_FILE = imr("RejectedFile")

@@ -212,7 +212,8 @@ def validate_letters(letters: Iterable[tuple[str, list[ox.Quad]]], jobs: int = 1
     chunks = ([(lid, ox.serialize(quads, format=ox.RdfFormat.N_QUADS)) for lid, quads in chunk]
               for chunk in chunked(letters, CHUNK_SIZE))
     with ProcessPoolExecutor(jobs) if jobs > 1 else nullcontext() as pool:
-        return merge(ordered_map(_validate_chunk, chunks, pool, 2 * jobs))
+        merged = merge(ordered_map(_validate_chunk, chunks, pool, 2 * jobs))
+    return ValidationResult(_sorted(merged.violations), merged.report)  # one group per letter in a report
 
 
 def _validate_chunk(chunk: list[tuple[str, bytes]]) -> ValidationResult:
