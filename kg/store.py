@@ -351,7 +351,7 @@ class Store:
     def letter_decision_counts(self) -> dict[str, int]:
         """letter id -> number of decisions: from the index the last write left, or else from every
         letter's tallies in the manifest (~10 s at 100k letters)."""
-        index = None if WRITING_MARK in self._store else self._index(DECISION_COUNTS)
+        index = None if self.being_written() else self._index(DECISION_COUNTS)
         return self._counts_from_tallies() if index is None else json.loads(index)  # type: ignore[no-any-return]
 
     def _counts_from_tallies(self) -> dict[str, int]:
@@ -406,7 +406,7 @@ class Store:
     def kept(self, name: str) -> kept_tables.Table:
         """Every letter's kept rows of per-letter query `name`: from its index, or (while a write
         goes on, or after one was interrupted) from each letter's manifest entry."""
-        count = None if WRITING_MARK in self._store else self._kept_indexes.rows(name)  # None: no index
+        count = None if self.being_written() else self._kept_indexes.rows(name)  # None: no index
         if count is None:
             return kept_tables.Table.of_letters(name, self.kept_rows(name).items())
         return kept_tables.Table(name, lambda: self._kept_indexes.runs(name, "json") or (), count)
@@ -415,13 +415,13 @@ class Store:
         """Whether the store's kept-row indexes were written in another format (by another version
         of kg) than this code reads: whole tables are then read letter by letter until the next
         write makes them again."""
-        return (self.tallies_complete() and WRITING_MARK not in self._store and not self._kept_indexes.current()
+        return (self.tallies_complete() and not self.being_written() and not self._kept_indexes.current()
                 and next(self._manifest(None, SHA256), None) is not None)
 
     def kept_bindings(self, name: str) -> Iterator[str]:
         """`kept(name)` as SPARQL JSON bindings, each followed by a comma, a chunk of its index of
         that form at a time, if there is one."""
-        runs = None if WRITING_MARK in self._store else self._kept_indexes.runs(name, "srj")
+        runs = None if self.being_written() else self._kept_indexes.runs(name, "srj")
         return self.kept(name).bindings() if runs is None else runs
 
     def kept_csv(self, name: str) -> str:
@@ -432,12 +432,12 @@ class Store:
     def _kept_whole(self, name: str, form: str) -> str | None:
         """Every letter's block of an index of all letters, unless a write is going on or was
         interrupted."""
-        return None if WRITING_MARK in self._store else self._kept_indexes.whole(name, form)
+        return None if self.being_written() else self._kept_indexes.whole(name, form)
 
     def kept_by_value(self, name: str, value: ox.NamedNode | ox.Literal) -> kept_tables.Table | None:
         """The kept rows of a `kept.by_value` query whose column holds `value`, from their index;
         None while there is none (the query answers then)."""
-        if WRITING_MARK in self._store:  # a write is going on or was interrupted
+        if self.being_written():  # a write is going on or was interrupted
             return None
         rows = self._kept_indexes.of_value(name, kept.value_key(value))
         return None if rows is None else kept_tables.Table.of_text(name, rows)
@@ -445,7 +445,7 @@ class Store:
     def kept_values(self, name: str) -> list[str] | None:
         """The index keys of the values of a `kept.by_value` query; None while there are no
         indexes."""
-        return None if WRITING_MARK in self._store else self._kept_indexes.values(name)
+        return None if self.being_written() else self._kept_indexes.values(name)
 
     def being_written(self) -> bool:
         """A write is going on (or was interrupted): the kept-row indexes are not up to date."""
@@ -499,7 +499,7 @@ class Store:
         if next(self._manifest(None, SHA256), None) is None and next(self._listed_graphs(), None):
             # a manifest from before it kept the hashes: add them
             self._store.extend([q for g in self._listed() for q in self._legacy_entries(g)])
-        if WRITING_MARK not in self._store:
+        if not self.being_written():
             return []
         self._drop_letter_indexes()  # the interrupted write changed letters they do not show
         listed = self._listed()
