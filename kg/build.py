@@ -20,6 +20,7 @@ import pyoxigraph as ox
 from kg import summaries
 from kg.extractor import extraction_key
 from kg.graph import iter_vocabulary_quads, letter_quads
+from kg.memory import collector_paused
 from kg.parallel import CHUNK_SIZE, chunked, ordered_map
 from kg.record import LetterRecord, letter_id_of
 from kg.sources import KnownHashes, collect_inputs, hashing
@@ -171,8 +172,13 @@ def _validated(items: list[_Good | Parsed]) -> list[_Good | Parsed]:
 
 def _parse_chunk(chunk: tuple[list[str], bool]) -> list[Parsed]:
     files, validate = chunk
-    items = [_parse(f) for f in files]
-    return _accepted(_validated(items) if validate else items)
+    # pyshacl leaves ~27k objects a chunk in cycles (its shapes, its graphs, the report).
+    # They are collected once at the chunk's end, not by a collector that walks all the chunk's
+    # young objects every 700 new ones: a chunk checked with SHACL in 8-12% less time, peak
+    # memory no higher (1,600 letters in process, two runs each).
+    with collector_paused(collect_after=True):
+        items = [_parse(f) for f in files]
+        return _accepted(_validated(items) if validate else items)
 
 
 def _parsed(files: list[str], pool: ProcessPoolExecutor | None, jobs: int, validate: bool) -> Iterator[Parsed]:

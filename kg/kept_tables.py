@@ -4,17 +4,17 @@ some words, as encoded rows or as terms. Query-time code only: nothing here is w
 
 from __future__ import annotations
 
-import gc
 import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from functools import cache, wraps
-from typing import Any, ParamSpec, TypeVar
+from functools import cache
+from typing import Any
 
 import pyoxigraph as ox
 
 from kg.kept import Kept, columns, encoded, kept_queries, sparql_columns, term
 from kg.kept_index import binding_text, block, cells_of, csv_lines
+from kg.memory import without_gc
 from kg.queries import NamedQuery, SelectResult, TooManyRows
 
 
@@ -33,27 +33,7 @@ def values_containing(keys: Iterable[str], words: str) -> list[ox.NamedNode | ox
     return [v for v in found if isinstance(v, ox.Literal) and needle in v.value]
 
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def _without_gc(make: Callable[P, R]) -> Callable[P, R]:
-    """Run `make` with the cyclic garbage collector paused. Decoding kept rows makes millions of
-    lists and terms, all kept, in no cycle: the collector walked them again and again (the whole
-    `decisions` table at 100k as terms: 5.8 s, 2.0 s without it)."""
-    @wraps(make)
-    def paused(*args: P.args, **kwargs: P.kwargs) -> R:
-        enabled = gc.isenabled()
-        gc.disable()
-        try:
-            return make(*args, **kwargs)
-        finally:
-            if enabled:
-                gc.enable()
-    return paused
-
-
-@_without_gc
+@without_gc
 def rows_with_words(query: NamedQuery, words: ox.NamedNode | ox.Literal, tables: Iterable[Table],
                     max_rows: int | None = None) -> tuple[list[str], list[list[Any]]]:
     """The columns and encoded rows of a `words-in` query (cases-by-diagnosis) from the kept rows
@@ -71,7 +51,7 @@ def rows_with_words(query: NamedQuery, words: ox.NamedNode | ox.Literal, tables:
     return names, [[row[at[c]] if c in at else word for c in names] for row in rows]
 
 
-@_without_gc
+@without_gc
 def solutions_of(names: list[str], rows: Iterable[list[Any]]) -> SelectResult:
     """Encoded rows as typed terms."""
     return SelectResult(names, [[term(c) for c in row] for row in rows])
@@ -120,7 +100,7 @@ class Table:
             if run:
                 yield json.loads("[" + run[:-1] + "]")
 
-    @_without_gc
+    @without_gc
     def rows(self) -> list[list[Any]]:
         """The rows, encoded."""
         return [row for batch in self.batches() for row in batch]
@@ -149,7 +129,7 @@ class Table:
         """The rows as CSV lines (no header), as `kg table` prints them."""
         return csv_lines(self.cells())
 
-    @_without_gc
+    @without_gc
     def solutions(self, max_rows: int | None = None) -> SelectResult:
         """The rows as typed terms (TooManyRows if there are more than `max_rows`, before any term
         is made, as soon as the count or the runs read show it)."""
