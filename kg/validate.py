@@ -116,12 +116,20 @@ def _term(term: ox.NamedNode | ox.BlankNode | ox.Literal) -> rdflib.term.Node:
 
 def to_rdflib(quads: Iterable[ox.Quad]) -> rdflib.Graph:
     """Quads (any graphs) as one rdflib graph of triples, converted term by term (parsing N-Triples
-    back would cost several times more)."""
+    back would cost several times more), each term once, straight into the graph's store (what
+    `Graph.add` adds is checks of the terms' types)."""
     g = rdflib.Graph()
-    cache: dict[object, rdflib.term.Node] = {}
+    add = g.store.add
+    terms: dict[object, rdflib.term.Node] = {}
+
+    def term(t: ox.NamedNode | ox.BlankNode | ox.Literal) -> rdflib.term.Node:
+        found = terms.get(t)
+        if found is None:
+            found = terms[t] = _term(t)
+        return found
+
     for q in quads:
-        s, p, o = (cache.get(t) or cache.setdefault(t, _term(t)) for t in (q.subject, q.predicate, q.object))
-        g.add((s, p, o))
+        add((term(q.subject), term(q.predicate), term(q.object)), g, False)
     return g
 
 
