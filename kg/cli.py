@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from kg.remote import RemoteStore
 
 app = typer.Typer(help="Build and query a knowledge graph of California IMR determination letters.",
-                  no_args_is_help=True, add_completion=False)
+                  no_args_is_help=True, add_completion=False,
+                  rich_markup_mode="markdown")  # reflows docstrings, as `kg --help` lists them
 err = Console(stderr=True, soft_wrap=True)
 
 StoreOption = Annotated[str, typer.Option("--store", help="Directory of the embedded store, or the URL of a "

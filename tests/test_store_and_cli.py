@@ -291,6 +291,13 @@ def test_every_command_has_help(command):
     assert len(result.stdout.strip()) > 40
 
 
+def test_the_command_list_gives_each_summary_as_one_paragraph():
+    """A docstring's line breaks are the source's, not the reader's: `kg --help` reflows them."""
+    result = runner.invoke(app, ["--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    assert "Exit 0 if every letter was accepted, 1 if any was rejected, 2 on a usage error." in result.stdout
+
+
 def test_interrupted_build_leaves_whole_letters(tmp_path):
     """Kill `kg build` mid-way: after the repair the next build starts with, every letter in the
     store has all of its quads and the rest are absent."""
