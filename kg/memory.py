@@ -7,7 +7,7 @@ store was closed; with two arenas it peaked at 526 MB, and trimming after the cl
 to 83 MB, so that compacting the store afterwards took 136 MB rather than 495 MB.
 
 Both calls do nothing where the C library is not glibc; a MALLOC_ARENA_MAX set by the user wins.
-And when Python's cyclic garbage collector is kept out of work that makes many objects.
+`collector_paused` keeps Python's cyclic garbage collector out of work that makes many objects.
 """
 
 from __future__ import annotations
