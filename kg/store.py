@@ -56,6 +56,12 @@ FLUSH_EVERY = 2000
 # writes ~690 MB, and the writer peaked at 601-676 MB without a flush, 473 MB flushing every 32 MB
 # (every 8 MB: 439 MB, but 1.5x the time).
 FLUSH_INDEX_BYTES = 32_000_000
+# An index longer than this is saved as numbered parts, each a literal of its own: RDF parsers
+# bound one term's size (pyoxigraph's N-Quads parser at 16 MiB), and at 100k letters the files'
+# hashes alone were 16.8 MB, so `kg dump -f nq` wrote a file that Oxigraph could not load. A part
+# of 1M characters stays under 16 MiB however its characters are escaped.
+INDEX_PART_CHARS = 1_000_000
+INDEX_PART = imr("indexPart")  # the datatype of a part: "NUMBER/COUNT:" and its characters
 # At each of those flushes a write also closes RocksDB and opens it again (`release_memory`).
 
 
@@ -95,6 +101,32 @@ class Batch:
 
     def __len__(self) -> int:
         return len(self.letters) + len(self.relisted) + len(self.rejected)
+
+
+def index_parts(value: str, size: int | None = None) -> list[ox.Literal]:
+    """`value` as one plain literal, or as parts of at most `size` characters if it is longer."""
+    size = size or INDEX_PART_CHARS
+    if len(value) <= size:
+        return [ox.Literal(value)]
+    count = -(-len(value) // size)
+    return [ox.Literal(f"{n}/{count}:{value[n * size:(n + 1) * size]}", datatype=INDEX_PART)
+            for n in range(count)]
+
+
+def joined_parts(parts: list[str]) -> str | None:
+    """The value that `index_parts` split, or None if any part is missing or foreign."""
+    found: dict[int, str] = {}
+    counts: set[str] = set()
+    for part in parts:
+        head, sep, body = part.partition(":")
+        number, _, count = head.partition("/")
+        if not (sep and number.isdigit() and count.isdigit()):
+            return None
+        found[int(number)] = body
+        counts.add(count)
+    if len(counts) != 1 or sorted(found) != list(range(int(counts.pop()))):
+        return None
+    return "".join(found[n] for n in sorted(found))
 
 
 def manifest_entry(graph: ox.NamedNode) -> ox.Quad:
@@ -239,13 +271,18 @@ class Store:
         self._save_index(FILE_HASHES, encoded)
 
     def _index(self, predicate: ox.NamedNode) -> str | None:
-        """The value of a manifest literal that holds an index (one value for the whole store)."""
-        quad = next(self._manifest(iris.MANIFEST_GRAPH, predicate), None)
-        return None if quad is None else quad.object.value
+        """The value of a manifest literal that holds an index (one value for the whole store),
+        joined from its parts if it was saved in parts; None if it is absent or a part is missing
+        (every index is a cache that the store can do without)."""
+        quads = list(self._manifest(iris.MANIFEST_GRAPH, predicate))
+        if len(quads) == 1 and quads[0].object.datatype != INDEX_PART:  # type: ignore[union-attr]
+            return quads[0].object.value
+        return joined_parts([q.object.value for q in quads])
 
     def _save_index(self, predicate: ox.NamedNode, value: str) -> None:
         self._drop_index(predicate)
-        self._store.add(ox.Quad(iris.MANIFEST_GRAPH, predicate, ox.Literal(value), iris.MANIFEST_GRAPH))
+        self._store.extend(ox.Quad(iris.MANIFEST_GRAPH, predicate, part, iris.MANIFEST_GRAPH)
+                           for part in index_parts(value))
         self._unflushed_bytes += len(value)
         if self._unflushed_bytes >= FLUSH_INDEX_BYTES:
             self.release_memory()

@@ -580,3 +580,49 @@ def test_a_triple_dump_is_the_knowledge_graph_without_the_store_s_bookkeeping(go
     assert "https://w3id.org/imr-kg/ontology#extractionKey" not in predicates  # the manifest's
     assert not any(t.subject.value.startswith(iris.TALLY_GRAPH.value) for t in dumped)
     assert len(store._store) > len(dumped) > 1000  # the bookkeeping is in the store, and only there
+
+
+# ---------------------------------------------------------------- indexes longer than a parser takes
+
+def test_an_index_longer_than_a_part_is_saved_in_parts_and_read_whole(tmp_path, monkeypatch):
+    from kg import store as store_module
+
+    monkeypatch.setattr(store_module, "INDEX_PART_CHARS", 10)
+    value = '{"files":{"a.txt":[1,2,"' + "f" * 40 + '"]}}'
+    with Store(tmp_path / "s") as st:
+        st.save_file_hashes(value)
+        saved = list(st._store.quads_for_pattern(iris.MANIFEST_GRAPH, store_module.FILE_HASHES, None))
+        assert len(saved) == 7 and all(len(q.object.value) <= len("6/7:") + 10 for q in saved)
+        assert st.file_hashes() == value
+        st.save_file_hashes("{}")  # a short value replaces every part
+        assert st.file_hashes() == "{}"
+        assert len(list(st._store.quads_for_pattern(iris.MANIFEST_GRAPH, store_module.FILE_HASHES, None))) == 1
+
+
+def test_an_index_with_a_part_missing_reads_as_absent_and_a_store_from_before_parts_reads_as_before(tmp_path):
+    from kg.store import FILE_HASHES, index_parts, joined_parts
+
+    parts = [p.value for p in index_parts("abcdefghij" * 3, size=10)]
+    assert parts == ["0/3:abcdefghij", "1/3:abcdefghij", "2/3:abcdefghij"]
+    assert joined_parts(parts[::-1]) == "abcdefghij" * 3
+    assert joined_parts(parts[:2]) is None and joined_parts([*parts, "3/4:x"]) is None and joined_parts([]) is None
+    with Store(tmp_path / "s") as st:  # one plain literal, as every store before parts has it
+        st._store.add(ox.Quad(iris.MANIFEST_GRAPH, FILE_HASHES, ox.Literal("1/2:{}"), iris.MANIFEST_GRAPH))
+        assert st.file_hashes() == "1/2:{}"
+
+
+def test_a_quad_dump_of_a_store_with_a_17_mb_index_loads_back_into_oxigraph(tmp_path):
+    """At 100k letters the files' hashes were one 16.8 MB literal, over the 16 MiB that
+    pyoxigraph's N-Quads parser takes for one term: `kg dump -f nq` wrote a file it could not load."""
+    files = (f'"/corpus/{n:07d}.txt":[3050,1795772418,"{n:064x}"]' for n in range(170_000))
+    value = '{"files":{' + ",".join(files) + "}}"
+    assert len(value) > 16 * 2**20
+    with Store(tmp_path / "s") as st:
+        st.save_file_hashes(value)
+    assert runner.invoke(app, ["dump", "-f", "nq", "-o", str(tmp_path / "all.nq"),
+                               "--store", str(tmp_path / "s")]).exit_code == 0
+    loaded = ox.Store(str(tmp_path / "loaded"))
+    loaded.bulk_load(path=str(tmp_path / "all.nq"), format=ox.RdfFormat.N_QUADS)
+    del loaded
+    with Store(tmp_path / "loaded") as st:
+        assert st.file_hashes() == value
