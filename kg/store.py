@@ -56,13 +56,14 @@ FLUSH_EVERY = 2000
 # writes ~690 MB, and the writer peaked at 601-676 MB without a flush, 473 MB flushing every 32 MB
 # (every 8 MB: 439 MB, but 1.5x the time).
 FLUSH_INDEX_BYTES = 32_000_000
+# At each of those flushes a write also closes RocksDB and opens it again (`release_memory`).
+
 # An index longer than this is saved as numbered parts, each a literal of its own: RDF parsers
 # bound one term's size (pyoxigraph's N-Quads parser at 16 MiB), and at 100k letters the files'
 # hashes alone were 16.8 MB, so `kg dump -f nq` wrote a file that Oxigraph could not load. A part
 # of 1M characters stays under 16 MiB however its characters are escaped.
 INDEX_PART_CHARS = 1_000_000
 INDEX_PART = imr("indexPart")  # the datatype of a part: "NUMBER/COUNT:" and its characters
-# At each of those flushes a write also closes RocksDB and opens it again (`release_memory`).
 
 
 @dataclass(frozen=True)
