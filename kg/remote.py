@@ -98,7 +98,7 @@ class RemoteStore:
         r = self._http.post(self.url + "/query", data={"query": sparql, **params},
                             headers={"accept": "application/sparql-results+json, application/n-triples;q=0.9"})
         if r.status_code == 400:
-            raise SyntaxError(r.text.strip())
+            raise SyntaxError(f"the server at {self.url} refused it: {r.text.strip()}")
         r.raise_for_status()
         if r.headers.get("content-type", "").startswith("application/n-triples"):
             return iter(ox.parse(r.content, format=ox.RdfFormat.N_TRIPLES))
