@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,12 @@ FIXTURES = Path(__file__).parent / "fixtures"
 LETTERS = FIXTURES / "letters"
 GOLD = json.loads((FIXTURES / "gold_seen.json").read_text())["letters"]
 ALL_LETTERS = sorted(LETTERS.glob("*.txt"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ from kg.cli import app
 from kg.kept import kept_queries
 from kg.store import DUMP_FORMATS, open_store
 
-from .conftest import LETTERS, same_as_direct
+from .conftest import LETTERS, free_port, same_as_direct
 
 OXIGRAPH = shutil.which("oxigraph") or str(Path(sys.executable).parent / "oxigraph")
 # Debian's libapache-jena-java (Jena 4.5) and what it needs; Fuseki itself is not packaged there.
@@ -36,12 +35,6 @@ JENA_JARS = ["jena-arq", "jena-base", "jena-core", "jena-dboe-base", "jena-dboe-
 ARQ_SERVER = Path(__file__).parent / "jena" / "ArqServer.java"
 runner = CliRunner()
 GOLD = [str(p) for p in sorted(LETTERS.glob("0*.txt"))]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _serving(proc: subprocess.Popen[bytes], url: str) -> Iterator[str]:
@@ -65,7 +58,7 @@ def _serving(proc: subprocess.Popen[bytes], url: str) -> Iterator[str]:
 def oxigraph_server(tmp_path_factory) -> Iterator[str]:
     if not Path(OXIGRAPH).exists():
         pytest.skip("the oxigraph server (pip package `oxigraph`) is not installed")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([OXIGRAPH, "serve", "--location", str(tmp_path_factory.mktemp("oxi")),
                              "--bind", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     yield from _serving(proc, f"http://127.0.0.1:{port}")
@@ -98,7 +91,7 @@ def jena_server(tmp_path_factory) -> Iterator[str]:
     classpath = ":".join([*map(str, jars), str(classes)])
     subprocess.run(["javac", "-d", str(classes), "-cp", classpath, str(ARQ_SERVER)], check=True)
     _xerces_messages(JAVA_LIBS / "jena-core.jar", classes)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(["java", "-cp", classpath, "ArqServer", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     yield from _serving(proc, f"http://127.0.0.1:{port}/ds")
@@ -165,6 +158,40 @@ def test_named_query_validate_dump_and_remove(remote, tmp_path):
     assert "letters: 3" in runner.invoke(app, ["stats", "--store", remote]).stdout
     with open_store(remote) as kg_store:
         same_as_direct(kg_store, lateral=_lateral(remote))
+
+
+def test_kg_serve_answers_from_the_server_as_from_the_embedded_store(remote, tmp_path):
+    """`kg serve --store URL`: SPARQL, GraphQL, the named queries and the letter pages, over HTTP."""
+    local = str(tmp_path / "local")
+    assert runner.invoke(app, ["build", *GOLD, "--store", local]).exit_code == 0
+    assert runner.invoke(app, ["build", *GOLD, "--store", remote]).exit_code == 0
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", remote, "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                if httpx.get(base + "/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        count = httpx.post(base + "/sparql", data={"query": "SELECT (COUNT(?d) AS ?n) WHERE { ?d a "
+                                                  "<https://w3id.org/imr-kg/ontology#Decision> }"},
+                           headers={"accept": "application/sparql-results+json"}).json()
+        assert count["results"]["bindings"][0]["n"]["value"] == "9"
+        graphql = httpx.post(base + "/graphql", json={"query": "{ decisions(limit: 20) { total items { outcome } } }"})
+        assert graphql.json()["data"]["decisions"] == {"total": 9, "items": [{"outcome": "Upheld"}] * 9}
+        for name in ("decisions", "cases", "cases-by-age-band-and-sex", "time-injury-to-review"):
+            served = httpx.get(f"{base}/queries/{name}", params={"format": "csv"})
+            assert served.status_code == 200, (name, served.text)
+            here = runner.invoke(app, ["query", name, "-f", "csv", "--store", local])
+            assert served.text.replace("\r\n", "\n") == here.stdout.replace("\r\n", "\n"), name
+        page = httpx.get(f"{base}/letters/000_ed7318db5454d5ef")
+        assert page.status_code == 200 and "Soma tablets 350mg" in page.text
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 @pytest.mark.parametrize("kind", ["embedded", *SERVERS])

@@ -8,7 +8,6 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -27,14 +26,10 @@ from kg.resources import samples_dir
 from kg.server.graphql import PREFIXES, GroupBy, outcome_counts_query
 from kg.store import Store
 
+from .conftest import free_port
+
 IMR = "https://w3id.org/imr-kg/ontology#"
 COUNT_DECISIONS = f"SELECT (COUNT(?d) AS ?n) WHERE {{ ?d a <{IMR}Decision> }}"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +38,7 @@ def served(tmp_path_factory) -> Iterator[tuple[str, subprocess.Popen]]:
     store_dir = tmp_path_factory.mktemp("serve") / "store"
     with Store(store_dir) as store:
         assert build([samples_dir()], store).ok
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", str(store_dir), "--port", str(port),
                              "--timeout", "2", "--max-rows", "5000"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -403,7 +398,7 @@ def test_updates_only_when_allowed_and_with_the_token(tmp_path):
     store_dir = tmp_path / "store"
     with Store(store_dir) as store:
         assert build([Path(__file__).parent / "fixtures" / "letters" / "000_ed7318db5454d5ef.txt"], store).ok
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", str(store_dir), "--port", str(port),
                              "--allow-update", "--workers", "2"], env={**os.environ, "KG_TOKEN": "s3cret"},
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -443,7 +438,7 @@ def test_allow_update_without_a_token_is_a_usage_error(tmp_path):
 
 
 def _start(store_dir: Path, *extra: str) -> tuple[str, subprocess.Popen]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", str(store_dir), "--port", str(port),
                              *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
