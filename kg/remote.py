@@ -9,6 +9,7 @@ their quads), which both servers apply atomically.
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import IO
@@ -84,12 +85,10 @@ class RemoteStore:
     # ------------------------------------------------------------------ reading
 
     def query(self, sparql: str, **kwargs: object) -> ox.QuerySolutions | ox.QueryBoolean | Iterator[ox.Triple]:
-        """Run a query on the server; parameters given as `substitutions` are sent as a trailing VALUES
-        block built from typed terms, never pasted user text."""
-        subs: dict[ox.Variable, object] = kwargs.get("substitutions") or {}  # type: ignore[assignment]
+        """Run a query on the server, with any `substitutions` bound in it (`with_values`)."""
+        subs: dict[ox.Variable, ox.NamedNode | ox.Literal] = kwargs.get("substitutions") or {}  # type: ignore[assignment]
         if subs:
-            names = " ".join(f"?{v.value}" for v in subs)
-            sparql += f"\nVALUES ({names}) {{ ({' '.join(str(t) for t in subs.values())}) }}"
+            sparql = with_values(sparql, subs)
         params: dict[str, object] = {}
         if kwargs.get("default_graph"):
             params["default-graph-uri"] = [g.value for g in kwargs["default_graph"]]  # type: ignore[union-attr]
@@ -290,6 +289,28 @@ class RemoteStore:
             quads += [ox.Quad(t.subject, t.predicate, t.object, iris.ONTOLOGY_GRAPH)
                       for t in ox.parse(path=str(path), format=ox.RdfFormat.TURTLE)]
         self._update([f"DROP SILENT GRAPH {iris.ONTOLOGY_GRAPH}", *quad_data("INSERT", quads)])
+
+
+# The start of a WHERE clause's group (or an ASK's), unless a subquery is all of it (it has a WHERE
+# of its own).
+_WHERE_GROUP = re.compile(r"\b(?:WHERE|ASK)\s*\{(?!\s*SELECT\b)", re.IGNORECASE)
+
+
+def with_values(sparql: str, substitutions: dict[ox.Variable, ox.NamedNode | ox.Literal]) -> str:
+    """The query with its parameters bound, as pyoxigraph's `substitutions` bind them in the embedded
+    store, for a server that takes none: a one-row VALUES block (typed terms, never pasted user text)
+    opens every WHERE group, so that a subquery or a FILTER sees the value too (a VALUES block after
+    the query is joined last: a subquery that filters on the parameter would find nothing). A SELECT
+    or DESCRIBE without the WHERE keyword gets it after the query."""
+    names = " ".join(f"?{v.value}" for v in substitutions)
+    values = f"VALUES ({names}) {{ ({' '.join(str(t) for t in substitutions.values())}) }}"
+
+    def bind(m: re.Match[str]) -> str:
+        line = sparql[sparql.rfind("\n", 0, m.start()) + 1:m.start()]
+        return m.group(0) if line.lstrip().startswith("#") else f"{m.group(0)} {values}"
+
+    bound = _WHERE_GROUP.sub(bind, sparql)
+    return bound if bound != sparql else f"{sparql}\n{values}"
 
 
 def _by_letter(values: dict[str, str]) -> dict[str, str]:
