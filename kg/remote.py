@@ -180,7 +180,9 @@ class RemoteStore:
             if not update:
                 return
             update = " ;\n".join(update)
-        r = self._http.post(self.url + "/update", data={"update": update})
+        # the request body is the update itself: URL-encoding it as a form took 40% of a remote build
+        r = self._http.post(self.url + "/update", content=update.encode(),
+                            headers={"content-type": "application/sparql-update"})
         if r.status_code == 400:
             raise SyntaxError(r.text.strip())
         r.raise_for_status()
