@@ -18,7 +18,7 @@ from kg.answer import run, table_rows
 from kg.queries import QueryError, all_queries, named_query
 from kg.resources import samples_dir
 from kg.results import csv_result, json_result, render
-from kg.store import DUMP_FORMATS, Store, open_store
+from kg.store import DUMP_FORMATS, Store, StoreUnavailable, open_store
 
 if TYPE_CHECKING:
     from kg.build import BuildReport
@@ -41,12 +41,18 @@ def main() -> None:
     memory.cap_arenas()  # before any store starts its threads (see kg.memory)
 
 
-def _open(store: str) -> Store:
+def _opened(store: str, read_only: bool = False) -> Store:
+    """The store, or exit 2 with the reason it cannot be used (no store there, no server answering
+    at the URL, a server that kg's queries would read nothing from)."""
     try:
-        opened = open_store(store, read_only=True)
-    except FileNotFoundError as exc:
+        return open_store(store, read_only=read_only)  # type: ignore[return-value]
+    except (FileNotFoundError, StoreUnavailable) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
+
+
+def _open(store: str) -> Store:
+    opened = _opened(store, read_only=True)
     if isinstance(opened, Store) and opened.kept_indexes_outdated():
         err.print("[yellow]warning:[/yellow] this store's table indexes were written by another version of kg: "
                   "whole tables are read letter by letter (slower) until `kg build` makes them again "
@@ -115,13 +121,17 @@ def build(
     except FileNotFoundError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from exc
-    with open_store(store) as kg_store:
+    with _opened(store) as kg_store:
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=err, disable=not err.is_terminal) as progress:
             task = progress.add_task("parsing letters", total=len(files))
             bar = _BarSteps(progress, task)
-            report = build_files(files, kg_store, jobs=jobs or os.cpu_count() or 1, validate=validate,
-                                 on_letter=bar if err.is_terminal else _progress_lines(len(files)))
+            try:
+                report = build_files(files, kg_store, jobs=jobs or os.cpu_count() or 1, validate=validate,
+                                     on_letter=bar if err.is_terminal else _progress_lines(len(files)))
+            except StoreUnavailable as exc:  # found on its first write (kg.remote)
+                err.print(f"[red]error:[/red] {exc}")
+                raise typer.Exit(2) from exc
             bar.flush()
         _print_build_report(report)
         compact = optimize and report.compaction_due and isinstance(kg_store, Store)
@@ -130,7 +140,7 @@ def build(
                   f"{report.store_letters:,} letters (--no-optimize skips this)")
         # on the store opened again: closing it let RocksDB free what the write held, and
         # kg.memory trims that back to the system (100k letters: 693 -> 171 MB)
-        with open_store(store) as kg_store:
+        with _opened(store) as kg_store:
             _compact(kg_store)
     raise typer.Exit(0 if report.ok else 1)
 
@@ -175,7 +185,7 @@ def remove(
     store: StoreOption = DEFAULT_STORE,
 ) -> None:
     """Drop letters (their named graphs) from the store. Exit 1 if any was not there."""
-    with open_store(store) as kg_store, kg_store.writing():  # type: ignore[attr-defined]
+    with _opened(store) as kg_store, kg_store.writing():  # type: ignore[attr-defined]
         missing = [lid for lid in letters if not kg_store.remove_letter(lid)]
     for lid in missing:
         err.print(f"not in the store: {lid}")
@@ -188,7 +198,7 @@ def optimize(store: StoreOption = DEFAULT_STORE) -> None:
     """Compact the embedded store. Reads slow down after writes that replace much of it (`kg build`
     compacts by itself after rewriting half of its letters or more); a few minutes at 100k letters."""
     _open(store).close()  # exit 2 if there is no store there, rather than make an empty one
-    with open_store(store) as kg_store:
+    with _opened(store) as kg_store:
         _compact(kg_store)
 
 

@@ -33,6 +33,7 @@ from kg.store import (
     TALLIES_COMPLETE,
     Batch,
     LetterGraph,
+    StoreUnavailable,
     _prefixes,
     in_dump,
     manifest_entries,
@@ -59,10 +60,22 @@ class RemoteStore:
         try:
             self._http.get(self.url + "/query", params={"query": "ASK {}"}).raise_for_status()
         except httpx.HTTPError as exc:
-            raise FileNotFoundError(f"no SPARQL store answering at {self.url} ({exc})") from exc
+            raise StoreUnavailable(f"no SPARQL store answering at {self.url} ({exc})") from exc
         gsp = self._http.get(self.url + "/store", headers={"accept": "application/n-quads"},
                              params={"graph": iris.ONTOLOGY_GRAPH.value})
         self._gsp = self.url + ("/store" if gsp.status_code != 404 else "/data")
+        self._check_union()
+
+    def _check_union(self) -> None:
+        """kg's queries read every letter's graph through the default graph, as their union: a server
+        that does not make it so (Fuseki without `tdb2:unionDefaultGraph true`) would answer every
+        query with nothing. The manifest's header, once written, tells."""
+        header = MANIFEST_HEADER.triple
+        if bool(self.query(f"ASK {{ GRAPH {iris.MANIFEST_GRAPH} {{ {header} }} }}")) and \
+                not bool(self.query(f"ASK {{ {header} }}")):
+            raise StoreUnavailable(f"the SPARQL server at {self.url} does not read its named graphs as its default "
+                             "graph, and kg's queries need it to (Fuseki: set tdb2:unionDefaultGraph true on "
+                             "the dataset)")
 
     def __enter__(self) -> RemoteStore:
         return self
@@ -274,6 +287,7 @@ class RemoteStore:
         letters = f"?l a {imr('Letter')} ; {SHA256} ?sha"
         self._update([*quad_data("INSERT", [MANIFEST_HEADER]),
                       f"INSERT {{ GRAPH {manifest} {{ {listing} }} }} WHERE {{ GRAPH ?g {{ {letters} }} }}"])
+        self._check_union()  # before a first build writes anything else
         return []
 
     def remove_letter(self, letter_id: str) -> bool:

@@ -659,6 +659,11 @@ class Store:
         return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
 
 
+class StoreUnavailable(Exception):
+    """A store that kg cannot use as it is: no SPARQL server answering at the URL, or one that
+    does not read its named graphs as its default graph."""
+
+
 def open_store(spec: str, *, read_only: bool = False) -> Store | RemoteStore:
     """An embedded store for a directory, a remote one for an http(s) URL (kg.remote, and the HTTP
     client, are imported only then)."""

@@ -88,16 +88,26 @@ def _xerces_messages(jena_core: Path, into: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def jena_server(tmp_path_factory) -> Iterator[str]:
+def arq_classpath(tmp_path_factory) -> str:
+    """The class path of the compiled stand-in and Jena's libraries."""
     jars = _jena_classpath()
     classes = tmp_path_factory.mktemp("arq")
     classpath = ":".join([*map(str, jars), str(classes)])
     subprocess.run(["javac", "-d", str(classes), "-cp", classpath, str(ARQ_SERVER)], check=True)
     _xerces_messages(JAVA_LIBS / "jena-core.jar", classes)
+    return classpath
+
+
+def _arq_server(classpath: str, *options: str) -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen(["java", "-cp", classpath, "ArqServer", str(port)],
+    proc = subprocess.Popen(["java", "-cp", classpath, "ArqServer", str(port), *options],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     yield from _serving(proc, f"http://127.0.0.1:{port}/ds")
+
+
+@pytest.fixture(scope="module")
+def jena_server(arq_classpath) -> Iterator[str]:
+    yield from _arq_server(arq_classpath)
 
 
 SERVERS = ["oxigraph", "jena"]
@@ -259,6 +269,23 @@ def test_every_named_query_answers_as_on_the_embedded_store(remote, tmp_path):
     with open_store(local) as kg_store:
         others = sorted(set(kg_store.letter_ids()) - {Path(p).stem for p in GOLD})
     assert runner.invoke(app, ["remove", *others, "--store", remote]).exit_code == 0  # as the other tests expect
+
+
+def test_a_server_that_kg_cannot_use_is_said_so_with_exit_2(arq_classpath):
+    """No server at the URL; a server whose default graph is not the union of its graphs (Fuseki
+    without tdb2:unionDefaultGraph), where every query would answer nothing: told on the build's
+    first write, and when the store is opened after."""
+    gone = f"http://127.0.0.1:{free_port()}"
+    for args in (["build", *GOLD], ["stats"], ["table", "decisions"]):
+        result = runner.invoke(app, [*args, "--store", gone])
+        assert result.exit_code == 2 and f"no SPARQL store answering at {gone}" in result.stderr, args
+    for url in _arq_server(arq_classpath, "--no-union"):
+        built = runner.invoke(app, ["build", *GOLD, "--store", url])
+        assert built.exit_code == 2 and "does not read its named graphs as its default graph" in built.stderr
+        assert "tdb2:unionDefaultGraph" in built.stderr and "accepted" not in built.stderr
+        for args in (["stats"], ["table", "decisions"], ["build", *GOLD]):
+            result = runner.invoke(app, [*args, "--store", url])
+            assert result.exit_code == 2 and "tdb2:unionDefaultGraph" in result.stderr, args
 
 
 @pytest.mark.parametrize("kind", ["embedded", *SERVERS])

@@ -12,7 +12,8 @@
  *   /ds/data, /ds          Graph Store Protocol, read: GET ?graph= (404 when absent) or ?default;
  *                          with neither, the whole dataset as N-Quads (Fuseki's quads operation)
  *
- * usage: java -cp JENA_JARS:. ArqServer PORT
+ * usage: java -cp JENA_JARS:. ArqServer PORT [--no-union]   (--no-union: as Fuseki without
+ * tdb2:unionDefaultGraph, the default graph is a graph of its own)
  */
 
 import com.sun.net.httpserver.HttpExchange;
@@ -53,7 +54,8 @@ public final class ArqServer {
     private ArqServer() {}
 
     public static void main(String[] args) throws IOException {
-        DATA.getContext().set(TDB2.symUnionDefaultGraph, true);  // Fuseki's tdb2:unionDefaultGraph
+        boolean union = args.length < 2 || !args[1].equals("--no-union");
+        DATA.getContext().set(TDB2.symUnionDefaultGraph, union);  // Fuseki's tdb2:unionDefaultGraph
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", Integer.parseInt(args[0])), 0);
         server.createContext("/ds/query", ArqServer::query);
         server.createContext("/ds/sparql", ArqServer::query);
