@@ -11,6 +11,7 @@ import sys
 import time
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -173,13 +174,22 @@ def test_named_query_validate_dump_and_remove(remote, tmp_path):
         same_as_direct(kg_store, lateral=_lateral(remote))
 
 
-def test_kg_serve_answers_from_the_server_as_from_the_embedded_store(remote, tmp_path):
-    """`kg serve --store URL`: SPARQL, GraphQL, the named queries and the letter pages, over HTTP."""
-    local = str(tmp_path / "local")
-    assert runner.invoke(app, ["build", *GOLD, "--store", local]).exit_code == 0
-    assert runner.invoke(app, ["build", *GOLD, "--store", remote]).exit_code == 0
+@contextmanager
+def _sample_on_both(remote: str, local: str) -> Iterator[None]:
+    """The bundled sample letters (2014-2017) in the remote store and in a new embedded one; after,
+    the remote store holds the four letters of GOLD again, as the other tests expect."""
+    for store in (local, remote):
+        assert runner.invoke(app, ["build", "--sample", "--store", store]).exit_code == 0
+    yield
+    with open_store(local) as kg_store:
+        others = sorted(set(kg_store.letter_ids()) - {Path(p).stem for p in GOLD})
+    assert runner.invoke(app, ["remove", *others, "--store", remote]).exit_code == 0
+
+
+@contextmanager
+def _kg_serve(store: str) -> Iterator[str]:
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", remote, "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", store, "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -189,22 +199,50 @@ def test_kg_serve_answers_from_the_server_as_from_the_embedded_store(remote, tmp
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        count = httpx.post(base + "/sparql", data={"query": "SELECT (COUNT(?d) AS ?n) WHERE { ?d a "
-                                                  "<https://w3id.org/imr-kg/ontology#Decision> }"},
-                           headers={"accept": "application/sparql-results+json"}).json()
-        assert count["results"]["bindings"][0]["n"]["value"] == "9"
-        graphql = httpx.post(base + "/graphql", json={"query": "{ decisions(limit: 20) { total items { outcome } } }"})
-        assert graphql.json()["data"]["decisions"] == {"total": 9, "items": [{"outcome": "Upheld"}] * 9}
-        for name in ("decisions", "cases", "cases-by-age-band-and-sex", "time-injury-to-review"):
-            served = httpx.get(f"{base}/queries/{name}", params={"format": "csv"})
-            assert served.status_code == 200, (name, served.text)
-            here = runner.invoke(app, ["query", name, "-f", "csv", "--store", local])
-            assert served.text.replace("\r\n", "\n") == here.stdout.replace("\r\n", "\n"), name
-        page = httpx.get(f"{base}/letters/000_ed7318db5454d5ef")
-        assert page.status_code == 200 and "Soma tablets 350mg" in page.text
+        yield base
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+GRAPHQL = [  # (query, variables), after tests/test_server.py's
+    ("query($m: String) { decisions(filter: {medication: $m}, limit: 3) { total items { letterId outcome "
+     "request { text strengthMg medications { name drugClass } } citations { party guideline { code } pages } } } }",
+     {"m": "carisoprodol"}),
+    ('{ decisions(filter: {outcome: OVERTURNED, specialty: "Orthopedic Surgery"}) { total items { letterId } } }', {}),
+    ('{ decisions(filter: {decidedFrom: "2017-02-10", decidedTo: "2017-02-13", state: "tx"}) { total } }', {}),
+    ('{ decisions(filter: {text: "cold therapy"}) { items { request { text serviceType } } } }', {}),
+    ('{ decisions(filter: {drugClass: "opioid"}) { total items { letterId request { text } } } }', {}),
+    ("{ decisions(limit: 7, offset: 13) { total items { letterId sequence outcome } } }", {}),
+    ("{ letters(limit: 5, offset: 1) { total items { id age sex injuryDate specialties states caseNumber "
+     "decisionDate decisions { outcome } } } }", {}),
+    ('{ letter(id: "CM17-0003284") { caseNumber decisionDate decisions { request { text } } } }', {}),
+    ("{ medications { name drugClass } }", {}),
+    *[(f"{{ outcomeCounts(groupBy: {group}) {{ key decisions upheld overturned }} }}", {})
+      for group in ("MEDICATION", "DRUG_CLASS", "SECTION", "SPECIALTY", "SERVICE_TYPE")],
+]
+
+
+def test_kg_serve_answers_from_the_server_as_from_the_embedded_store(remote, tmp_path):
+    """`kg serve --store URL` and `kg serve` of an embedded store, over HTTP: the same SPARQL, GraphQL,
+    named queries and letter pages, on the sample letters."""
+    local = str(tmp_path / "local")
+    count = {"query": "SELECT (COUNT(?d) AS ?n) WHERE { ?d a <https://w3id.org/imr-kg/ontology#Decision> }"}
+    json_results = {"accept": "application/sparql-results+json"}
+    with _sample_on_both(remote, local), _kg_serve(remote) as there, _kg_serve(local) as here:
+        counts = [httpx.post(base + "/sparql", data=count, headers=json_results).json() for base in (there, here)]
+        assert counts[0]["results"]["bindings"][0]["n"]["value"] == "72" and counts[0] == counts[1]
+        for query, variables in GRAPHQL:
+            answers = [httpx.post(base + "/graphql", json={"query": query, "variables": variables}, timeout=60).json()
+                       for base in (there, here)]
+            assert "errors" not in answers[0] and answers[0] == answers[1], query
+        assert answers[0]["data"]["outcomeCounts"][0]["decisions"] > 1
+        for name in ("decisions", "cases", "cases-by-age-band-and-sex", "time-injury-to-review"):
+            served = [httpx.get(f"{base}/queries/{name}", params={"format": "csv"}) for base in (there, here)]
+            assert served[0].status_code == 200 and served[0].text == served[1].text, name
+        pages = [httpx.get(f"{base}/letters/000_ed7318db5454d5ef") for base in (there, here)]
+        assert pages[0].status_code == 200 and "Soma tablets 350mg" in pages[0].text
+        assert pages[0].text == pages[1].text
 
 
 INTEGER = "<http://www.w3.org/2001/XMLSchema#integer>"
@@ -253,22 +291,18 @@ def test_every_named_query_answers_as_on_the_embedded_store(remote, tmp_path):
     """Each named query with its example's parameters, on the bundled sample letters (2014-2017):
     the same rows, in the same order."""
     local = str(tmp_path / "local")
-    assert runner.invoke(app, ["build", "--sample", "--store", local]).exit_code == 0
-    assert runner.invoke(app, ["build", "--sample", "--store", remote]).exit_code == 0
     lateral = _lateral(remote)
-    for query in all_queries():
-        name = query.name
-        if not lateral and "LATERAL" in query.sparql:
-            continue
-        params = [arg for k, v in query.example_params.items() for arg in ("-p", f"{k}={v}")]
-        answers = [runner.invoke(app, ["query", name, *params, "-f", "csv", "--store", store])
-                   for store in (remote, local)]
-        assert all(a.exit_code == 0 for a in answers), (name, [a.output for a in answers])
-        assert _cells(answers[0].stdout) == _cells(answers[1].stdout), name
-        assert len(answers[1].stdout.splitlines()) > 1, name  # rows, not just a header
-    with open_store(local) as kg_store:
-        others = sorted(set(kg_store.letter_ids()) - {Path(p).stem for p in GOLD})
-    assert runner.invoke(app, ["remove", *others, "--store", remote]).exit_code == 0  # as the other tests expect
+    with _sample_on_both(remote, local):
+        for query in all_queries():
+            name = query.name
+            if not lateral and "LATERAL" in query.sparql:
+                continue
+            params = [arg for k, v in query.example_params.items() for arg in ("-p", f"{k}={v}")]
+            answers = [runner.invoke(app, ["query", name, *params, "-f", "csv", "--store", store])
+                       for store in (remote, local)]
+            assert all(a.exit_code == 0 for a in answers), (name, [a.output for a in answers])
+            assert _cells(answers[0].stdout) == _cells(answers[1].stdout), name
+            assert len(answers[1].stdout.splitlines()) > 1, name  # rows, not just a header
 
 
 def test_a_server_that_kg_cannot_use_is_said_so_with_exit_2(arq_classpath):
