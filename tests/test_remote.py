@@ -322,6 +322,33 @@ def test_a_server_that_kg_cannot_use_is_said_so_with_exit_2(arq_classpath):
             assert result.exit_code == 2 and "tdb2:unionDefaultGraph" in result.stderr, args
 
 
+@pytest.mark.parametrize("server", SERVERS)
+def test_a_store_dumped_as_quads_moves_to_a_server_without_a_rebuild(server, tmp_path, request):
+    """The path for a user who outgrows one machine: `kg dump -f nq`, the server's own loader, and
+    kg goes on with the store on the server, reading no unchanged letter again."""
+    local, dump = str(tmp_path / "local"), tmp_path / "all.nq"
+    assert runner.invoke(app, ["build", *GOLD, "--store", local]).exit_code == 0
+    assert runner.invoke(app, ["dump", "-f", "nq", "-o", str(dump), "--store", local]).exit_code == 0
+    if server == "oxigraph":
+        if not Path(OXIGRAPH).exists():
+            pytest.skip("the oxigraph server (pip package `oxigraph`) is not installed")
+        location = tmp_path / "loaded"
+        subprocess.run([OXIGRAPH, "load", "--location", str(location), "--file", str(dump)], check=True,
+                       capture_output=True)
+        port = free_port()
+        proc = subprocess.Popen([OXIGRAPH, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        serving = _serving(proc, f"http://127.0.0.1:{port}")
+    else:
+        serving = _arq_server(request.getfixturevalue("arq_classpath"), "--load", str(dump))
+    for url in serving:
+        again = runner.invoke(app, ["build", *GOLD, "--store", url])
+        assert again.exit_code == 0 and "accepted: 4 (4 unchanged)" in again.stderr, again.output
+        assert "quads written: 0," in again.stderr
+        assert _table("decisions", url) == _table("decisions", local)
+        assert "letters: 4" in runner.invoke(app, ["stats", "--store", url]).stdout
+
+
 @pytest.mark.parametrize("kind", ["embedded", *SERVERS])
 def test_a_changed_letter_replaces_its_manifest_entry(kind, request, tmp_path):
     """Rebuilding a changed letter leaves one hash of it in the manifest (the new one); removing a

@@ -12,8 +12,9 @@
  *   /ds/data, /ds          Graph Store Protocol, read: GET ?graph= (404 when absent) or ?default;
  *                          with neither, the whole dataset as N-Quads (Fuseki's quads operation)
  *
- * usage: java -cp JENA_JARS:. ArqServer PORT [--no-union]   (--no-union: as Fuseki without
- * tdb2:unionDefaultGraph, the default graph is a graph of its own)
+ * usage: java -cp JENA_JARS:. ArqServer PORT [--no-union] [--load FILE.nq]
+ *   --no-union: as Fuseki without tdb2:unionDefaultGraph, the default graph is a graph of its own
+ *   --load: the dataset starts with the quads of the file (as Fuseki's --file, or tdb2.tdbloader)
  */
 
 import com.sun.net.httpserver.HttpExchange;
@@ -54,8 +55,12 @@ public final class ArqServer {
     private ArqServer() {}
 
     public static void main(String[] args) throws IOException {
-        boolean union = args.length < 2 || !args[1].equals("--no-union");
-        DATA.getContext().set(TDB2.symUnionDefaultGraph, union);  // Fuseki's tdb2:unionDefaultGraph
+        List<String> options = List.of(args).subList(1, args.length);
+        DATA.getContext().set(TDB2.symUnionDefaultGraph, !options.contains("--no-union"));  // tdb2:unionDefaultGraph
+        int load = options.indexOf("--load");
+        if (load >= 0) {
+            Txn.executeWrite(DATA, () -> RDFDataMgr.read(DATA, options.get(load + 1)));
+        }
         HttpServer server = HttpServer.create(new InetSocketAddress("127.0.0.1", Integer.parseInt(args[0])), 0);
         server.createContext("/ds/query", ArqServer::query);
         server.createContext("/ds/sparql", ArqServer::query);
