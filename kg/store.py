@@ -158,14 +158,12 @@ def relisting_entries(letter: LetterGraph) -> list[ox.Quad]:  # the quads of REL
 
 def quad_data(verb: str, quads: Iterable[ox.Quad]) -> list[str]:
     """`INSERT DATA` or `DELETE DATA` of quads, as one SPARQL Update operation (none for no quads)."""
-    by_graph: dict[str, list[ox.Triple]] = {}
+    by_graph: dict[str, list[str]] = {}
     for q in quads:
-        by_graph.setdefault(str(q.graph_name), []).append(q.triple)
+        by_graph.setdefault(str(q.graph_name), []).append(f"{q.subject} {q.predicate} {q.object} .")
     if not by_graph:
         return []
-    # N-Triples (written by pyoxigraph) is SPARQL's syntax for triples
-    blocks = "\n".join(f"GRAPH {g} {{\n{ox.serialize(triples, format=ox.RdfFormat.N_TRIPLES).decode()}}}"
-                        for g, triples in by_graph.items())
+    blocks = "\n".join(f"GRAPH {g} {{\n" + "\n".join(lines) + "\n}" for g, lines in by_graph.items())
     return [f"{verb} DATA {{\n{blocks}\n}}"]
 
 
