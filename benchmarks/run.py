@@ -12,7 +12,10 @@ usage: python benchmarks/run.py [--letters N] [--changed K] [--oxigraph PATH] [-
 5. time `kg table decisions`, `kg table cases` and `kg query decisions -f tsv` as whole commands (p50 of 3);
 6. time every named query answered as SPARQL JSON (p50/max of 5 runs) in process, and the same
    SPARQL over HTTP in `oxigraph serve-read-only` when --oxigraph is given; for the aggregates read
-   from the build-time tallies, also the direct query over every decision (queries/direct/), once.
+   from the build-time tallies, also the direct query over every decision (queries/direct/), once;
+7. build the same letters into a remote store: a fresh `oxigraph serve` when --oxigraph is given,
+   and the server at --remote URL (an empty dataset: Fuseki's, say) when given: letters/s and peak
+   RSS of kg, against the embedded build of step 2.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import contextlib
 import io
 import json
 import shutil
+import socket
 import statistics
 import subprocess
 import sys
@@ -37,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
-def timed_build(letters: Path, store: Path, *extra: str) -> tuple[float, int, int, str]:
+def timed_build(letters: Path, store: Path | str, *extra: str) -> tuple[float, int, int, str]:
     """Seconds, peak RSS in KiB of the largest process and of all of them together (the writer and
     its parser processes, sampled every 0.5 s), and the summary of a `kg build` run."""
     started = time.perf_counter()
@@ -158,6 +162,35 @@ with Store(sys.argv[1]) as store, store.writing():
 """
 
 
+def remote_builds(letters: Path, work: Path, oxigraph: str | None,
+                  url: str | None) -> dict[str, tuple[float, int, int, str]]:
+    """`timed_build` into a fresh `oxigraph serve` (when its binary is given) and into the server at
+    `url` (when given), by where it built."""
+    builds = {}
+    if oxigraph:
+        location = work / "served"
+        shutil.rmtree(location, ignore_errors=True)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        server = subprocess.Popen([oxigraph, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            served = f"http://127.0.0.1:{port}"
+            for _ in range(100):
+                with contextlib.suppress(httpx.HTTPError):
+                    httpx.get(served + "/query", params={"query": "ASK {}"}, timeout=1)
+                    break
+                time.sleep(0.2)
+            builds["oxigraph serve"] = timed_build(letters, served)
+        finally:
+            server.terminate()
+            server.wait(10)
+    if url:
+        builds[url] = timed_build(letters, url)
+    return builds
+
+
 def reindex(store: Path) -> tuple[float, int]:
     """Seconds and peak RSS (KiB) of making the kept-row indexes again from every letter's rows."""
     started = time.perf_counter()
@@ -192,6 +225,7 @@ def main() -> None:
     ap.add_argument("--changed", type=int, default=20)
     ap.add_argument("--oxigraph", default=shutil.which("oxigraph"))
     ap.add_argument("--keep", type=Path, help="work in this folder and keep it")
+    ap.add_argument("--remote", help="also build into the (empty) SPARQL server at this URL")
     args = ap.parse_args()
     work = args.keep or Path(tempfile.mkdtemp(prefix="kg-bench-"))
     corpus = work / "corpus"
@@ -204,6 +238,7 @@ def main() -> None:
     build_s, rss, tree_rss, summary = timed_build(corpus / "letters", store)
     accepted = len(truth["letters"])
     bulk_s = bulk_load_seconds(store, work / "bulk")
+    remote = remote_builds(corpus / "letters", work, args.oxigraph, args.remote)
     for path in sorted((corpus / "letters").glob("*.txt"))[: args.changed]:
         path.write_bytes(path.read_bytes().replace(b"records", b"notes", 1))
     rebuild_s, _, _, rebuild_summary = timed_build(corpus / "letters", store)
@@ -218,6 +253,10 @@ def main() -> None:
     print(f"  incremental rebuild with {args.changed} changed: {rebuild_s:.1f} s ({rebuild_summary})")
     print(f"  kept-row indexes made again from every letter's rows (an index format upgrade): {reindex_s:.1f} s, "
           f"peak RSS {reindex_rss / 1024:.0f} MiB ({reindex_s / build_s:.2f}x the build's time)")
+
+    for where, (seconds, peak, _, remote_summary) in remote.items():
+        print(f"  kg build into {where}: {accepted / seconds:7.1f} letters/s, peak RSS {peak / 1024:.0f} MiB "
+              f"({seconds / build_s:.1f}x the embedded build's time; {remote_summary})")
 
     scorer = ROOT.parent / "shared" / "tools" / "score_extraction.py"
     if scorer.exists():

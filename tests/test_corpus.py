@@ -52,8 +52,10 @@ def test_generated_corpus_builds_and_scores(tmp_path):
 
 def test_benchmark_runner_smoke(tmp_path):
     """benchmarks/run.py end to end on a tiny corpus: every figure line is printed."""
+    oxigraph = Path(sys.executable).with_name("oxigraph")  # the pip package, from the test extra
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--letters", "30", "--changed", "3",
-                          "--oxigraph", "", "--keep", str(tmp_path)], capture_output=True, text=True, timeout=600)
+                          "--oxigraph", str(oxigraph), "--keep", str(tmp_path)],
+                         capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert "letters/s, peak RSS" in out.stdout and "baseline Store.bulk_load" in out.stdout
     largest, together = map(int, re.search(r"peak RSS (\d+) MiB \(all its processes together: (\d+) MiB\)",
@@ -64,6 +66,9 @@ def test_benchmark_runner_smoke(tmp_path):
     assert "decisions -f tsv " in out.stdout
     assert "kept-row indexes made again from every letter's rows (an index format upgrade): " in out.stdout
     assert "uphold-rate-by-medication" in out.stdout
+    built = re.search(r"kg build into oxigraph serve: +([\d.]+) letters/s, peak RSS (\d+) MiB \(([\d.]+)x the "
+                      r"embedded build's time; letters read: 30, accepted: (\d+)", out.stdout)
+    assert built and float(built[1]) > 0 and int(built[4]) >= 28, out.stdout  # a few bad inputs are rejected
 
 
 def test_serving_benchmark_smoke(closed_sample_store):
