@@ -71,11 +71,11 @@ class RemoteStore:
         that does not make it so (Fuseki without `tdb2:unionDefaultGraph true`) would answer every
         query with nothing. The manifest's header, once written, tells."""
         header = MANIFEST_HEADER.triple
-        if bool(self.query(f"ASK {{ GRAPH {iris.MANIFEST_GRAPH} {{ {header} }} }}")) and \
-                not bool(self.query(f"ASK {{ {header} }}")):
-            raise StoreUnavailable(f"the SPARQL server at {self.url} does not read its named graphs as its default "
-                             "graph, and kg's queries need it to (Fuseki: set tdb2:unionDefaultGraph true on "
-                             "the dataset)")
+        written = bool(self.query(f"ASK {{ GRAPH {iris.MANIFEST_GRAPH} {{ {header} }} }}"))
+        if written and not bool(self.query(f"ASK {{ {header} }}")):
+            raise StoreUnavailable(
+                f"the SPARQL server at {self.url} does not read its named graphs as its default graph, and "
+                "kg's queries need it to (Fuseki: set tdb2:unionDefaultGraph true on the dataset)")
 
     def __enter__(self) -> RemoteStore:
         return self

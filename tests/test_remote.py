@@ -26,7 +26,7 @@ from kg.queries import all_queries
 from kg.remote import with_values
 from kg.store import DUMP_FORMATS, open_store
 
-from .conftest import LETTERS, free_port, same_as_direct
+from .conftest import LETTERS, free_port, same_as_direct, start_kg_serve
 
 OXIGRAPH = shutil.which("oxigraph") or str(Path(sys.executable).parent / "oxigraph")
 # Debian's libapache-jena-java (Jena 4.5) and what it needs; Fuseki itself is not packaged there.
@@ -188,17 +188,8 @@ def _sample_on_both(remote: str, local: str) -> Iterator[None]:
 
 @contextmanager
 def _kg_serve(store: str) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", store, "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    base, proc = start_kg_serve(store)
     try:
-        for _ in range(150):
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
         yield base
     finally:
         proc.terminate()

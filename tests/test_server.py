@@ -26,7 +26,7 @@ from kg.resources import samples_dir
 from kg.server.graphql import PREFIXES, GroupBy, outcome_counts_query
 from kg.store import Store
 
-from .conftest import free_port
+from .conftest import free_port, start_kg_serve
 
 IMR = "https://w3id.org/imr-kg/ontology#"
 COUNT_DECISIONS = f"SELECT (COUNT(?d) AS ?n) WHERE {{ ?d a <{IMR}Decision> }}"
@@ -398,18 +398,8 @@ def test_updates_only_when_allowed_and_with_the_token(tmp_path):
     store_dir = tmp_path / "store"
     with Store(store_dir) as store:
         assert build([Path(__file__).parent / "fixtures" / "letters" / "000_ed7318db5454d5ef.txt"], store).ok
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", str(store_dir), "--port", str(port),
-                             "--allow-update", "--workers", "2"], env={**os.environ, "KG_TOKEN": "s3cret"},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    base, proc = start_kg_serve(store_dir, "--allow-update", "--workers", "2", env={**os.environ, "KG_TOKEN": "s3cret"})
     try:
-        for _ in range(240):
-            try:
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.25)
         insert = 'INSERT DATA { GRAPH <urn:x:notes> { <urn:x:a> <urn:x:says> "hello" } }'
         assert httpx.post(base + "/sparql", data={"update": insert}).status_code == 401
         wrong = httpx.post(base + "/sparql", data={"update": insert}, headers={"authorization": "Bearer nope"})
@@ -438,18 +428,7 @@ def test_allow_update_without_a_token_is_a_usage_error(tmp_path):
 
 
 def _start(store_dir: Path, *extra: str) -> tuple[str, subprocess.Popen]:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", str(store_dir), "--port", str(port),
-                             *extra], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        try:
-            if httpx.get(base + "/health", timeout=1).status_code == 200:
-                return base, proc
-        except httpx.HTTPError:
-            time.sleep(0.25)
-    proc.kill()
-    raise AssertionError("server did not start")
+    return start_kg_serve(store_dir, *extra)
 
 
 def test_the_server_shows_a_build_made_by_another_process_once_it_is_complete(tmp_path, monkeypatch):
