@@ -313,6 +313,35 @@ def test_a_server_that_kg_cannot_use_is_said_so_with_exit_2(arq_classpath):
             assert result.exit_code == 2 and "tdb2:unionDefaultGraph" in result.stderr, args
 
 
+def _readme_fuseki_config() -> str:
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    block = next(b for b in readme.split("```turtle")[1:] if "fuseki:Service" in b).split("```")[0]
+    return "\n".join(line.removeprefix("  ") for line in block.splitlines())
+
+
+@pytest.mark.parametrize("union", [True, False])
+def test_the_fuseki_configuration_of_the_readme_makes_a_dataset_kg_can_use(union, arq_classpath, tmp_path):
+    """The README's Fuseki configuration, its dataset built by Jena's assembler (as Fuseki builds it)
+    in the stand-in: an on-disk TDB2 dataset whose default graph is the union, so kg builds and
+    queries it; without `tdb2:unionDefaultGraph true` kg refuses it."""
+    config = _readme_fuseki_config()
+    assert "tdb2:unionDefaultGraph true" in config
+    if not union:
+        config = config.replace("tdb2:unionDefaultGraph true", "tdb2:unionDefaultGraph false")
+    (tmp_path / "kg-fuseki.ttl").write_text(config)
+    port = free_port()
+    proc = subprocess.Popen(["java", "-cp", arq_classpath, "ArqServer", str(port), "--config", "kg-fuseki.ttl"],
+                            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for url in _serving(proc, f"http://127.0.0.1:{port}/ds"):
+        built = runner.invoke(app, ["build", *GOLD, "--store", url])
+        if union:
+            assert built.exit_code == 0 and "accepted: 4 (0 unchanged)" in built.stderr, built.output
+            assert "letters: 4" in runner.invoke(app, ["stats", "--store", url]).stdout
+        else:
+            assert built.exit_code == 2 and "tdb2:unionDefaultGraph true" in built.stderr
+    assert (tmp_path / "kg-tdb2").is_dir()  # the dataset lived where the configuration put it
+
+
 @pytest.mark.parametrize("server", SERVERS)
 def test_a_store_dumped_as_quads_moves_to_a_server_without_a_rebuild(server, tmp_path, request):
     """The path for a user who outgrows one machine: `kg dump -f nq`, the server's own loader, and

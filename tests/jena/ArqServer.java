@@ -12,9 +12,11 @@
  *   /ds/data, /ds          Graph Store Protocol, read: GET ?graph= (404 when absent) or ?default;
  *                          with neither, the whole dataset as N-Quads (Fuseki's quads operation)
  *
- * usage: java -cp JENA_JARS:. ArqServer PORT [--no-union] [--load FILE.nq]
+ * usage: java -cp JENA_JARS:. ArqServer PORT [--no-union] [--load FILE.nq] [--config FILE.ttl]
  *   --no-union: as Fuseki without tdb2:unionDefaultGraph, the default graph is a graph of its own
  *   --load: the dataset starts with the quads of the file (as Fuseki's --file, or tdb2.tdbloader)
+ *   --config: the dataset is the TDB2 dataset that a Fuseki configuration file describes, built by
+ *             Jena's assembler as Fuseki builds it (its service part is left to Fuseki)
  */
 
 import com.sun.net.httpserver.HttpExchange;
@@ -44,19 +46,29 @@ import org.apache.jena.riot.RDFDataMgr;
 import org.apache.jena.shared.JenaException;
 import org.apache.jena.sparql.core.DatasetGraph;
 import org.apache.jena.sparql.core.DynamicDatasets;
+import org.apache.jena.sparql.core.assembler.AssemblerUtils;
+import org.apache.jena.sys.JenaSystem;
 import org.apache.jena.system.Txn;
 import org.apache.jena.tdb2.DatabaseMgr;
 import org.apache.jena.tdb2.TDB2;
+import org.apache.jena.tdb2.assembler.VocabTDB2;
 import org.apache.jena.update.UpdateAction;
 
 public final class ArqServer {
-    private static final DatasetGraph DATA = DatabaseMgr.createDatasetGraph();
+    private static DatasetGraph DATA;
 
     private ArqServer() {}
 
     public static void main(String[] args) throws IOException {
+        JenaSystem.init();  // before any vocabulary class: their initialisation needs Jena's
         List<String> options = List.of(args).subList(1, args.length);
-        DATA.getContext().set(TDB2.symUnionDefaultGraph, !options.contains("--no-union"));  // tdb2:unionDefaultGraph
+        int config = options.indexOf("--config");
+        if (config >= 0) {
+            DATA = ((Dataset) AssemblerUtils.build(options.get(config + 1), VocabTDB2.tDatasetTDB)).asDatasetGraph();
+        } else {
+            DATA = DatabaseMgr.createDatasetGraph();
+            DATA.getContext().set(TDB2.symUnionDefaultGraph, !options.contains("--no-union"));  // tdb2:unionDefaultGraph
+        }
         int load = options.indexOf("--load");
         if (load >= 0) {
             Txn.executeWrite(DATA, () -> RDFDataMgr.read(DATA, options.get(load + 1)));
