@@ -7,9 +7,6 @@ import csv
 import io
 import shutil
 import subprocess
-import sys
-import time
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
@@ -27,35 +24,10 @@ from kg.remote import with_values
 from kg.store import DUMP_FORMATS, open_store
 
 from .conftest import LETTERS, free_port, same_as_direct, start_kg_serve
+from .sparql_servers import OXIGRAPH, arq_server, compiled_arq_server, serving
 
-OXIGRAPH = shutil.which("oxigraph") or str(Path(sys.executable).parent / "oxigraph")
-# Debian's libapache-jena-java (Jena 4.5) and what it needs; Fuseki itself is not packaged there.
-JAVA_LIBS = Path("/usr/share/java")
-JENA_JARS = ["jena-arq", "jena-base", "jena-core", "jena-dboe-base", "jena-dboe-index", "jena-dboe-storage",
-             "jena-dboe-trans-data", "jena-dboe-transaction", "jena-iri", "jena-tdb2", "commons-cli", "commons-codec",
-             "commons-compress", "commons-csv", "commons-io", "commons-lang3", "dexx.collection", "gson", "guava",
-             "httpclient", "httpcore", "jackson-annotations", "jackson-core", "jackson-databind", "jakarta.json-api",
-             "jsonld-java", "protobuf", "thrift", "titanium-json-ld", "slf4j-api", "slf4j-nop"]
-ARQ_SERVER = Path(__file__).parent / "jena" / "ArqServer.java"
 runner = CliRunner()
 GOLD = [str(p) for p in sorted(LETTERS.glob("0*.txt"))]
-
-
-def _serving(proc: subprocess.Popen[bytes], url: str) -> Iterator[str]:
-    """Wait for a server to answer an ASK at url/query, yield url, and stop the server."""
-    try:
-        for _ in range(150):
-            try:
-                if httpx.get(url + "/query", params={"query": "ASK {}"}, timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert proc.poll() is None, f"the server at {url} exited with {proc.returncode}"
-            time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 @pytest.fixture(scope="module")
@@ -65,50 +37,17 @@ def oxigraph_server(tmp_path_factory) -> Iterator[str]:
     port = free_port()
     proc = subprocess.Popen([OXIGRAPH, "serve", "--location", str(tmp_path_factory.mktemp("oxi")),
                              "--bind", f"127.0.0.1:{port}"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    yield from _serving(proc, f"http://127.0.0.1:{port}")
-
-
-def _jena_classpath() -> list[Path]:
-    jars = [JAVA_LIBS / f"{name}.jar" for name in JENA_JARS]
-    if not shutil.which("javac") or not all(jar.exists() for jar in jars):
-        pytest.skip("Jena's libraries (Debian: libapache-jena-java) or a JDK (javac) are not installed")
-    return jars
-
-
-def _xerces_messages(jena_core: Path, into: Path) -> None:
-    """Debian's jena-core moved its copy of Xerces to the package `xerces` but left Xerces' message
-    bundles under `org/apache/jena/ext/xerces`, so Jena fails to start (a RuntimeException, "internal
-    error", while it builds the XSD datatypes). Put the bundles where the moved classes look."""
-    prefix = "org/apache/jena/ext/"
-    with zipfile.ZipFile(jena_core) as jar:
-        for name in jar.namelist():
-            if name.startswith(prefix + "xerces/") and name.endswith(".properties"):
-                target = into / name[len(prefix):]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(jar.read(name))
+    yield from serving(proc, f"http://127.0.0.1:{port}")
 
 
 @pytest.fixture(scope="module")
 def arq_classpath(tmp_path_factory) -> str:
-    """The class path of the compiled stand-in and Jena's libraries."""
-    jars = _jena_classpath()
-    classes = tmp_path_factory.mktemp("arq")
-    classpath = ":".join([*map(str, jars), str(classes)])
-    subprocess.run(["javac", "-d", str(classes), "-cp", classpath, str(ARQ_SERVER)], check=True)
-    _xerces_messages(JAVA_LIBS / "jena-core.jar", classes)
-    return classpath
-
-
-def _arq_server(classpath: str, *options: str) -> Iterator[str]:
-    port = free_port()
-    proc = subprocess.Popen(["java", "-cp", classpath, "ArqServer", str(port), *options],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    yield from _serving(proc, f"http://127.0.0.1:{port}/ds")
+    return compiled_arq_server(tmp_path_factory.mktemp("arq"))
 
 
 @pytest.fixture(scope="module")
 def jena_server(arq_classpath) -> Iterator[str]:
-    yield from _arq_server(arq_classpath)
+    yield from arq_server(arq_classpath)
 
 
 SERVERS = ["oxigraph", "jena"]
@@ -304,7 +243,7 @@ def test_a_server_that_kg_cannot_use_is_said_so_with_exit_2(arq_classpath):
     for args in (["build", *GOLD], ["stats"], ["table", "decisions"]):
         result = runner.invoke(app, [*args, "--store", gone])
         assert result.exit_code == 2 and f"no SPARQL store answering at {gone}" in result.stderr, args
-    for url in _arq_server(arq_classpath, "--no-union"):
+    for url in arq_server(arq_classpath, "--no-union"):
         built = runner.invoke(app, ["build", *GOLD, "--store", url])
         assert built.exit_code == 2 and "does not read its named graphs as its default graph" in built.stderr
         assert "tdb2:unionDefaultGraph" in built.stderr and "accepted" not in built.stderr
@@ -332,7 +271,7 @@ def test_the_fuseki_configuration_of_the_readme_makes_a_dataset_kg_can_use(union
     port = free_port()
     proc = subprocess.Popen(["java", "-cp", arq_classpath, "ArqServer", str(port), "--config", "kg-fuseki.ttl"],
                             cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for url in _serving(proc, f"http://127.0.0.1:{port}/ds"):
+    for url in serving(proc, f"http://127.0.0.1:{port}/ds"):
         built = runner.invoke(app, ["build", *GOLD, "--store", url])
         if union:
             assert built.exit_code == 0 and "accepted: 4 (0 unchanged)" in built.stderr, built.output
@@ -358,10 +297,10 @@ def test_a_store_dumped_as_quads_moves_to_a_server_without_a_rebuild(server, tmp
         port = free_port()
         proc = subprocess.Popen([OXIGRAPH, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        serving = _serving(proc, f"http://127.0.0.1:{port}")
+        started = serving(proc, f"http://127.0.0.1:{port}")
     else:
-        serving = _arq_server(request.getfixturevalue("arq_classpath"), "--load", str(dump))
-    for url in serving:
+        started = arq_server(request.getfixturevalue("arq_classpath"), "--load", str(dump))
+    for url in started:
         again = runner.invoke(app, ["build", *GOLD, "--store", url])
         assert again.exit_code == 0 and "accepted: 4 (4 unchanged)" in again.stderr, again.output
         assert "quads written: 0," in again.stderr
