@@ -289,6 +289,7 @@ def validate_command(
 ) -> None:
     """Check the store (or RDF files) against the SHACL shapes. Exit 0 if the data conforms (warnings
     allowed), 1 if it does not, 2 on a usage or input error."""
+    from kg.parallel import CHUNK_SIZE, chunked
     from kg.validate import json_report, load_files, text_report, validate_graph, validate_letters
 
     if fmt not in ("text", "ttl", "json"):
@@ -299,7 +300,8 @@ def validate_command(
             result = validate_graph(load_files(files))
         else:
             kg_store = _open(store)
-            letters = ((lid, kg_store.letter_with_vocabulary(lid)) for lid in kg_store.letter_ids())
+            letters = (letter for ids in chunked(kg_store.letter_ids(), CHUNK_SIZE)
+                       for letter in kg_store.letters_with_vocabulary(ids))
             result = validate_letters(letters, jobs=jobs or os.cpu_count() or 1)
     except (ValueError, FileNotFoundError) as exc:
         err.print(f"[red]error:[/red] {exc}")

@@ -162,17 +162,28 @@ class RemoteStore:
         r.raise_for_status()
         return iter(ox.parse(r.content, format=ox.RdfFormat.N_QUADS))
 
-    def _graph(self, graph: ox.NamedNode) -> list[ox.Quad]:
-        rows = self._rows(f"SELECT ?s ?p ?o WHERE {{ GRAPH {graph} {{ ?s ?p ?o }} }}")
-        return [ox.Quad(r["s"], r["p"], r["o"], graph) for r in rows]
+    def letters_with_vocabulary(self, letter_ids: list[str]) -> Iterator[tuple[str, list[ox.Quad]]]:
+        """As `Store.letters_with_vocabulary`, in two or three requests for all of `letter_ids` (one
+        request a letter and concept level cost `kg validate` half its time at 1k letters)."""
+        graphs = {iris.letter_graph(i): i for i in letter_ids}
+        rows = self._rows(f"SELECT ?g ?s ?p ?o WHERE {{ VALUES ?g {{ {' '.join(map(str, graphs))} }} "
+                          "GRAPH ?g { ?s ?p ?o } }")
+        quads: dict[str, list[ox.Quad]] = {i: [] for i in letter_ids}
+        for r in rows:
+            quads[graphs[r["g"]]].append(ox.Quad(r["s"], r["p"], r["o"], r["g"]))
+        vocabulary: dict[ox.NamedNode, list[ox.Quad]] = {}
 
-    def letter_with_vocabulary(self, letter_id: str) -> list[ox.Quad]:
         def fetch(nodes: list[ox.NamedNode]) -> list[ox.Quad]:
             rows = self._rows(f"SELECT ?s ?p ?o WHERE {{ VALUES ?s {{ {' '.join(map(str, nodes))} }} "
                               f"GRAPH {iris.VOCABULARY_GRAPH} {{ ?s ?p ?o }} }}")
-            return [ox.Quad(r["s"], r["p"], r["o"], iris.VOCABULARY_GRAPH) for r in rows]
+            for r in rows:
+                vocabulary.setdefault(r["s"], []).append(ox.Quad(r["s"], r["p"], r["o"], iris.VOCABULARY_GRAPH))
+            return [q for node in nodes for q in vocabulary.get(node, [])]
 
-        return with_vocabulary(self._graph(iris.letter_graph(letter_id)), fetch)
+        # what all the letters link to, fetched once; then each letter's part of it
+        with_vocabulary([q for qs in quads.values() for q in qs], fetch)
+        for letter_id, letter in quads.items():
+            yield letter_id, with_vocabulary(letter, lambda nodes: [q for n in nodes for q in vocabulary.get(n, [])])
 
     def dump(self, out: IO[bytes], fmt: str) -> None:
         """As `Store.dump`, streamed from the server's whole dataset (Graph Store Protocol)."""

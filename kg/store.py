@@ -570,12 +570,15 @@ class Store:
     def letter_ids(self) -> list[str]:
         return sorted(self.letter_hashes())
 
-    def letter_with_vocabulary(self, letter_id: str) -> list[ox.Quad]:
-        """A letter's quads plus the vocabulary-graph quads of the shared concepts it links to (and
+    def letters_with_vocabulary(self, letter_ids: list[str]) -> Iterator[tuple[str, list[ox.Quad]]]:
+        """Each letter's quads plus the vocabulary-graph quads of the shared concepts it links to (and
         of the concepts those link to: a medication's class, a section's guideline)."""
-        quads = list(self._store.quads_for_pattern(None, None, None, iris.letter_graph(letter_id)))
-        return with_vocabulary(quads, lambda nodes: [
-            q for node in nodes for q in self._store.quads_for_pattern(node, None, None, iris.VOCABULARY_GRAPH)])
+        def fetch(nodes: list[ox.NamedNode]) -> list[ox.Quad]:
+            return [q for node in nodes for q in self._store.quads_for_pattern(node, None, None, iris.VOCABULARY_GRAPH)]
+
+        for letter_id in letter_ids:
+            quads = list(self._store.quads_for_pattern(None, None, None, iris.letter_graph(letter_id)))
+            yield letter_id, with_vocabulary(quads, fetch)
 
     def remove_letter(self, letter_id: str) -> bool:
         graph = iris.letter_graph(letter_id)

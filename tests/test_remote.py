@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -250,6 +251,28 @@ def test_a_server_that_kg_cannot_use_is_said_so_with_exit_2(arq_classpath):
         for args in (["stats"], ["table", "decisions"], ["build", *GOLD]):
             result = runner.invoke(app, [*args, "--store", url])
             assert result.exit_code == 2 and "tdb2:unionDefaultGraph" in result.stderr, args
+
+
+def test_validate_reports_a_violation_on_the_server_under_its_letter(remote):
+    """`kg validate --store URL` reads the letters a chunk at a time (kg.remote): a worker's age of
+    200 written into one letter's graph on the server is reported under that letter, and only it."""
+    assert runner.invoke(app, ["build", *GOLD, "--store", remote]).exit_code == 0
+    graph, worker = ("https://w3id.org/imr-kg/id/graph/letter/002_d7e3603ed8b34fa0",
+                     "https://w3id.org/imr-kg/id/letter/002_d7e3603ed8b34fa0/worker")
+    age = "https://w3id.org/imr-kg/ontology#age"
+    with open_store(remote) as kg_store:
+        kg_store._update(f"DELETE {{ GRAPH <{graph}> {{ <{worker}> <{age}> ?a }} }} "
+                         f"INSERT {{ GRAPH <{graph}> {{ <{worker}> <{age}> 200 }} }} "
+                         f"WHERE {{ GRAPH <{graph}> {{ <{worker}> <{age}> ?a }} }}")
+    try:
+        checked = runner.invoke(app, ["validate", "--store", remote, "--format", "json"])
+        assert checked.exit_code == 1, checked.output
+        found = json.loads(checked.stdout)["results"]
+        assert {(r["letter"], r["shape"], r["value"]) for r in found} == {
+            ("002_d7e3603ed8b34fa0", "s:InjuredWorker-age", "200")}
+    finally:
+        runner.invoke(app, ["remove", "002_d7e3603ed8b34fa0", "--store", remote])
+        assert runner.invoke(app, ["build", *GOLD, "--store", remote]).exit_code == 0
 
 
 def _readme_fuseki_config() -> str:
