@@ -253,6 +253,24 @@ def test_a_server_that_kg_cannot_use_is_said_so_with_exit_2(arq_classpath):
             assert result.exit_code == 2 and "tdb2:unionDefaultGraph" in result.stderr, args
 
 
+def test_a_users_construct_and_ask_queries_answer_as_on_the_embedded_store(remote, tmp_path):
+    """A query file of the user's own: a CONSTRUCT as Turtle (the server answers N-Triples), an ASK."""
+    local = str(tmp_path / "local")
+    assert runner.invoke(app, ["build", *GOLD, "--store", local]).exit_code == 0
+    assert runner.invoke(app, ["build", *GOLD, "--store", remote]).exit_code == 0
+    construct, ask = tmp_path / "labels.rq", tmp_path / "ask.rq"
+    construct.write_text("PREFIX skos: <http://www.w3.org/2004/02/skos/core#>\n"
+                         "CONSTRUCT { ?m skos:prefLabel ?l } WHERE {\n"
+                         "  ?m a <https://w3id.org/imr-kg/ontology#Medication> ; skos:prefLabel ?l }")
+    ask.write_text('ASK { ?m <http://www.w3.org/2004/02/skos/core#prefLabel> "carisoprodol" }')
+    graphs = [runner.invoke(app, ["query", str(construct), "-f", "ttl", "--store", store]) for store in (remote, local)]
+    assert all(g.exit_code == 0 for g in graphs), [g.output for g in graphs]
+    triples = [set(ox.parse(g.stdout.encode(), format=ox.RdfFormat.TURTLE)) for g in graphs]
+    assert triples[0] == triples[1] and len(triples[0]) >= 5
+    asked = [runner.invoke(app, ["query", str(ask), "--store", store]).stdout for store in (remote, local)]
+    assert asked[0] == asked[1] and "true" in asked[0].lower()
+
+
 def test_validate_reports_a_violation_on_the_server_under_its_letter(remote):
     """`kg validate --store URL` reads the letters a chunk at a time (kg.remote): a worker's age of
     200 written into one letter's graph on the server is reported under that letter, and only it."""
