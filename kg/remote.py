@@ -18,7 +18,7 @@ import httpx
 import pyoxigraph as ox
 
 from kg import iris, kept, kept_tables, tally
-from kg.namespaces import DCT_IDENTIFIER, IMR, imr
+from kg.namespaces import imr
 from kg.resources import data_dir
 from kg.store import (
     DUMP_FORMATS,
@@ -120,10 +120,8 @@ class RemoteStore:
         return list(self.query(sparql))  # type: ignore[arg-type]
 
     def letter_hashes(self, letter_ids: Iterable[str] | None = None) -> dict[str, str]:
-        if letter_ids is None:
-            rows = self._rows(f"SELECT ?id ?sha WHERE {{ GRAPH ?g {{ ?l a <{IMR}Letter> ; "
-                              f"<{DCT_IDENTIFIER.value}> ?id ; {SHA256} ?sha }} }}")
-            return {r["id"].value: r["sha"].value for r in rows}
+        if letter_ids is None:  # as the manifest lists them, as in the embedded store
+            return _by_letter(self._manifest(SHA256))
         return self._manifest_values(SHA256, list(letter_ids))
 
     def _manifest(self, predicate: ox.NamedNode, values: str = "") -> dict[str, str]:

@@ -260,8 +260,8 @@ def test_a_users_construct_and_ask_queries_answer_as_on_the_embedded_store(remot
     assert runner.invoke(app, ["build", *GOLD, "--store", remote]).exit_code == 0
     construct, ask = tmp_path / "labels.rq", tmp_path / "ask.rq"
     construct.write_text("PREFIX skos: <http://www.w3.org/2004/02/skos/core#>\n"
-                         "CONSTRUCT { ?m skos:prefLabel ?l } WHERE {\n"
-                         "  ?m a <https://w3id.org/imr-kg/ontology#Medication> ; skos:prefLabel ?l }")
+                         "CONSTRUCT { ?m skos:prefLabel ?l } WHERE {\n"  # the medications the letters name
+                         "  GRAPH ?g { ?r <https://w3id.org/imr-kg/ontology#medication> ?m } ?m skos:prefLabel ?l }")
     ask.write_text('ASK { ?m <http://www.w3.org/2004/02/skos/core#prefLabel> "carisoprodol" }')
     graphs = [runner.invoke(app, ["query", str(construct), "-f", "ttl", "--store", store]) for store in (remote, local)]
     assert all(g.exit_code == 0 for g in graphs), [g.output for g in graphs]
