@@ -56,6 +56,7 @@ class RemoteStore:
         self.url = url.rstrip("/")
         self.path = self.url
         self.read_only = read_only
+        self._lateral = True  # until the server refuses it (see `without_lateral`)
         self._http = httpx.Client(timeout=timeout)
         try:
             self._http.get(self.url + "/query", params={"query": "ASK {}"}).raise_for_status()
@@ -98,7 +99,8 @@ class RemoteStore:
     # ------------------------------------------------------------------ reading
 
     def query(self, sparql: str, **kwargs: object) -> ox.QuerySolutions | ox.QueryBoolean | Iterator[ox.Triple]:
-        """Run a query on the server, with any `substitutions` bound in it (`with_values`)."""
+        """Run a query on the server, with any `substitutions` bound in it (`with_values`); on a
+        server that refuses LATERAL, as `without_lateral` writes it."""
         subs: dict[ox.Variable, ox.NamedNode | ox.Literal] = kwargs.get("substitutions") or {}  # type: ignore[assignment]
         if subs:
             sparql = with_values(sparql, subs)
@@ -107,14 +109,21 @@ class RemoteStore:
             params["default-graph-uri"] = [g.value for g in kwargs["default_graph"]]  # type: ignore[union-attr]
         else:
             params["union-default-graph"] = ""
-        r = self._http.post(self.url + "/query", data={"query": sparql, **params},
-                            headers={"accept": "application/sparql-results+json, application/n-triples;q=0.9"})
+        plain = without_lateral(sparql) if "LATERAL" in sparql.upper() else None
+        r = self._post_query(plain if plain and not self._lateral else sparql, params)
+        if r.status_code == 400 and plain and self._lateral and "LATERAL" in r.text.upper():
+            self._lateral = False  # and the queries after this one are sent without it at once
+            r = self._post_query(plain, params)
         if r.status_code == 400:
             raise SyntaxError(f"the server at {self.url} refused it: {r.text.strip()}")
         r.raise_for_status()
         if r.headers.get("content-type", "").startswith("application/n-triples"):
             return iter(ox.parse(r.content, format=ox.RdfFormat.N_TRIPLES))
         return ox.parse_query_results(r.content, format=ox.QueryResultsFormat.JSON)
+
+    def _post_query(self, sparql: str, params: dict[str, object]) -> httpx.Response:
+        return self._http.post(self.url + "/query", data={"query": sparql, **params},
+                               headers={"accept": "application/sparql-results+json, application/n-triples;q=0.9"})
 
     def _rows(self, sparql: str) -> list[ox.QuerySolution]:
         return list(self.query(sparql))  # type: ignore[arg-type]
@@ -336,6 +345,39 @@ def with_values(sparql: str, substitutions: dict[ox.Variable, ox.NamedNode | ox.
 
     bound = _WHERE_GROUP.sub(bind, sparql)
     return bound if bound != sparql else f"{sparql}\n{values}"
+
+
+_LATERAL_OPTIONAL = re.compile(r"\bLATERAL\s*\{\s*(?=OPTIONAL\b)", re.IGNORECASE)
+
+
+def without_lateral(sparql: str) -> str | None:
+    """The query with each `LATERAL { OPTIONAL { ... } }` (SPARQL 1.2) written as the plain
+    `OPTIONAL { ... }` that gives the same rows, slower, when the optional part uses only variables
+    the pattern before it binds (as in kg's queries); for a server without LATERAL. None when some
+    LATERAL is not of that form."""
+    out, at = [], 0
+    for m in _LATERAL_OPTIONAL.finditer(sparql):
+        brace = sparql.index("{", m.start())
+        end = _block_end(sparql, brace)
+        out += [sparql[at:m.start()], sparql[brace + 1:end].strip()]
+        at = end + 1
+    rewritten = "".join([*out, sparql[at:]])
+    return None if re.search(r"\bLATERAL\b", _without_comments(rewritten), re.IGNORECASE) else rewritten
+
+
+def _block_end(text: str, start: int) -> int:
+    """The index of the brace that closes the one at `start` (braces in strings and IRIs of kg's
+    queries are balanced or absent)."""
+    depth = 0
+    for i in range(start, len(text)):
+        depth += {"{": 1, "}": -1}.get(text[i], 0)
+        if depth == 0:
+            return i
+    raise ValueError("unbalanced braces")
+
+
+def _without_comments(sparql: str) -> str:
+    return "\n".join(line for line in sparql.splitlines() if not line.lstrip().startswith("#"))
 
 
 def _by_letter(values: dict[str, str]) -> dict[str, str]:

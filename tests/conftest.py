@@ -65,12 +65,10 @@ def closed_sample_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 DIRECT = sorted((Path(__file__).parents[1] / "queries" / "direct").glob("*.rq"))  # aggregates over every decision
 
 
-def same_as_direct(store: object, lateral: bool = True) -> None:
+def same_as_direct(store: object) -> None:
     """The aggregate named queries (read from the tallies kept at build time) answer as the direct
     queries over every decision do, and the per-letter queries (answered from the rows each letter
-    kept) as the same queries over the whole store do: same typed terms, same order. With
-    `lateral=False` (a server without SPARQL 1.2's LATERAL) the queries that use it, which such a
-    store sends to the server, are left out."""
+    kept) as the same queries over the whole store do: same typed terms, same order."""
     import pyoxigraph as ox
 
     from kg import iris, kept, kept_index
@@ -96,13 +94,10 @@ def same_as_direct(store: object, lateral: bool = True) -> None:
         assert "".join(table.bindings()) == "".join(store.kept_bindings(name)), name  # type: ignore[attr-defined]
         if isinstance(store, Store):  # a local store answers from its index of every letter's rows
             assert all(store._kept_whole(name, form) is not None for form in kept_index.FORMS), name
-    if lateral:
-        medications, labels = _kept_by_value_same_as_direct(store)
-        if isinstance(store, Store):
-            assert store.kept_by_value("decisions-for-medication", ox.Literal(medications[0])) is not None
-            assert set(store.kept_values("cases-with-diagnosis") or ()) == {
-                kept.value_key(ox.Literal(x)) for x in labels}
+    medications, labels = _kept_by_value_same_as_direct(store)
     if isinstance(store, Store):
+        assert store.kept_by_value("decisions-for-medication", ox.Literal(medications[0])) is not None
+        assert set(store.kept_values("cases-with-diagnosis") or ()) == {kept.value_key(ox.Literal(x)) for x in labels}
         # the index of decision counts GraphQL pages by: the decisions each letter graph holds
         from kg.store import DECISION_COUNTS
 
