@@ -32,6 +32,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -109,20 +110,9 @@ def query_times(store: Path, oxigraph: str | None) -> list[tuple[str, float, flo
     from kg.store import Store
 
     rows = []
-    proc = None
-    endpoint = None
-    if oxigraph:
-        port = 17878
-        proc = subprocess.Popen([oxigraph, "serve-read-only", "--location", str(store), "--bind", f"127.0.0.1:{port}"],
-                                stderr=subprocess.DEVNULL)
-        endpoint = f"http://127.0.0.1:{port}/query"
-        for _ in range(100):
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-    try:
+    with contextlib.ExitStack() as stack:
+        served = stack.enter_context(oxigraph_serving(oxigraph, "serve-read-only", store)) if oxigraph else None
+        endpoint = served and f"{served}/query"
         with Store(store, read_only=True) as kg_store:
             for q in all_queries():
                 params = q.example_params
@@ -148,11 +138,28 @@ def query_times(store: Path, oxigraph: str | None) -> list[tuple[str, float, flo
                     run(kg_store, load_query(direct_path), params)
                     direct = time.perf_counter() - started
                 rows.append((q.name, statistics.median(times), times[-1], baseline, direct))
-    finally:
-        if proc:
-            proc.terminate()
-            proc.wait(10)
     return rows
+
+
+@contextlib.contextmanager
+def oxigraph_serving(oxigraph: str, command: str, location: Path) -> Iterator[str]:
+    """`oxigraph serve` (or `serve-read-only`) of `location` on a free port, once it answers: its URL."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([oxigraph, command, "--location", str(location), "--bind", f"127.0.0.1:{port}"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    served = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            with contextlib.suppress(httpx.HTTPError):
+                httpx.get(served + "/query", params={"query": "ASK {}"}, timeout=1)
+                break
+            time.sleep(0.2)
+        yield served
+    finally:
+        server.terminate()
+        server.wait(10)
 
 
 REINDEX = """import sys
@@ -168,24 +175,9 @@ def remote_builds(letters: Path, work: Path, oxigraph: str | None,
     `url` (when given), by where it built."""
     builds = {}
     if oxigraph:
-        location = work / "served"
-        shutil.rmtree(location, ignore_errors=True)
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        server = subprocess.Popen([oxigraph, "serve", "--location", str(location), "--bind", f"127.0.0.1:{port}"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            served = f"http://127.0.0.1:{port}"
-            for _ in range(100):
-                with contextlib.suppress(httpx.HTTPError):
-                    httpx.get(served + "/query", params={"query": "ASK {}"}, timeout=1)
-                    break
-                time.sleep(0.2)
+        shutil.rmtree(work / "served", ignore_errors=True)
+        with oxigraph_serving(oxigraph, "serve", work / "served") as served:
             builds["oxigraph serve"] = timed_build(letters, served)
-        finally:
-            server.terminate()
-            server.wait(10)
     if url:
         builds[url] = timed_build(letters, url)
     return builds
