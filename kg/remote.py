@@ -109,9 +109,12 @@ class RemoteStore:
             params["default-graph-uri"] = [g.value for g in kwargs["default_graph"]]  # type: ignore[union-attr]
         else:
             params["union-default-graph"] = ""
-        plain = without_lateral(sparql) if "LATERAL" in sparql.upper() else None
-        r = self._post_query(plain if plain and not self._lateral else sparql, params)
-        if r.status_code == 400 and plain and self._lateral and "LATERAL" in r.text.upper():
+        lateral = "LATERAL" in sparql.upper()
+        if lateral and not self._lateral:
+            sparql = without_lateral(sparql) or sparql
+        r = self._post_query(sparql, params)
+        if r.status_code == 400 and lateral and self._lateral and "LATERAL" in r.text.upper() and \
+                (plain := without_lateral(sparql)):
             self._lateral = False  # and the queries after this one are sent without it at once
             r = self._post_query(plain, params)
         if r.status_code == 400:
@@ -340,8 +343,7 @@ def with_values(sparql: str, substitutions: dict[ox.Variable, ox.NamedNode | ox.
     values = f"VALUES ({names}) {{ ({' '.join(str(t) for t in substitutions.values())}) }}"
 
     def bind(m: re.Match[str]) -> str:
-        line = sparql[sparql.rfind("\n", 0, m.start()) + 1:m.start()]
-        return m.group(0) if line.lstrip().startswith("#") else f"{m.group(0)} {values}"
+        return m.group(0) if _in_comment(sparql, m.start()) else f"{m.group(0)} {values}"
 
     bound = _WHERE_GROUP.sub(bind, sparql)
     return bound if bound != sparql else f"{sparql}\n{values}"
@@ -357,12 +359,15 @@ def without_lateral(sparql: str) -> str | None:
     LATERAL is not of that form."""
     out, at = [], 0
     for m in _LATERAL_OPTIONAL.finditer(sparql):
+        if _in_comment(sparql, m.start()):
+            continue
         brace = sparql.index("{", m.start())
         end = _block_end(sparql, brace)
         out += [sparql[at:m.start()], sparql[brace + 1:end].strip()]
         at = end + 1
     rewritten = "".join([*out, sparql[at:]])
-    return None if re.search(r"\bLATERAL\b", _without_comments(rewritten), re.IGNORECASE) else rewritten
+    left = (m for m in re.finditer(r"\bLATERAL\b", rewritten, re.IGNORECASE) if not _in_comment(rewritten, m.start()))
+    return None if next(left, None) else rewritten
 
 
 def _block_end(text: str, start: int) -> int:
@@ -376,8 +381,9 @@ def _block_end(text: str, start: int) -> int:
     raise ValueError("unbalanced braces")
 
 
-def _without_comments(sparql: str) -> str:
-    return "\n".join(line for line in sparql.splitlines() if not line.lstrip().startswith("#"))
+def _in_comment(sparql: str, at: int) -> bool:
+    """Whether position `at` is on a comment line (kg's queries comment on lines of their own)."""
+    return sparql[sparql.rfind("\n", 0, at) + 1:at].lstrip().startswith("#")
 
 
 def _by_letter(values: dict[str, str]) -> dict[str, str]:
