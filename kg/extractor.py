@@ -25,7 +25,7 @@ _PACKAGE = Path(__file__).resolve().parent
 _SOURCES = ("parser", "vocab", "graph.py", "record.py", "validate.py", "iris.py", "namespaces.py", "tally.py",
             "kept.py", "queries.py", "summaries.py")  # kept.py, queries.py, summaries.py: which rows and counts
 # letters keep, how they are made and written
-_DEPENDENCIES = ("drug-named-entity-recognition", "pyshacl")
+_DEPENDENCIES = ("drug-named-entity-recognition", "pyshacl", "pyspellchecker")
 
 
 def _files() -> list[Path]:

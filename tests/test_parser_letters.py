@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from kg.parser import parse_file, parse_text
+from kg.parser.text import clean
 from kg.record import LetterRecord
 
 from .conftest import ALL_LETTERS, GOLD, LETTERS
@@ -278,3 +279,30 @@ def test_drug_matching_is_the_dictionary_packages_exact_matching():
             assert ours == theirs, (path.name, window)
             found += len(ours)
     assert found > 100
+
+
+@pytest.mark.parametrize("written, read", [
+    # line-end hyphens in the PDF text of the real letters: most are a compound's
+    ("the right shoulder-\nupper arm", "the right shoulder-upper arm"),  # CM16-0236969
+    ("unless a three or four-\nweek period", "unless a three or four-week period"),  # CM17-0000846
+    ("sleep medications, anti-\nanxiety medications", "sleep medications, anti-anxiety medications"),
+    ("the peer-reviewed evidence-\nbased guidelines", "the peer-reviewed evidence-based guidelines"),
+    ("has failed over-the-\ncounter sleep aids", "has failed over-the-counter sleep aids"),
+    ("Guidelines state Anti-\ninflammatories are", "Guidelines state Anti-inflammatories are"),
+    ("the requested \"Pre-\noperative EKG\"; pre-operative", "the requested \"Pre-operative EKG\"; pre-operative"),
+    ("stenosis at L5-\nS1.", "stenosis at L5-S1."),
+    ("a follow-\nup visit", "a follow-up visit"),
+    # a word the letter spells whole elsewhere, or broken into pieces that are not two words
+    ("the guide-\nlines also recommend; MTUS guidelines", "the guidelines also recommend; MTUS guidelines"),
+    ("the electro-\nmyography studies", "the electromyography studies"),
+    ("lumbar radi-\nculopathy", "lumbar radiculopathy"),
+    ("the medi-\ncation list", "the medication list"),
+    ("is gene-\nrally accepted", "is generally accepted"),  # two words, but one word together
+])
+def test_line_end_hyphen_is_a_compound_or_a_broken_word(written, read):
+    assert clean(written).text == read
+
+
+def test_compound_hyphenated_at_a_line_break_keeps_its_hyphen_in_a_diagnosis():
+    labels = [d.label for d in _parse("CM16-0236969").diagnoses]
+    assert "fascia and tendon of the right shoulder-upper arm" in labels

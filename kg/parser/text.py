@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import ftfy
 
+from kg.parser.lexicon import is_compound
 from kg.record import Fact, Span
 
 T = TypeVar("T")
@@ -160,7 +161,8 @@ _RESHAPED = re.compile("  |[" + "".join(sorted((_SPACE_CHARS - {" "}) | _ZERO_WI
 def clean(source: str) -> CleanText:
     """Build the reading text of `source`."""
     out = _Builder()
-    words = set(re.findall(r"[a-z]+", source.lower()))
+    lowered = source.lower()
+    words = set(re.findall(r"[a-z]+", lowered)) | set(_HYPHENATED.findall(lowered))
     for offset, line in _source_lines(source):
         pieces = _normalized_pieces(line, offset)
         if out.parts:
@@ -219,22 +221,31 @@ def _visible(line: str, start: int, end: int, offset: int) -> list[tuple[str, in
 
 _WORD_BEFORE_HYPHEN = re.compile(r"([A-Za-z]+)-$")
 _WORD_START = re.compile(r"[A-Za-z]+")
+_HYPHENATED = re.compile(r"[a-z]+-[a-z]+")
 
 
 def _hyphen_join(tail: str, nxt: str, words: set[str]) -> str | None:
-    """How a line ending in a hyphen joins the next: 'drop' the hyphen ('guide-' + 'lines'),
-    'keep' it ('L5-' + 'S1', 'Pre-' + 'operative'), or None for an ordinary line break."""
+    """How a line ending in a hyphen joins the next: 'drop' the hyphen ('guide-' + 'lines', 'medi-' +
+    'cation'), 'keep' it ('L5-' + 'S1', 'Pre-' + 'operative', 'four-' + 'week'), or None for an
+    ordinary line break. `words`: the letter's words, and its hyphenated ones ('pre-operative').
+
+    The letter's own spelling elsewhere decides first. Then a capitalized or short first half keeps
+    its hyphen, and two lowercase halves keep it only if they are two common words that are not
+    one together: in the PDF text of real letters most line-end hyphens are a compound's
+    ('shoulder-' / 'upper arm', 'evidence-' / 'based'), while extraction artefacts break words."""
     if not tail.endswith("-") or not nxt:
         return None
     head = _WORD_BEFORE_HYPHEN.search(tail)
     rest = _WORD_START.match(nxt)
-    if not head:
-        return None
+    if not head:  # 'L5-' + 'S1', '29-' + '30': a number's hyphen
+        return "keep" if tail[-2:-1].isdigit() and nxt[0].isalnum() else None
     if not rest:
         return "keep" if nxt[0].isdigit() else None
     first, second = head.group(1), rest.group(0)
+    if f"{first}-{second}".lower() in words:
+        return "keep"
     if (first + second).lower() in words:
         return "drop"
-    if first.islower() and second.islower() and len(first) > 2:
-        return "drop"
-    return "keep"
+    if not (first.islower() and second.islower()) or len(first) <= 2:
+        return "keep"
+    return "keep" if is_compound(first, second) else "drop"
