@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import textwrap
 from collections.abc import Callable
 
 import pytest
@@ -81,9 +82,28 @@ def mojibake(t: str) -> bytes:
     return t.replace("'", "\u2019").encode("utf-8").decode("cp1252", errors="ignore").encode("utf-8")
 
 
+def narrower(width: int) -> Callable[[str], bytes]:
+    """Lines re-wrapped at `width`, as a PDF with narrower pages would break them: an item over two
+    or three lines, a reviewer's field, an age ("42 year" / "old"), a citation's title. Headings
+    stay whole, and a lone number left at a line end goes with the words before it (on a page it
+    would not stand alone; a line of one number is read as a page number)."""
+    def narrow(t: str) -> bytes:
+        out: list[str] = []
+        for line in t.split("\n"):
+            pieces = [line] if len(line) <= width or line.isupper() else \
+                textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False) or [line]
+            if len(pieces) > 1 and pieces[-1].isdigit():
+                pieces[-2:] = [f"{pieces[-2]} {pieces[-1]}"]
+            out += pieces
+        return "\n".join(out).encode()
+    narrow.__name__ = f"wrapped_at_{width}"
+    return narrow
+
+
 VARIANTS: dict[str, Callable[[str], bytes]] = {
     f.__name__: f for f in (crlf, blank_lines, no_blank_lines, page_furniture, hyphenation, curly_quotes,
-                            nbsp_and_trailing, zero_width, bom, cp1252, mojibake)
+                            nbsp_and_trailing, zero_width, bom, cp1252, mojibake,
+                            narrower(50), narrower(65), narrower(80))
 }
 
 

@@ -93,7 +93,7 @@ def _merge(titles: list[tuple[int, int, str]], text: str) -> list[tuple[int, int
     """Join adjacent titles of one guideline ('ACOEM Chapter 3' + 'Initial Approaches to Treatment')."""
     merged: list[tuple[int, int, str]] = []
     for t in titles:
-        if merged and merged[-1][2] == t[2] and not text[merged[-1][1]:t[0]].strip(" ,"):
+        if merged and merged[-1][2] == t[2] and not text[merged[-1][1]:t[0]].strip(" ,\n"):
             merged[-1] = (merged[-1][0], t[1], t[2])
         else:
             merged.append(t)

@@ -9,9 +9,11 @@ from kg.parser.text import CleanText
 from kg.record import Fact, Reviewer, Specialty
 from kg.vocab import load
 
-# Field wording (2015+): "Certification(s)/Specialty: A, B" and "State(s) of Licensure: X, Y".
-SPECIALTY_FIELD = re.compile(r"Certification\(s\)\s*/\s*Specialty:[ \t]*(?P<v>[^\n]+)", re.I)
-LICENSURE_FIELD = re.compile(r"State\(s\)\s+of\s+Licensure:[ \t]*(?P<v>[^\n]+)", re.I)
+# Field wording (2015+): "Certification(s)/Specialty: A, B" and "State(s) of Licensure: X, Y". A long
+# value wraps onto the next lines, up to the next "Label:" line (the fields end their section).
+_FIELD_VALUE = r"(?P<v>[^\n]+(?:\n(?![ \t]*[A-Z][\w()/ ]{0,40}:)[^\n]+)*)"
+SPECIALTY_FIELD = re.compile(r"Certification\(s\)\s*/\s*Specialty:\s*" + _FIELD_VALUE, re.I)
+LICENSURE_FIELD = re.compile(r"State\(s\)\s+of\s+Licensure:\s*" + _FIELD_VALUE, re.I)
 # Sentence wording: "is Board Certified in A, has a subspecialty in B and is licensed to practice in X."
 BOARD_SENTENCE = re.compile(
     r"Board\s+Certified\s+in\s+(?P<v>.+?)(?=,?\s+(?:has\s+a\s+subspecialty|and\s+is\s+licensed|is\s+licensed)|\.)",

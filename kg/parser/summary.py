@@ -11,7 +11,7 @@ from kg.parser.text import CleanText
 from kg.record import Diagnosis, Fact, UtilizationReview
 from kg.vocab import load
 
-_AGE_WORDS = r"(?:[- ]?(?:years?|yrs?)[- ]?old\b|\s?(?:y/o|y\.o\.|yo)(?![a-z]))"
+_AGE_WORDS = r"(?:[-\s]?(?:years?|yrs?)[-\s]?old\b|\s?(?:y/o|y\.o\.|yo)(?![a-z]))"
 AGE = re.compile(rf"\b(?P<v>\d{{1,3}}){_AGE_WORDS}", re.I)
 SEX = re.compile(rf"\b(?:an?|the|this)\s+(?:now\s+)?(?:\d{{1,3}}{_AGE_WORDS},?\s+)?"
                  r"(?P<v>female|male|woman|man|gentleman|lady)\b", re.I)
@@ -124,7 +124,7 @@ def _diagnoses(clean: CleanText, start: int, end: int) -> list[Diagnosis]:
     return out
 
 
-_LEADING_AND = re.compile(r"^\s*(?:and|or|as well as|an?|the)\s+", re.I)
+_LEADING_AND = re.compile(r"^\s*(?:and|or|as\s+well\s+as|an?|the)\s+", re.I)
 _LAST_AND = re.compile(r"\s+and\s+")
 
 
