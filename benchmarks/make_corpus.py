@@ -18,6 +18,7 @@ import argparse
 import datetime as dt
 import json
 import random
+import re
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -132,15 +133,16 @@ DIAGNOSES = ["cervical radiculopathy", "lumbar radiculopathy", "lumbar degenerat
              "left knee medial meniscus tear", "carpal tunnel syndrome", "lumbar facet arthropathy",
              "myofascial pain syndrome", "insomnia", "depression", "anxiety", "thoracic sprain and strain",
              "right lateral epicondylitis", "cervical disc displacement", "failed back surgery syndrome",
-             "complex regional pain syndrome of the left upper extremity", "gastroesophageal reflux disease"]
+             "complex regional pain syndrome of the left upper extremity", "gastroesophageal reflux disease",
+             "work-related lumbar strain", "strain of the right shoulder-upper arm"]
 NO_EVIDENCE = "The Claims Administrator did not cite any medical evidence for its decision."
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December"]
 
 
-def _para(text: str) -> list[str]:
-    """A paragraph wrapped as the PDFs wrap it, then a blank line."""
-    return [*textwrap.wrap(text, 95), ""]
+def _para(text: str, width: int) -> list[str]:
+    """A paragraph wrapped as the PDFs wrap it (at a compound's hyphen too), then a blank line."""
+    return [*textwrap.wrap(text, width), ""]
 
 
 def fmt_date(d: dt.date, rng: random.Random) -> str:
@@ -234,6 +236,7 @@ class Letter:
 
 def make_letter(i: int, rng: random.Random) -> Letter:
     cover = rng.random() < 0.6
+    width = rng.randint(80, 100)  # the PDFs' lines: pages and fonts differ
     injury = dt.date(2016, 1, 1) - dt.timedelta(days=rng.randint(30, 9000))
     ur = injury + dt.timedelta(days=rng.randint(20, 2000))
     decided = max(ur, dt.date(2014, 1, 1)) + dt.timedelta(days=rng.randint(20, 60))
@@ -258,8 +261,8 @@ def make_letter(i: int, rng: random.Random) -> Letter:
     if cover or rng.random() < 0.5:
         lines += ["He/she has been in active clinical practice for more than five years.", "",
                   "The Expert Reviewer has the following credentials:",
-                  f"State(s) of Licensure: {', '.join(states)}",
-                  f"Certification(s)/Specialty: {', '.join(specs + ([sub] if sub else []))}"]
+                  *textwrap.wrap(f"State(s) of Licensure: {', '.join(states)}", width),
+                  *textwrap.wrap(f"Certification(s)/Specialty: {', '.join(specs + ([sub] if sub else []))}", width)]
     else:
         board = ", ".join(specs)
         sub_text = f", has a subspecialty in {sub}" if sub else ""
@@ -287,7 +290,7 @@ def make_letter(i: int, rng: random.Random) -> Letter:
                               f"The requests were {action} on {fmt_date(ur, rng)}."])
     body = (f"{who} Medical records from {injury.year} to {ur.year} were reviewed. {dx_sentence} Treatment to date "
             f"has included medications and activity modification. {ur_sentence}")
-    lines += textwrap.wrap(body, 95)
+    lines += textwrap.wrap(body, width)
     lines += ["", "IMR ISSUES, DECISIONS AND RATIONALES",
               "The Final Determination was based on decisions for the disputed items/services set forth below:", ""]
     truth_decisions = []
@@ -296,19 +299,19 @@ def make_letter(i: int, rng: random.Random) -> Letter:
         if item.partial:
             head = (f"{item.partial[0]} was the original request. {item.partial[1]} was authorized by the Claims "
                     f"Administrator. The remaining IMR eligible portion of the original request, {item.text} is")
-        lines += _para(f"{head}: {outcome}")
+        lines += _para(f"{head}: {outcome}", width)
         r_text, r_pages, r_codes = citation(item, rng)
         if rng.random() < 0.25:
             a_text, a_pages, a_codes = NO_EVIDENCE, [], []
         else:
             a_text, a_pages, a_codes = citation(item, rng)
-        lines += _para(f"Claims Administrator guideline: {a_text}")
-        lines += _para(f"MAXIMUS guideline: {r_text}")
+        lines += _para(f"Claims Administrator guideline: {a_text}", width)
+        lines += _para(f"MAXIMUS guideline: {r_text}", width)
         necessary = "medically necessary" if outcome == "Overturned" else "not medically necessary"
         rationale = (f"Decision rationale: The guidelines address this request. The records reviewed describe the "
                      f"history and the prior treatment in detail. Therefore, the request for {item.text} is "
                      f"{necessary}.")
-        lines += _para(rationale)
+        lines += _para(rationale, width)
         truth_decisions.append({
             "item": item.text, "outcome": outcome, "medications": item.generics, "strength_mg": item.strength,
             "quantity": item.quantity, "refills": item.refills, "reviewer_guidelines": r_codes,
@@ -371,7 +374,31 @@ def artefacts(text: str, rng: random.Random) -> bytes:
         return b"\xef\xbb\xbf" + text.encode()
     if roll < 0.21:
         return text.replace("'", "\u2019").encode("cp1252", errors="replace")
+    if roll < 0.26:
+        return broken_words(text).encode()
     return text.encode()
+
+
+_LINE_END_WORD = re.compile(r"[A-Za-z,.]$")
+_LONG_WORD = re.compile(r"([a-z]{4})([a-z]{4,})\b")
+
+
+def broken_words(text: str) -> str:
+    """Every third line that a long lowercase word starts takes its first four letters and a hyphen
+    ("... the current" / "medication list" -> "... the current medi-" / "cation list")."""
+    lines = text.split("\n")
+    broken = 0
+    for i, line in enumerate(lines):
+        following = next((j for j in range(i + 1, min(i + 3, len(lines))) if lines[j].strip()), None)
+        if following is None or not _LINE_END_WORD.search(line.rstrip()):
+            continue
+        m = _LONG_WORD.match(lines[following])
+        if m:
+            broken += 1
+            if broken % 3 == 0:
+                lines[i] = f"{line.rstrip()} {m.group(1)}-"
+                lines[following] = lines[following][len(m.group(1)):]
+    return "\n".join(lines)
 
 
 BAD_INPUTS = [
