@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from kg.parser import parse_file, parse_text
+from kg.parser.medications import item_details
 from kg.parser.text import clean
 from kg.record import LetterRecord
 
@@ -306,3 +307,23 @@ def test_line_end_hyphen_is_a_compound_or_a_broken_word(written, read):
 def test_compound_hyphenated_at_a_line_break_keeps_its_hyphen_in_a_diagnosis():
     labels = [d.label for d in _parse("CM16-0236969").diagnoses]
     assert "fascia and tendon of the right shoulder-upper arm" in labels
+
+
+@pytest.mark.parametrize("item, generics", [
+    # brands of drugs disputed in workers' comp that the drug dictionary does not know (kg/vocab/drugs.json)
+    ("Horizant 600mg #60", [("gabapentin enacarbil", "DB08872", "anticonvulsant")]),
+    ("Zohydro ER 20mg #60", [("hydrocodone", "DB00956", "opioid")]),
+    ("Embeda 30mg #60", [("morphine", "DB00295", "opioid"), ("naltrexone", "DB00704", "opioid antagonist")]),
+    ("Exalgo 8mg #30", [("hydromorphone", "DB00327", "opioid")]),
+    ("Senna 8.6mg #60", [("sennosides", "DB11365", "laxative")]),
+    ("Dendracin lotion 120ml", [("benzocaine", "DB01086", "local anesthetic"), ("menthol", None, "topical analgesic"),
+                                ("methyl salicylate", "DB09543", "NSAID")]),
+    ("Synovacin 500mg #90", [("glucosamine", None, "dietary supplement")]),
+    # medical foods are not the drugs their names recall
+    ("Gabadone #60", [("gabadone", None, "medical food")]),
+    ("Trepadone #120", [("trepadone", None, "medical food")]),
+])
+def test_brand_names_resolve_to_their_generics(item, generics):
+    reading = clean(item)
+    details = item_details(reading, 0, len(reading.text))
+    assert [(i.generic, i.drugbank_id, i.drug_class) for i in details.ingredients] == generics
