@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from kg.parser import parse_file, parse_text
-from kg.parser.medications import item_details
+from kg.parser.medications import item_details, service_type
 from kg.parser.text import clean
 from kg.record import LetterRecord
 
@@ -327,3 +327,17 @@ def test_brand_names_resolve_to_their_generics(item, generics):
     reading = clean(item)
     details = item_details(reading, 0, len(reading.text))
     assert [(i.generic, i.drugbank_id, i.drug_class) for i in details.ingredients] == generics
+
+
+@pytest.mark.parametrize("item, kind", [
+    ("Urine toxicology screen", "drug test"), ("Lumbar epidural steroid injection", "epidural steroid injection"),
+    ("Aquatic therapy x 12", "physical therapy"), ("Trigger point injections x 4", "injection"),
+    ("Anterior cervical discectomy and fusion C5-6", "surgery"), ("Home H-wave device", "durable medical equipment"),
+    ("Continuous passive motion device", "durable medical equipment"), ("Shower chair", "durable medical equipment"),
+    ("Massage therapy x 6", "massage therapy"), ("Occupational therapy 8 sessions", "occupational therapy"),
+    ("ESWT for the right shoulder", "extracorporeal shockwave therapy"), ("Polysomnogram", "sleep study"),
+    ("Genetic testing for opioid risk", "laboratory test"), ("Discogram L3-S1", "imaging"),
+    ("Cognitive behavioral therapy 6 sessions", "psychological treatment"), ("Gym membership", "gym membership"),
+])
+def test_service_types(item, kind):
+    assert service_type(item) == kind
