@@ -8,6 +8,7 @@ import pytest
 
 from kg.parser import parse_file, parse_text
 from kg.parser.medications import item_details, service_type
+from kg.parser.summary import regions_of
 from kg.parser.text import clean
 from kg.record import LetterRecord
 
@@ -341,3 +342,21 @@ def test_brand_names_resolve_to_their_generics(item, generics):
 ])
 def test_service_types(item, kind):
     assert service_type(item) == kind
+
+
+@pytest.mark.parametrize("written, regions", [
+    ("right ulna fracture", ("arm",)), ("left distal radius fracture", ("arm",)), ("radiculopathy", ()),
+    ("facial contusion", ("head",)), ("TMJ syndrome", ("head",)), ("rib fractures", ("chest",)),
+    ("left buttock and left thigh sciatic pain", ("hip", "leg")), ("right hip labral tear", ("hip",)),
+    ("degenerative labral tears", ("shoulder",)), ("cervical radiculopathy", ("neck",)),
+])
+def test_body_regions_of_a_diagnosis(written, regions):
+    assert regions_of(written.lower()) == regions
+
+
+def test_body_regions_read_off_real_diagnoses():
+    regions = {d.label: d.body_regions for name in ("CM16-0236969", "CM17-0006045", "CM17-0009282")
+               for d in _parse(name).diagnoses}
+    assert regions["right ulna fracture"] == ("arm",)
+    assert regions["facial contusion"] == ("head",)
+    assert regions["left buttock and left thigh sciatic pain"] == ("hip", "leg")
