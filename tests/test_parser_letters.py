@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from kg.parser import parse_file, parse_text
+from kg.parser.citations import parse_guideline_line
 from kg.parser.medications import item_details, service_type
 from kg.parser.summary import regions_of
 from kg.parser.text import clean
@@ -360,3 +361,23 @@ def test_body_regions_read_off_real_diagnoses():
     assert regions["right ulna fracture"] == ("arm",)
     assert regions["facial contusion"] == ("head",)
     assert regions["left buttock and left thigh sciatic pain"] == ("hip", "leg")
+
+
+@pytest.mark.parametrize("line, citations", [
+    ("MTUS 2016 Chronic Pain Guidelines, Opioids, page 78", [("MTUS-CPMTG", (78,), ("Opioids",))]),
+    ("MTUS Postsurgical Treatment Guidelines, Shoulder", [("MTUS-POSTSURGICAL", (), ("Shoulder",))]),
+    ("MTUS American College of Occupational and Environmental Medicine (ACOEM), 2nd Edition, (2004), Chapter 9, "
+     "page 207", [("MTUS-ACOEM", (207,), ())]),
+    ("MTUS Clinical Topics: Low Back Complaints (ACOEM Practice Guidelines, 2nd Edition (2004), Chapter 12), page 309",
+     [("MTUS-ACOEM", (309,), ())]),
+    ("MTUS Chronic Pain Medical Treatment Guidelines, Knee Complaints 2004, page 340",
+     [("MTUS-CPMTG", (), ()), ("MTUS-ACOEM", (340,), ())]),
+    ("Other Medical Treatment Guideline or Medical Evidence: Official Disability Guidelines (ODG), Pain Chapter",
+     [("ODG", (), ("Pain chapter",))]),
+    ("Non-MTUS Citation ODG Low Back Chapter, Lumbar Supports; Other Medical Treatment Guideline or Medical Evidence: "
+     "Medline Plus", [("ODG", (), ("Low back chapter", "Lumbar supports")), ("OTHER", (), ("Medline plus",))]),
+])
+def test_guideline_line_wordings(line, citations):
+    reading = clean(f"Decision based on {line}")
+    found = parse_guideline_line(reading, 0, len(reading.text), "reviewer").citations
+    assert [(c.guideline, c.pages, c.sections) for c in found] == citations

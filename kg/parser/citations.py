@@ -11,7 +11,8 @@ from kg.record import Citation, Party
 from kg.vocab import load
 
 NO_EVIDENCE = re.compile(r"did\s+not\s+cite\s+any\s+medical\s+evidence", re.I)
-CLAUSE = re.compile(r"Decision\s+based\s+on\s+|(?:,?\s+and\s+)?Other\s+Medical\s+Treatment\s+Guidelines?\s+", re.I)
+CLAUSE = re.compile(r"Decision\s+based\s+on\s+|(?:,?\s+and\s+)?Other\s+Medical\s+Treatment\s+Guidelines?"
+                    r"(?:\s+or\s+Medical\s+Evidence)?(?:\s*:\s*|\s+)", re.I)
 MTUS_HEAD = re.compile(r"\s*(?:CA[- ])?MTUS\b[,:]?\s*(?:\(\w+\)\s*)?", re.I)
 NON_MTUS_HEAD = re.compile(r"\s*Non-?\s*MTUS\s+Citation:?\s*", re.I)
 PAGES = re.compile(
@@ -58,7 +59,8 @@ def _mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Citation
     for code, pattern in load().mtus_titles:
         titles += [(m.start(), m.end(), code) for m in pattern.finditer(clean.text, start, end)]
     titles = _merge(_non_overlapping(sorted(titles, key=lambda t: (t[0], -t[1]))), clean.text)
-    titles = [t for i, t in enumerate(titles) if _starts_guideline(clean.text, titles[i - 1][1] if i else start, t)]
+    titles = [t for i, t in enumerate(titles)
+              if _starts_guideline(clean.text, titles[i - 1][1] if i else start, t, follows=i > 0)]
     if not titles:
         return [_citation(clean, party, "OTHER", start, start, end, source_name="MTUS")] if end > start else []
     out = []
@@ -69,16 +71,19 @@ def _mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Citation
 
 
 _JOINED = re.compile(r"(?:,|\band)\s*$", re.I)
-_FULL_TITLE = re.compile(r"Complaints|Chapter|Guidelines|\b(?:2004|2007|2009|2016)\b|ACOEM", re.I)
+_FULL_TITLE = re.compile(r"Complaints|Disorders|Chapter|Guidelines|Treatment|Approaches|\b(?:2004|2007|2009|2016)\b|"
+                         r"ACOEM|American\s+College", re.I)
 
 
-def _starts_guideline(text: str, after: int, title: tuple[int, int, str]) -> bool:
+def _starts_guideline(text: str, after: int, title: tuple[int, int, str], follows: bool) -> bool:
     """A title inside a 'Section(s):' list ('Section(s): Knee') is a section, not a new guideline,
-    unless it is joined on ('..., and Shoulder Complaints 2004')."""
+    unless it is a full title joined on ('..., and Shoulder Complaints 2004'); so is a bare body
+    part after another guideline ('Postsurgical Treatment Guidelines, Shoulder')."""
     before = text[after:title[0]]
-    if not SECTIONS.search(before):
-        return True
-    return bool(_JOINED.search(before)) and bool(_FULL_TITLE.search(text, title[0], title[1]))
+    full = bool(_FULL_TITLE.search(text, title[0], title[1]))
+    if SECTIONS.search(before):
+        return bool(_JOINED.search(before)) and full
+    return full or not follows
 
 
 def _non_overlapping(titles: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -89,11 +94,16 @@ def _non_overlapping(titles: list[tuple[int, int, str]]) -> list[tuple[int, int,
     return kept
 
 
+# What may stand between two titles of one guideline: punctuation, its edition and year.
+_TITLE_GAP = re.compile(r"[\s,()]*(?:2nd\s+Edition[\s,()]*)?(?:2004[\s,()]*)?", re.I)
+
+
 def _merge(titles: list[tuple[int, int, str]], text: str) -> list[tuple[int, int, str]]:
-    """Join adjacent titles of one guideline ('ACOEM Chapter 3' + 'Initial Approaches to Treatment')."""
+    """Join adjacent titles of one guideline ('ACOEM Chapter 3' + 'Initial Approaches to Treatment',
+    'Low Back Complaints (ACOEM Practice Guidelines, 2nd Edition (2004), Chapter 12')."""
     merged: list[tuple[int, int, str]] = []
     for t in titles:
-        if merged and merged[-1][2] == t[2] and not text[merged[-1][1]:t[0]].strip(" ,\n"):
+        if merged and merged[-1][2] == t[2] and _TITLE_GAP.fullmatch(text, merged[-1][1], t[0]):
             merged[-1] = (merged[-1][0], t[1], t[2])
         else:
             merged.append(t)
