@@ -9,7 +9,7 @@ import pytest
 from kg.parser import parse_file, parse_text
 from kg.parser.citations import parse_guideline_line
 from kg.parser.medications import item_details, service_type
-from kg.parser.summary import regions_of
+from kg.parser.summary import parse_summary, regions_of
 from kg.parser.text import clean
 from kg.record import LetterRecord
 
@@ -251,6 +251,11 @@ def test_diagnosis_lists_split_at_the_final_and(written, labels):
     ("The patient is a 45 y/o female", 45, "female"),
     ("this 52 y.o. gentleman", 52, "male"),
     ("The injured worker is a 38-year-old woman", 38, "female"),
+    ("The injured worker is a 45-year-old right-handed female", 45, "female"),
+    ("This is a 53-year-old Hispanic male", 53, "male"),
+    ("The injured worker is a 59-year-old, right hand dominant, male", 59, "male"),
+    ("The injured worker is a 66 year\nold male", 66, "male"),  # wrapped at a page's line end
+    ("Patient is a 45 yo M", 45, "male"),
 ])
 def test_age_and_sex_wordings(phrase, age, sex):
     text = (LETTERS / "CM17-0021791.txt").read_text().replace("This is a 66 year old male", phrase)
@@ -381,3 +386,13 @@ def test_guideline_line_wordings(line, citations):
     reading = clean(f"Decision based on {line}")
     found = parse_guideline_line(reading, 0, len(reading.text), "reviewer").citations
     assert [(c.guideline, c.pages, c.sections) for c in found] == citations
+
+
+@pytest.mark.parametrize("sentence, day", [
+    ("The patient is a 60 year old obese woman. DOI: 3/4/2010.", dt.date(2010, 3, 4)),
+    ("Patient is a 45 yo M with DOI 5/5/2012.", dt.date(2012, 5, 5)),
+    ("The injured worker is a 51 year-old female who was injured on 2/1/2014.", dt.date(2014, 2, 1)),
+])
+def test_injury_date_wordings(sentence, day):
+    reading = clean(sentence)
+    assert parse_summary(reading, 0, len(reading.text)).injury_date.value == day

@@ -13,14 +13,18 @@ from kg.vocab import load
 
 _AGE_WORDS = r"(?:[-\s]?(?:years?|yrs?)[-\s]?old\b|\s?(?:y/o|y\.o\.|yo)(?![a-z]))"
 AGE = re.compile(rf"\b(?P<v>\d{{1,3}}){_AGE_WORDS}", re.I)
-SEX = re.compile(rf"\b(?:an?|the|this)\s+(?:now\s+)?(?:\d{{1,3}}{_AGE_WORDS},?\s+)?"
+# Up to four words may describe the worker between age and sex: "a 45-year-old right-handed female",
+# "a 59-year-old, right hand dominant, male"; a verb or a clause ends the phrase.
+_DESCRIBER = r"(?!(?:who|with|and|was|is|has|had|who's)\b)[A-Za-z][\w-]*"
+SEX = re.compile(rf"\b(?:an?|the|this)\s+(?:now\s+)?(?:\d{{1,3}}{_AGE_WORDS},?\s+(?:{_DESCRIBER},?\s+){{0,4}}?)?"
                  r"(?P<v>female|male|woman|man|gentleman|lady)\b", re.I)
-_SEX_VALUES = {"female": "female", "woman": "female", "lady": "female",
-               "male": "male", "man": "male", "gentleman": "male"}
+SEX_LETTER = re.compile(rf"\b\d{{1,3}}(?i:{_AGE_WORDS})\s+(?P<v>[MF])\b")  # "a 45 yo M"
+_SEX_VALUES = {"female": "female", "woman": "female", "lady": "female", "f": "female",
+               "male": "male", "man": "male", "gentleman": "male", "m": "male"}
 
 _D = DATE_TEXT
 INJURY_DATE = re.compile(
-    rf"(?:date\s+of\s+injury|injury\s+date|injur(?:y|ies|ed)|occupational\s+claim|claim)\b"
+    rf"(?:date\s+of\s+injury|injury\s+date|\bDOI\b|injur(?:y|ies|ed)|occupational\s+claim|claim)\b"
     rf"[^.;]{{0,40}}?(?P<v>{_D})", re.I)
 INJURY_REGIONS = re.compile(r"injur(?:y|ies|ed)\s+(?:to|of)\s+(?:the\s+|his\s+|her\s+)?(?P<v>[^.;]+)", re.I)
 
@@ -74,7 +78,7 @@ def _age(clean: CleanText, start: int, end: int) -> Fact[int] | None:
 
 
 def _sex(clean: CleanText, start: int, end: int) -> Fact[str] | None:
-    m = SEX.search(clean.text, start, end)
+    m = SEX.search(clean.text, start, end) or SEX_LETTER.search(clean.text, start, end)
     return clean.fact(_SEX_VALUES[m.group("v").lower()], *m.span("v")) if m else None
 
 
