@@ -277,7 +277,8 @@ def make_letter(i: int, rng: random.Random) -> Letter:
                       f"The patient is a {age}-year-old {sex} who has submitted a claim for {diagnoses[0]}, "
                       f"associated with an industrial injury date of {fmt_date(injury, rng)}.",
                       f"This case involves a now {age}-year-old {sex} with a history of an occupational claim from "
-                      f"{fmt_date(injury, rng)}."])
+                      f"{fmt_date(injury, rng)}.",
+                      f"The injured worker is a {age}-year-old right-handed {sex}. DOI: {fmt_date(injury, rng)}."])
     sep = "; " if rng.random() < 0.4 else ", "
     dx_text = sep.join(diagnoses[:-1]) + (f"{sep}and " if len(diagnoses) > 1 else "") + diagnoses[-1]
     dx_sentence = rng.choice([f"The current diagnoses are documented as {dx_text}.",
