@@ -23,6 +23,7 @@ from kg.build import build
 from kg.cli import app
 from kg.graph import letter_quads
 from kg.parser import parse_file
+from kg.parser.text import LetterError, letter_text
 from kg.queries import named_query
 from kg.store import DUMP_FORMATS, EXTRACTION_KEY, FILE_HASHES, KEY_INDEX, WRITING_MARK, Store
 
@@ -275,6 +276,13 @@ def test_usage_errors_exit_2(tmp_path):
     assert runner.invoke(app, ["build", str(tmp_path / "missing"), "--store", str(tmp_path / "s")]).exit_code == 2
     assert runner.invoke(app, ["table", "nonsense", "--store", str(tmp_path / "s")]).exit_code == 2
     assert runner.invoke(app, ["stats", "--store", str(tmp_path / "none")]).exit_code == 2
+
+
+def test_a_damaged_pdf_is_rejected_with_pypdfs_warnings_and_prints_nothing_else(capfd):
+    cut = (FIXTURES / "pdf" / "CM17-0003284.pdf").read_bytes()[:500]
+    with pytest.raises(LetterError, match=r"^cut\.pdf: unreadable PDF \(.*; EOF marker not found\)$"):
+        letter_text(cut, "cut.pdf")
+    assert capfd.readouterr().err == ""  # pypdf's warning went into the error, not on its own to stderr
 
 
 def test_pdf_letters_give_the_same_facts_as_their_text(tmp_path):

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import logging
 import re
 from bisect import bisect_right
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -62,11 +65,38 @@ def pdf_text(data: bytes, name: str) -> str:
     from pypdf import PdfReader
     from pypdf.errors import PdfReadError
 
+    with _pypdf_warnings() as warnings:
+        try:
+            reader = PdfReader(io.BytesIO(data))
+            return normalize_source("\n".join(page.extract_text() or "" for page in reader.pages))
+        except (PdfReadError, ValueError, KeyError) as exc:
+            said = "".join(f"; {w}" for w in dict.fromkeys(warnings))
+            raise LetterError(f"{name}: unreadable PDF ({exc}{said})") from exc
+
+
+class _Kept(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(record.getMessage())
+
+
+@contextmanager
+def _pypdf_warnings() -> Iterator[list[str]]:
+    """pypdf's warnings about a damaged file ('EOF marker not found'), kept for the letter's error
+    instead of printed on their own, without the file's name, among the build's report."""
+    logger = logging.getLogger("pypdf")
+    kept: list[str] = []
+    handler, propagate = _Kept(kept), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
     try:
-        reader = PdfReader(io.BytesIO(data))
-        return normalize_source("\n".join(page.extract_text() or "" for page in reader.pages))
-    except (PdfReadError, ValueError, KeyError) as exc:
-        raise LetterError(f"{name}: unreadable PDF ({exc})") from exc
+        yield kept
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 def letter_text(data: bytes, name: str) -> str:
