@@ -285,6 +285,18 @@ def test_a_damaged_pdf_is_rejected_with_pypdfs_warnings_and_prints_nothing_else(
     assert capfd.readouterr().err == ""  # pypdf's warning went into the error, not on its own to stderr
 
 
+def test_a_pdf_without_text_is_rejected_as_such():
+    from pypdf import PdfWriter
+
+    blank = io.BytesIO()
+    writer = PdfWriter()
+    writer.add_blank_page(612, 792)
+    writer.add_blank_page(612, 792)
+    writer.write(blank)
+    with pytest.raises(LetterError, match=r"^scan\.pdf: no text in the PDF's 2 page\(s\) \(a scan\?"):
+        letter_text(blank.getvalue(), "scan.pdf")
+
+
 def test_pdf_letters_give_the_same_facts_as_their_text(tmp_path):
     pdf = parse_file(FIXTURES / "pdf" / "CM17-0003284.pdf")
     txt = parse_file(LETTERS / "CM17-0003284.txt")

@@ -68,10 +68,13 @@ def pdf_text(data: bytes, name: str) -> str:
     with _pypdf_warnings() as warnings:
         try:
             reader = PdfReader(io.BytesIO(data))
-            return normalize_source("\n".join(page.extract_text() or "" for page in reader.pages))
+            text = normalize_source("\n".join(page.extract_text() or "" for page in reader.pages))
         except (PdfReadError, ValueError, KeyError) as exc:
             said = "".join(f"; {w}" for w in dict.fromkeys(warnings))
             raise LetterError(f"{name}: unreadable PDF ({exc}{said})") from exc
+    if not text.strip():
+        raise LetterError(f"{name}: no text in the PDF's {len(reader.pages)} page(s) (a scan? kg does not read images)")
+    return text
 
 
 class _Kept(logging.Handler):
