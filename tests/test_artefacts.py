@@ -10,6 +10,7 @@ from collections.abc import Callable
 import pytest
 
 from kg.parser import parse_text
+from kg.parser.dates import DATE, date_from_match
 from kg.parser.text import LetterError, decode
 
 from .conftest import ALL_LETTERS
@@ -137,3 +138,32 @@ def test_letter_cut_short_is_rejected(cut_at):
     short = text[: text.index(cut_at) + len(cut_at)]
     with pytest.raises(LetterError, match=r"cut short|no disputed item"):
         parse_text(short, "short", "short.txt")
+
+
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+          "November", "December")
+DATE_FORMS = {
+    "month name": lambda d: f"{MONTHS[d.month - 1]} {d.day}, {d.year}",
+    "abbreviated month": lambda d: f"{MONTHS[d.month - 1][:3]}. {d.day}, {d.year}",
+    "m-d-yy": lambda d: f"{d.month}-{d.day}-{d.year % 100:02d}",
+    "mm/dd/yyyy": lambda d: f"{d.month:02d}/{d.day:02d}/{d.year}",
+}
+
+
+def _dated_facts(record) -> object:
+    """Every date of a record, and how many citations and sections each decision has."""
+    cover = record.cover
+    return (facts(cover) if cover else None, facts(record.injury_date), facts(record.utilization_review),
+            [(len(d.citations), [len(c.sections) for c in d.citations], [c.pages for c in d.citations])
+             for d in record.decisions])
+
+
+@pytest.mark.parametrize("form", DATE_FORMS)
+@pytest.mark.parametrize("path", ALL_LETTERS, ids=lambda p: p.stem)
+def test_same_dates_in_every_written_form(path, form):
+    """Every date of the letter written in another of the forms letters use: the same dates, and
+    a date inside a citation ('Low Back Chapter, updated December 20, 2016') splits no section."""
+    original = decode(path.read_bytes(), path.name)
+    rewritten = DATE.sub(lambda m: DATE_FORMS[form](day) if (day := date_from_match(m)) else m.group(0), original)
+    assert _dated_facts(parse_text(rewritten, path.stem, path.name)) == \
+        _dated_facts(parse_text(original, path.stem, path.name))

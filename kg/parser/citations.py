@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from kg.parser.dates import DATE
 from kg.parser.labels import sentence_case
 from kg.parser.text import CleanText
 from kg.record import Citation, Party
@@ -167,12 +168,14 @@ def _sections(body: str) -> list[str]:
 
 
 def _split_topics(text: str) -> list[str]:
-    """Split at ';', '. ' and ', X' (X capitalised), but never inside parentheses."""
+    """Split at ';', '. ' and ', X' (X capitalised), but never inside parentheses or a date
+    ('Low Back Chapter (updated December 20, 2016)')."""
+    in_date = {i for m in DATE.finditer(text) for i in range(*m.span())}
     pieces: list[str] = []
     depth, last = 0, 0
     for i, ch in enumerate(text):
         depth += (ch == "(") - (ch == ")")
-        if depth <= 0 and ch in ";.," and _TOPIC_BREAK.match(text, i):
+        if depth <= 0 and ch in ";.," and i not in in_date and _TOPIC_BREAK.match(text, i):
             pieces.append(text[last:i])
             last = i + 1
             depth = 0
