@@ -3,7 +3,7 @@
 
 The words are those of pyspellchecker's English frequency list seen at least COMMON times, read
 the first time a letter needs them (a letter with no lowercase word hyphenated at a line end never
-does): ~25,000 words, 0.2 s and ~20 MB in a parsing process."""
+does): ~25,000 words, read in ~0.25 s, ~3 MB more in a parsing process."""
 
 from __future__ import annotations
 
