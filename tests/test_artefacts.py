@@ -167,3 +167,19 @@ def test_same_dates_in_every_written_form(path, form):
     rewritten = DATE.sub(lambda m: DATE_FORMS[form](day) if (day := date_from_match(m)) else m.group(0), original)
     assert _dated_facts(parse_text(rewritten, path.stem, path.name)) == \
         _dated_facts(parse_text(original, path.stem, path.name))
+
+
+def _items(record) -> list[object]:
+    return [(d.item.value, d.outcome.value, [i.generic for i in d.ingredients],
+             d.medically_necessary.value if d.medically_necessary else None)
+            for d in record.decisions]
+
+
+@pytest.mark.parametrize("path", ALL_LETTERS, ids=lambda p: p.stem)
+def test_a_rationale_that_lost_its_last_period_still_ends_its_block(path):
+    """'... is not medically necessary' without its period (a character the PDF lost) still ends
+    the decision: the next item's text does not take in the rationale's last lines."""
+    original = decode(path.read_bytes(), path.name)
+    last = original.rstrip().rfind("necessary")  # the letter's own last period stays
+    lost = re.sub(r"(medically\s+necessary)\.([ \t]*\n)", r"\1\2", original[:last]) + original[last:]
+    assert _items(parse_text(lost, path.stem, path.name)) == _items(parse_text(original, path.stem, path.name))

@@ -25,6 +25,8 @@ MAX_ITEM_LINES = 4
 INTRO_END = re.compile(r"below\s*:$")
 # A line of an item may end in an abbreviation ("one p.o. t.i.d.", "Dr.") without ending a sentence.
 ABBREVIATION_END = re.compile(r"(?:\b[a-z]\.){2,}$|\b(?:mg|Dr|No|vs|approx|q|p|e\.g|i\.e)\.$", re.I)
+# The last words of a rationale end its block even when the PDF lost their period.
+CONCLUSION_END = re.compile(r"medically\s+necessary(?:\s+(?:and|or)\s+appropriate)?$", re.I)
 PARTIAL_TAIL = re.compile(r"remaining\s+IMR\s+eligible\s+portion", re.I)
 PARTIAL_HEAD = re.compile(r"was\s+the\s+original\s+request\.", re.I)
 
@@ -53,6 +55,7 @@ def _item_start(text: str, floor: int, outcome_at: int) -> int:
             return floor
         prev_end = line_start - 1
         if (text[prev_end - 1: prev_end] == "." and not ABBREVIATION_END.search(text, floor, prev_end)) \
+                or CONCLUSION_END.search(text, floor, prev_end) \
                 or INTRO_END.search(text, floor, prev_end) or _is_heading(text, floor, prev_end):
             return line_start
         line_start = text.rfind("\n", floor, prev_end) + 1 or floor
