@@ -183,3 +183,16 @@ def test_a_rationale_that_lost_its_last_period_still_ends_its_block(path):
     last = original.rstrip().rfind("necessary")  # the letter's own last period stays
     lost = re.sub(r"(medically\s+necessary)\.([ \t]*\n)", r"\1\2", original[:last]) + original[last:]
     assert _items(parse_text(lost, path.stem, path.name)) == _items(parse_text(original, path.stem, path.name))
+
+
+@pytest.mark.parametrize("label", ["Claims Administrator guideline", "MAXIMUS guideline", "Decision rationale"])
+@pytest.mark.parametrize("path", ALL_LETTERS, ids=lambda p: p.stem)
+def test_a_label_that_lost_its_colon_still_starts_its_part(path, label):
+    original = decode(path.read_bytes(), path.name)
+    lost = original.replace(f"{label}:", label)
+
+    def blocks(record) -> list[object]:
+        return [(*item, [(c.party, c.guideline, c.pages, c.sections) for c in d.citations], d.no_evidence_cited)
+                for item, d in zip(_items(record), record.decisions, strict=True)]
+
+    assert blocks(parse_text(lost, path.stem, path.name)) == blocks(parse_text(original, path.stem, path.name))

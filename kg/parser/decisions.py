@@ -10,9 +10,18 @@ from kg.parser.text import CleanText, LetterError
 from kg.record import Decision, Fact, Outcome
 
 OUTCOME_LINE = re.compile(r"(?:\s+is)?\s*:\s*(?P<v>Upheld|Overturned)[ \t]*$", re.I | re.M)
-ADMIN_GUIDELINE = re.compile(r"Claims\s+Administrator\s+guideline\s*:", re.I)
-REVIEWER_GUIDELINE = re.compile(r"MAXIMUS\s+guideline\s*:", re.I)
-RATIONALE = re.compile(r"Decision\s+rationale\s*:", re.I)
+
+
+def _label(words: str) -> re.Pattern[str]:
+    """A block's label: 'Words:' anywhere, or the words as written starting a line without the colon
+    (a character the PDF lost)."""
+    spaced = r"\s+".join(words.split())
+    return re.compile(rf"(?i:{spaced}\s*:)|^[ \t]*{spaced}\b", re.M)
+
+
+ADMIN_GUIDELINE = _label("Claims Administrator guideline")
+REVIEWER_GUIDELINE = _label("MAXIMUS guideline")
+RATIONALE = _label("Decision rationale")
 PARTIAL = re.compile(
     r"(?P<orig>.+?)\s+was\s+the\s+original\s+request\.\s*(?P<auth>.+?)\s+was\s+authorized\s+by\s+the\s+"
     r"Claims\s+Administrator\.\s*The\s+remaining\s+IMR\s+eligible\s+portion\s+of\s+the\s+original\s+"
