@@ -196,3 +196,16 @@ def test_a_label_that_lost_its_colon_still_starts_its_part(path, label):
                 for item, d in zip(_items(record), record.decisions, strict=True)]
 
     assert blocks(parse_text(lost, path.stem, path.name)) == blocks(parse_text(original, path.stem, path.name))
+
+
+COVERED = [p for p in ALL_LETTERS if p.stem.startswith("CM")]
+
+
+@pytest.mark.parametrize("label", ["Case Number", "Date Assigned", "Date of Injury", "Decision Date", "UR Denial Date",
+                                   "Priority", "Received"])
+@pytest.mark.parametrize("path", COVERED, ids=lambda p: p.stem)
+def test_a_cover_label_that_lost_its_colon_still_gives_its_value(path, label):
+    original = decode(path.read_bytes(), path.name)
+    lost = original.replace(f"{label}:", label)
+    cover = parse_text(lost, path.stem, path.name).cover
+    assert facts(cover) == facts(parse_text(original, path.stem, path.name).cover)

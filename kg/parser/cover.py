@@ -1,4 +1,5 @@
-"""The cover block of 2016+ letters: case number, dates, priority."""
+"""The cover block of 2016+ letters: case number, dates, priority (each label's colon may be lost:
+the value that follows it is of a form only that field has)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from kg.parser.dates import DATE, DATE_TEXT, date_from_match
 from kg.parser.text import CleanText
 from kg.record import Cover, Fact
 
-CASE_NUMBER = re.compile(r"Case\s+Number:\s*(?P<v>CM\d{2}-\d{7})", re.I)
-PRIORITY = re.compile(r"Priority:\s*(?P<v>Standard|Expedited|Urgent|Regular)", re.I)
+CASE_NUMBER = re.compile(r"Case\s+Number:?\s*(?P<v>CM\d{2}-\d{7})", re.I)
+PRIORITY = re.compile(r"Priority:?\s*(?P<v>Standard|Expedited|Urgent|Regular)", re.I)
 _DATE_LABELS = {
     "date_assigned": r"Date\s+Assigned",
     "injury_date": r"Date\s+of\s+Injury",
@@ -19,7 +20,7 @@ _DATE_LABELS = {
     "application_received": r"Application\s+Received",
 }
 _DATE_FIELDS = {
-    name: re.compile(rf"{label}:\s*(?P<v>{DATE_TEXT})", re.I) for name, label in _DATE_LABELS.items()
+    name: re.compile(rf"{label}:?\s*(?P<v>{DATE_TEXT})", re.I) for name, label in _DATE_LABELS.items()
 }
 
 

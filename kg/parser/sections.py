@@ -58,7 +58,7 @@ def split(clean: CleanText, name: str) -> Sections:
     how, summary, issues = (m for m in found.values() if m is not None)
     if not how.start() < summary.start() < issues.start():
         raise LetterError(f"{name}: sections out of order; unknown layout")
-    has_cover = bool(re.search(r"Case\s+Number:", text[: how.start()], re.I))
+    has_cover = bool(re.search(r"Case\s+Number\b", text[: how.start()], re.I))
     return Sections(
         layout="imr-2016-cover" if has_cover else "imr-2014",
         cover=(0, how.start()) if has_cover else None,
