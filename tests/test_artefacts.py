@@ -202,10 +202,10 @@ COVERED = [p for p in ALL_LETTERS if p.stem.startswith("CM")]
 
 
 @pytest.mark.parametrize("label", ["Case Number", "Date Assigned", "Date of Injury", "Decision Date", "UR Denial Date",
-                                   "Priority", "Received"])
+                                   "Priority", "Received", "State(s) of Licensure", "Certification(s)/Specialty"])
 @pytest.mark.parametrize("path", COVERED, ids=lambda p: p.stem)
-def test_a_cover_label_that_lost_its_colon_still_gives_its_value(path, label):
+def test_a_cover_or_reviewer_label_that_lost_its_colon_still_gives_its_value(path, label):
     original = decode(path.read_bytes(), path.name)
     lost = original.replace(f"{label}:", label)
-    cover = parse_text(lost, path.stem, path.name).cover
-    assert facts(cover) == facts(parse_text(original, path.stem, path.name).cover)
+    got, want = parse_text(lost, path.stem, path.name), parse_text(original, path.stem, path.name)
+    assert (facts(got.cover), facts(got.reviewer)) == (facts(want.cover), facts(want.reviewer))

@@ -10,10 +10,14 @@ from kg.record import Fact, Reviewer, Specialty
 from kg.vocab import load
 
 # Field wording (2015+): "Certification(s)/Specialty: A, B" and "State(s) of Licensure: X, Y". A long
-# value wraps onto the next lines, up to the next "Label:" line (the fields end their section).
-_FIELD_VALUE = r"(?P<v>[^\n]+(?:\n(?![ \t]*[A-Z][\w()/ ]{0,40}:)[^\n]+)*)"
-SPECIALTY_FIELD = re.compile(r"Certification\(s\)\s*/\s*Specialty:\s*" + _FIELD_VALUE, re.I)
-LICENSURE_FIELD = re.compile(r"State\(s\)\s+of\s+Licensure:\s*" + _FIELD_VALUE, re.I)
+# value wraps onto the next lines, up to the next "Label:" line (the fields end their section). A
+# label's colon may be lost.
+_SPECIALTY_LABEL = r"Certification\(s\)\s*/\s*Specialty"
+_LICENSURE_LABEL = r"State\(s\)\s+of\s+Licensure"
+_FIELD_VALUE = (r"(?P<v>[^\n]+(?:\n(?![ \t]*(?:[A-Z][\w()/ ]{0,40}:|" + _SPECIALTY_LABEL + "|" + _LICENSURE_LABEL +
+                r"))[^\n]+)*)")
+SPECIALTY_FIELD = re.compile(_SPECIALTY_LABEL + r":?\s*" + _FIELD_VALUE, re.I)
+LICENSURE_FIELD = re.compile(_LICENSURE_LABEL + r":?\s*" + _FIELD_VALUE, re.I)
 # Sentence wording: "is Board Certified in A, has a subspecialty in B and is licensed to practice in X."
 BOARD_SENTENCE = re.compile(
     r"Board\s+Certified\s+in\s+(?P<v>.+?)(?=,?\s+(?:has\s+a\s+subspecialty|and\s+is\s+licensed|is\s+licensed)|\.)",
