@@ -360,7 +360,8 @@ def citation(item: Item, rng: random.Random) -> tuple[str, list[int], list[str]]
 
 
 def artefacts(text: str, rng: random.Random) -> bytes:
-    """Extraction artefacts on a share of letters: CRLF, hyphenation, NBSP, page footers, BOM, cp1252."""
+    """Extraction artefacts on a share of letters: CRLF, hyphenation, NBSP, page footers, BOM, cp1252,
+    lost characters."""
     roll = rng.random()
     if roll < 0.05:
         return text.replace("\n", "\r\n").encode()
@@ -377,6 +378,8 @@ def artefacts(text: str, rng: random.Random) -> bytes:
         return text.replace("'", "\u2019").encode("cp1252", errors="replace")
     if roll < 0.26:
         return broken_words(text).encode()
+    if roll < 0.29:
+        return lost_characters(text, rng).encode()
     return text.encode()
 
 
@@ -400,6 +403,20 @@ def broken_words(text: str) -> str:
                 lines[i] = f"{line.rstrip()} {m.group(1)}-"
                 lines[following] = lines[following][len(m.group(1)):]
     return "\n".join(lines)
+
+
+_LABELS = ("Claims Administrator guideline:", "MAXIMUS guideline:", "Decision rationale:", "Date of Injury:",
+           "Certification(s)/Specialty:")
+
+
+def lost_characters(text: str, rng: random.Random) -> str:
+    """Characters the PDF lost: one label's colon everywhere, or the period that ends each rationale
+    but the last ("... is not medically necessary" / the next item)."""
+    if rng.random() < 0.5:
+        label = rng.choice(_LABELS)
+        return text.replace(label, label[:-1])
+    last = text.rstrip().rfind("necessary")
+    return re.sub(r"(medically necessary)\.([ \t]*\n)", r"\1\2", text[:last]) + text[last:]
 
 
 BAD_INPUTS = [
