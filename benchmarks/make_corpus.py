@@ -410,11 +410,15 @@ _LABELS = ("Claims Administrator guideline:", "MAXIMUS guideline:", "Decision ra
 
 
 def lost_characters(text: str, rng: random.Random) -> str:
-    """Characters the PDF lost: one label's colon everywhere, or the period that ends each rationale
-    but the last ("... is not medically necessary" / the next item)."""
-    if rng.random() < 0.5:
+    """Characters the PDF lost: one label's colon everywhere, the colon before each outcome
+    ("Soma 350mg #90  Upheld"), or the period that ends each rationale but the last ("... is not
+    medically necessary" / the next item)."""
+    roll = rng.random()
+    if roll < 0.4:
         label = rng.choice(_LABELS)
         return text.replace(label, label[:-1])
+    if roll < 0.7:
+        return re.sub(r":(\s*)(Upheld|Overturned)([ \t]*\n)", r"\1 \2\3", text)
     last = text.rstrip().rfind("necessary")
     return re.sub(r"(medically necessary)\.([ \t]*\n)", r"\1\2", text[:last]) + text[last:]
 

@@ -211,11 +211,13 @@ def test_a_cover_or_reviewer_label_that_lost_its_colon_still_gives_its_value(pat
     assert (facts(got.cover), facts(got.reviewer)) == (facts(want.cover), facts(want.reviewer))
 
 
+@pytest.mark.parametrize("where", [r"\1 \2\3", r"\n\2\3"], ids=["same line", "own line"])
 @pytest.mark.parametrize("path", ALL_LETTERS, ids=lambda p: p.stem)
-def test_an_outcome_that_lost_its_colon_still_ends_its_item(path):
-    """'Soma 350mg #90  Upheld' (the colon lost) is still an item line with its outcome: the word is
-    written as the form writes it and the block's next part follows it."""
+def test_an_outcome_that_lost_its_colon_still_ends_its_item(path, where):
+    """'Soma 350mg #90  Upheld' (the colon lost), or the outcome alone on the next line, is still an
+    item line with its outcome: the word is written as the form writes it and the block's next part
+    follows it."""
     original = decode(path.read_bytes(), path.name)
-    lost = re.sub(r"(?:\s+is)?:(\s*)(Upheld|Overturned)([ \t]*\n)", r"\1 \2\3", original)
+    lost = re.sub(r"(?:\s+is)?:(\s*)(Upheld|Overturned)([ \t]*\n)", where, original)
     assert lost != original
     assert _items(parse_text(lost, path.stem, path.name)) == _items(parse_text(original, path.stem, path.name))

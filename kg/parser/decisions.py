@@ -9,11 +9,12 @@ from kg.parser.medications import item_details
 from kg.parser.text import CleanText, LetterError
 from kg.record import Decision, Fact, Outcome
 
-# "<item>: Upheld" ends an item line; so does "<item>  Upheld" without its colon (lost by the PDF)
-# when the word is written as the form writes it and the block's next part follows.
+# "<item>: Upheld" ends an item line; so does "<item>  Upheld" without its colon (lost by the PDF), or
+# with the word wrapped onto a line of its own, when the word is written as the form writes it and
+# the block's next part follows.
 _NEXT_PART = r"\n\s*(?:Claims\s+Administrator\s+guideline|MAXIMUS\s+guideline|Decision\s+rationale)"
-OUTCOME_LINE = re.compile(r"(?:(?:\s+is)?\s*:\s*|[ \t]+(?=(?-i:Upheld|Overturned)[ \t]*" + _NEXT_PART + r"))"
-                          r"(?P<v>Upheld|Overturned)[ \t]*$", re.I | re.M)
+_WITHOUT_COLON = r"(?:[ \t]+|(?<=\n))(?=(?-i:Upheld|Overturned)[ \t]*" + _NEXT_PART + ")"
+OUTCOME_LINE = re.compile(r"(?:(?:\s+is)?\s*:\s*|" + _WITHOUT_COLON + r")(?P<v>Upheld|Overturned)[ \t]*$", re.I | re.M)
 
 
 def _label(words: str) -> re.Pattern[str]:
