@@ -396,3 +396,25 @@ def test_guideline_line_wordings(line, citations):
 def test_injury_date_wordings(sentence, day):
     reading = clean(sentence)
     assert parse_summary(reading, 0, len(reading.text)).injury_date.value == day
+
+
+@pytest.mark.parametrize("sentence, labels", [
+    ("Diagnoses include: 1. Lumbar radiculopathy 2. Cervical strain 3. Insomnia.",
+     ["lumbar radiculopathy", "cervical strain", "insomnia"]),
+    ("Diagnoses:\n1. Lumbar radiculopathy\n2. Cervical strain\n3. Insomnia\nTreatment has included physical therapy.",
+     ["lumbar radiculopathy", "cervical strain", "insomnia"]),
+    ("Diagnoses included 1) lumbar radiculopathy, 2) cervical strain, and 3) status post L4-5 fusion.",
+     ["lumbar radiculopathy", "cervical strain", "status post l4-5 fusion"]),
+    ("Diagnoses include: 1. Lumbar disc displacement at L4-5. 2. Cervical strain. 3. Insomnia. He was seen today.",
+     ["lumbar disc displacement at l4-5", "cervical strain", "insomnia"]),
+    ("The diagnoses have included lumbar radiculopathy and cervical strain.",
+     ["lumbar radiculopathy", "cervical strain"]),
+    ("Current diagnoses: lumbar radiculopathy, cervical strain.", ["lumbar radiculopathy", "cervical strain"]),
+    ("Diagnoses consist of lumbar radiculopathy and cervical strain.", ["lumbar radiculopathy", "cervical strain"]),
+    ("The diagnoses were noted to be lumbar radiculopathy and cervical strain.",
+     ["lumbar radiculopathy", "cervical strain"]),
+    ("Diagnosis: Lumbar radiculopathy.", ["lumbar radiculopathy"]),
+])
+def test_diagnosis_list_wordings(sentence, labels):
+    reading = clean(sentence)
+    assert [d.label for d in parse_summary(reading, 0, len(reading.text)).diagnoses] == labels

@@ -32,8 +32,10 @@ INJURY_REGIONS = re.compile(r"injur(?:y|ies|ed)\s+(?:to|of)\s+(?:the\s+|his\s+|h
 _END = r"(?=\.\s|\.$|\.\)|\)|$)"
 DIAGNOSIS_LISTS = (
     re.compile(r"diagnos[ie]s\s*\((?P<v>[^)]+)\)", re.I),
-    re.compile(r"diagnos(?:es|is)\s+(?:that\s+)?(?:was|were|is|are|include[sd]?|included)\s+"
-               r"(?:documented\s+)?(?:as\s+)?(?:having\s+)?:?\s*(?P<v>.+?)" + _END, re.I | re.S),
+    re.compile(r"diagnos(?:es|is)\s+(?:that\s+)?(?:was|were|is|are|include[sd]?|included|ha(?:ve|s)\s+included|"
+               r"consist(?:s|ed)?\s+of)(?:\s*:\s*|\s+)(?:(?:noted|documented|listed|reported)\s+(?:to\s+be\s+)?)?"
+               r"(?:as\s+)?(?:having\s+)?:?\s*(?P<v>.+?)" + _END, re.I | re.S),
+    re.compile(r"\bdiagnos(?:es|is)\s*:\s*(?P<v>.+?)" + _END, re.I | re.S),  # "Current diagnoses: X, Y."
     re.compile(r"diagnosed\s+(?:as\s+having|with)\s+(?P<v>.+?)" + _END, re.I | re.S),
     re.compile(r"(?:undergoing|being)\s+treat(?:ment|ments|ed)\s+for\s+(?:the\s+diagnosis\s+of\s+)?"
                r"(?P<v>.+?)" + _END, re.I | re.S),
@@ -118,7 +120,10 @@ def _diagnoses(clean: CleanText, start: int, end: int) -> list[Diagnosis]:
     out: list[Diagnosis] = []
     for pattern in DIAGNOSIS_LISTS:
         for m in pattern.finditer(clean.text, start, end):
-            for s, e in _split_list(clean.text, *m.span("v")):
+            numbered = _NUMBER_MARK.match(clean.text, m.start("v"))
+            items = _numbered_items(clean.text, m.start("v"), end) if numbered and numbered.group(1) == "1" \
+                else _split_list(clean.text, *m.span("v"))
+            for s, e in items:
                 written = clean.flat(s, e)
                 label = written.lower()
                 if label in seen or len(label) < 3:
@@ -153,6 +158,36 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
                 s = last_and[-1].end()
         ranges.append((s, e))
     return [(s, e) for s, e in (_trim(text, s, e) for s, e in ranges) if e > s]
+
+
+# "1. X 2. Y", "1) X, 2) Y", or one a line: a number not glued to a word or a decimal point.
+_NUMBER_MARK = re.compile(r"(?<![\w.-])(\d{1,2})[.)][ \t\n]+")
+_SENTENCE_END = re.compile(r"\.(?=\s|$)")
+
+
+def _numbered_items(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """The items of a numbered list from its '1.' on, each up to the next number (1, 2, 3, ... in
+    order); the last up to the end of its line if the numbers begin lines, else of its sentence."""
+    marks: list[re.Match[str]] = []
+    for m in _NUMBER_MARK.finditer(text, start, end):
+        if int(m.group(1)) == len(marks) + 1:
+            marks.append(m)
+    last = marks[-1]
+    line_end = text.find("\n", last.end(), end)
+    one_a_line = all(text[m.start() - 1] == "\n" for m in marks[1:])
+    if one_a_line and len(marks) > 1:
+        stop = line_end if line_end >= 0 else end
+    else:
+        sentence = _SENTENCE_END.search(text, last.end(), end)
+        stop = sentence.start() if sentence else end
+    spans = zip([m.end() for m in marks], [m.start() for m in marks[1:]] + [stop], strict=True)
+    return [(s, e) for s, e in (_trim(text, *_without_final_and(text, s, e)) for s, e in spans) if e > s]
+
+
+def _without_final_and(text: str, s: int, e: int) -> tuple[int, int]:
+    """'lumbar strain, and' (before '3) insomnia') -> 'lumbar strain'."""
+    m = re.search(r",?\s+and\s*$", text[s:e])
+    return (s, s + m.start()) if m else (s, e)
 
 
 def _two_diagnoses(left: str, right: str) -> bool:
