@@ -281,10 +281,12 @@ def make_letter(i: int, rng: random.Random) -> Letter:
                       f"The injured worker is a {age}-year-old right-handed {sex}. DOI: {fmt_date(injury, rng)}."])
     sep = "; " if rng.random() < 0.4 else ", "
     dx_text = sep.join(diagnoses[:-1]) + (f"{sep}and " if len(diagnoses) > 1 else "") + diagnoses[-1]
+    numbered = " ".join(f"{n}. {dx}" for n, dx in enumerate(diagnoses, 1))
     dx_sentence = rng.choice([f"The current diagnoses are documented as {dx_text}.",
                               f"Diagnoses included {dx_text}.",
                               f"The injured worker was diagnosed as having {dx_text}.",
-                              f"The injured worker is undergoing treatment for {dx_text}."])
+                              f"The injured worker is undergoing treatment for {dx_text}.",
+                              f"Diagnoses include: {numbered}."])
     action = rng.choice(["denied", "non-certified", "modified"])
     ur_sentence = rng.choice([f"The Utilization Review (UR) dated {fmt_date(ur, rng)}, {action} the requests.",
                               f"Utilization review from {fmt_date(ur, rng)} {action} the request.",

@@ -418,3 +418,11 @@ def test_injury_date_wordings(sentence, day):
 def test_diagnosis_list_wordings(sentence, labels):
     reading = clean(sentence)
     assert [d.label for d in parse_summary(reading, 0, len(reading.text)).diagnoses] == labels
+
+
+def test_partial_authorization_whose_outcome_lost_its_colon_on_a_line_of_its_own():
+    d = _with_item("Etodolac 5mg #180 was the original request. Etodolac 5mg #90 was authorized by the Claims\n"
+                   "Administrator. The remaining IMR eligible portion of the original request, Etodolac 5mg #90 is\n"
+                   " Upheld").decisions[0]
+    assert (d.item.value, d.original_request.value, d.outcome.value) == \
+        ("Etodolac 5mg #90", "Etodolac 5mg #180", "Upheld")
