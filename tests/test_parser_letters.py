@@ -426,3 +426,16 @@ def test_partial_authorization_whose_outcome_lost_its_colon_on_a_line_of_its_own
                    " Upheld").decisions[0]
     assert (d.item.value, d.original_request.value, d.outcome.value) == \
         ("Etodolac 5mg #90", "Etodolac 5mg #180", "Upheld")
+
+
+@pytest.mark.parametrize("sentence, day", [
+    ("In a Utilization Review Report dated November 24, 2014, the claims administrator denied a request.",
+     dt.date(2014, 11, 24)),
+    ("The request was non-certified by utilization review on 12-5-14.", dt.date(2014, 12, 5)),
+    ("The claims administrator denied the request in a decision dated 4/4/2015.", dt.date(2015, 4, 4)),
+    ("A prior peer review dated 5/5/2015 non-certified the request.", dt.date(2015, 5, 5)),
+    ("This request was previously reviewed and non-certified on 3/3/2015.", dt.date(2015, 3, 3)),
+])
+def test_utilization_review_date_wordings(sentence, day):
+    reading = clean(sentence)
+    assert parse_summary(reading, 0, len(reading.text)).utilization_review.date.value == day

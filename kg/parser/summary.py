@@ -43,9 +43,10 @@ DIAGNOSIS_LISTS = (
 )
 
 UR_MENTION = re.compile(
-    rf"(?:utilization\s+review|\bUR\b|prior\s+(?:determination|review)|previous\s+review)"
+    rf"(?:utilization\s+review|\bUR\b|prior\s+(?:peer\s+)?(?:determination|review)|previous\s+review|peer\s+review)"
     rf"[^.;]{{0,80}}?(?P<v>{_D})"
-    rf"|(?:denied|non-?certified|modified|certified)\s+(?:on|dated)\s+(?P<v2>{_D})"
+    rf"|(?:denied|non-?certified|modified|certified)\s+(?:the\s+request\s+in\s+a\s+(?:decision|determination)\s+)?"
+    rf"(?:on|dated)\s+(?P<v2>{_D})"
     rf"|(?P<v3>{_D})[^.;]{{0,12}}(?:utilization\s+review|\bUR\b)", re.I)
 UR_ACTION = re.compile(
     r"\b(?P<v>partially\s+certified|conditionally\s+non-?certified|non-?certified|noncertified|"
