@@ -9,6 +9,7 @@ import pytest
 from kg.parser import parse_file, parse_text
 from kg.parser.citations import parse_guideline_line
 from kg.parser.medications import item_details, service_type
+from kg.parser.reviewer import parse_reviewer
 from kg.parser.summary import parse_summary, regions_of
 from kg.parser.text import clean
 from kg.record import LetterRecord
@@ -439,3 +440,17 @@ def test_partial_authorization_whose_outcome_lost_its_colon_on_a_line_of_its_own
 def test_utilization_review_date_wordings(sentence, day):
     reading = clean(sentence)
     assert parse_summary(reading, 0, len(reading.text)).utilization_review.date.value == day
+
+
+@pytest.mark.parametrize("sentence, specialties, states", [
+    ("The expert reviewer holds a license to practice in California and is Board Certified in Chiropractic.",
+     ["Chiropractic"], ["CA"]),
+    ("The expert reviewer is licensed to practice medicine in Ohio and Texas and is Board Certified in Anesthesiology.",
+     ["Anesthesiology"], ["OH", "TX"]),
+    ("The expert reviewer is Board Certified in Internal Medicine, is licensed to practice in New York, Ohio and "
+     "California.", ["Internal Medicine"], ["NY", "OH", "CA"]),
+])
+def test_reviewer_sentence_wordings(sentence, specialties, states):
+    reading = clean(sentence)
+    reviewer = parse_reviewer(reading, 0, len(reading.text))
+    assert ([s.name.value for s in reviewer.specialties], [s.value for s in reviewer.states]) == (specialties, states)

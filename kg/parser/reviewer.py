@@ -24,7 +24,8 @@ BOARD_SENTENCE = re.compile(
     re.I | re.S)
 SUBSPECIALTY_SENTENCE = re.compile(
     r"subspecialty\s+in\s+(?P<v>.+?)(?=,?\s+and\s+is\s+licensed|,?\s+is\s+licensed|\.)", re.I | re.S)
-LICENSED_SENTENCE = re.compile(r"licensed\s+to\s+practice\s+in\s+(?P<v>.+?)\.", re.I | re.S)
+LICENSED_SENTENCE = re.compile(r"(?:licensed|holds?\s+an?\s+(?:active\s+)?license)\s+to\s+practice\s+(?:medicine\s+)?"
+                               r"in\s+(?P<v>.+?)(?=\.|,?\s+and\s+is\b|,?\s+is\s+Board)", re.I | re.S)
 
 _LIST_ITEM = re.compile(r"[^,;]+")
 
