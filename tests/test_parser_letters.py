@@ -327,6 +327,11 @@ def test_compound_hyphenated_at_a_line_break_keeps_its_hyphen_in_a_diagnosis():
     ("Dendracin lotion 120ml", [("benzocaine", "DB01086", "local anesthetic"), ("menthol", None, "topical analgesic"),
                                 ("methyl salicylate", "DB09543", "NSAID")]),
     ("Synovacin 500mg #90", [("glucosamine", None, "dietary supplement")]),
+    ("Butalbital/APAP/caffeine #30", [("butalbital", "DB00241", "sedative-hypnotic"),
+                                      ("acetaminophen", "DB00316", "analgesic"), ("caffeine", None, "stimulant")]),
+    ("ASA 81mg", [("aspirin", "DB00945", "NSAID")]),
+    ("MSIR 15mg #60", [("morphine", "DB00295", "opioid")]),
+    ("Synvisc-One injection", [("hyaluronic acid", "DB08818", "viscosupplement")]),
     # medical foods are not the drugs their names recall
     ("Gabadone #60", [("gabadone", None, "medical food")]),
     ("Trepadone #120", [("trepadone", None, "medical food")]),
