@@ -459,3 +459,11 @@ def test_reviewer_sentence_wordings(sentence, specialties, states):
     reading = clean(sentence)
     reviewer = parse_reviewer(reading, 0, len(reading.text))
     assert ([s.name.value for s in reviewer.specialties], [s.value for s in reviewer.states]) == (specialties, states)
+
+
+@pytest.mark.parametrize("heading", ["IMR ISSUE, DECISION AND RATIONALE", "IMR ISSUES, DECISIONS, AND RATIONALES",
+                                     "IMR Issues, Decisions & Rationales"])
+def test_issues_heading_variants(heading):
+    text = (LETTERS / "CM17-0005412.txt").read_text().replace("IMR ISSUES, DECISIONS AND RATIONALES", heading)
+    items = [d.item.value for d in parse_text(text, "x", "x").decisions]
+    assert items == ["Lorzone 750mg one by mouth three times a day #45"]

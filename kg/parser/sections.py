@@ -9,13 +9,13 @@ from kg.parser.text import CleanText, LetterError
 
 
 def _heading(words: str) -> re.Pattern[str]:
-    return re.compile(r"^[ \t]*" + r"\s+".join(map(re.escape, words.split())) + r"[ \t]*:?[ \t]*$",
-                      re.IGNORECASE | re.MULTILINE)
+    """A heading on a line of its own, its words as given (a word may be a regex: 'ISSUES?,?')."""
+    return re.compile(r"^[ \t]*" + r"\s+".join(words.split()) + r"[ \t]*:?[ \t]*$", re.IGNORECASE | re.MULTILINE)
 
 
 HOW_MADE = _heading("HOW THE IMR FINAL DETERMINATION WAS MADE")
 SUMMARY = _heading("CLINICAL CASE SUMMARY")
-ISSUES = _heading("IMR ISSUES, DECISIONS AND RATIONALES")
+ISSUES = _heading("IMR ISSUES?,? DECISIONS?,? (?:AND|&) RATIONALES?")  # singular for one item, an Oxford comma
 
 # Layouts DWC also published that this parser does not read: named, so the error says which.
 _OTHER_LAYOUTS = (
