@@ -16,11 +16,12 @@ CLAUSE = re.compile(r"Decision\s+based\s+on\s+|(?:,?\s+and\s+)?Other\s+Medical\s
                     r"(?:\s+or\s+Medical\s+Evidence)?(?:\s*:\s*|\s+)", re.I)
 MTUS_HEAD = re.compile(r"\s*(?:CA[- ])?MTUS\b[,:]?\s*(?:\(\w+\)\s*)?", re.I)
 NON_MTUS_HEAD = re.compile(r"\s*Non-?\s*MTUS\s+Citation:?\s*", re.I)
+_TO = r"(?:\s*[-–]\s*|\s+to\s+)"  # a page range: "63-65", "29 to 31"
 PAGES = re.compile(
-    r"\bpages?\s*(?:\(s\))?\s*:?\s*"
-    r"(?P<v>\d+(?:\s*[-–]\s*\d+)?(?:\s*(?:,|;|and|&)\s*\d+(?:\s*[-–]\s*\d+)?(?![\d.]*\s*[A-Za-z(]{2}))*)",
+    r"(?:\bpages?\s*(?:\(s\))?|\bpgs?\.?|\bpp\.|\bp\.)\s*:?\s*"  # "Page(s):", "pages", "pg.", "pp.", "p."
+    rf"(?P<v>\d+(?:{_TO}\d+)?(?:\s*(?:,|;|and|&)\s*\d+(?:{_TO}\d+)?(?![\d.]*\s*[A-Za-z(]{{2}}))*)",
     re.I)
-PAGE_RANGE = re.compile(r"(?P<a>\d+)(?:\s*[-–]\s*(?P<b>\d+))?")
+PAGE_RANGE = re.compile(rf"(?P<a>\d+)(?:{_TO}(?P<b>\d+))?", re.I)
 SECTIONS = re.compile(r"Sections?\s*\(s\)\s*:|Sections?:", re.I)
 ODG_NAME = re.compile(r"\s*(?:Official\s+Disability\s+Guidelines\s*(?:\(ODG\))?|ODG)[\s,:]*", re.I)
 _TOPIC_BREAK = re.compile(r";|\.\s+|\.$|,\s+(?=[A-Z0-9])")
