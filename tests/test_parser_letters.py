@@ -467,3 +467,14 @@ def test_issues_heading_variants(heading):
     text = (LETTERS / "CM17-0005412.txt").read_text().replace("IMR ISSUES, DECISIONS AND RATIONALES", heading)
     items = [d.item.value for d in parse_text(text, "x", "x").decisions]
     assert items == ["Lorzone 750mg one by mouth three times a day #45"]
+
+
+@pytest.mark.parametrize("item, quantity, refills", [
+    ("Norco 10/325mg #120 with one refill", 120, 1), ("Norco 10/325mg #120 x2 refills", 120, 2),
+    ("Norco 10/325mg #120 RF x 3", 120, 3), ("Norco 10/325mg #120 refills x1", 120, 1),
+    ("Norco 10/325mg # 120 refills: 1", 120, 1), ("Norco 10/325mg #120, no refills", 120, 0),
+])
+def test_refill_wordings(item, quantity, refills):
+    reading = clean(item)
+    details = item_details(reading, 0, len(reading.text))
+    assert (details.quantity.value, details.refills.value) == (quantity, refills)

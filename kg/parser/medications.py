@@ -26,8 +26,8 @@ QUANTITY = re.compile(r"#\s*(?P<v>\d+(?:\.\d+)?)|\b(?:QTY|quantity)\s*[:.]?\s*(?
 _NUMBER_WORDS = {"no": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                  "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
 REFILLS = re.compile(
-    r"\b(?P<v>\d+|no|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+refills?\b"
-    r"|\brefills?\s*[:x]?\s*(?P<v2>\d+)", re.I)
+    r"(?<!#)(?<!#\s)\b(?P<v>\d+|no|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+refills?\b"
+    r"|\brefills?\s*[:x]?\s*(?P<v2>\d+)|\bx\s*(?P<v3>\d+)\s+refills?\b|\bRF\s*x?\s*(?P<v4>\d+)\b", re.I)
 ASSOCIATED_SERVICE = re.compile(r"^\s*Associated\s+surgical\s+services?:\s*", re.I)
 # Words that make a stretch of an item its directions ("one TID", "1 TAB, PO QHS PRN sleep").
 DOSING = re.compile(
@@ -139,7 +139,7 @@ def _number(clean: CleanText, pattern: re.Pattern[str], start: int, end: int) ->
     m = pattern.search(clean.text, start, end)
     if not m:
         return None
-    group = "v" if m.group("v") is not None else "v2"
+    group = next(name for name, value in m.groupdict().items() if value is not None)
     return m.group(group), *m.span(group)
 
 
