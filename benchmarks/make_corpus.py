@@ -162,15 +162,18 @@ def fmt_date(d: dt.date, rng: random.Random) -> str:
 
 def pages_text(pages: list[int], rng: random.Random) -> tuple[str, list[int]]:
     """A page reference in one of the forms letters use, and the pages it names."""
-    style = rng.randrange(4)
+    style = rng.randrange(6)
     if style == 0 and len(pages) >= 1:
         return f"Page(s): {pages[0]}", [pages[0]]
-    if style == 1:
+    if style in (1, 4):
         start = pages[0]
         end = start + rng.randint(1, 3)
-        return f"Page(s): {start}-{end}", list(range(start, end + 1))
+        label, to = ("Page(s): ", "-") if style == 1 else (rng.choice(["pp. ", "pages "]), rng.choice(["-", " to "]))
+        return f"{label}{start}{to}{end}", list(range(start, end + 1))
     if style == 2:
         return "Page(s): " + "; ".join(map(str, pages)), pages
+    if style == 5:
+        return f"{rng.choice(['p.', 'pg.'])} {pages[0]}", [pages[0]]
     return f"page {pages[0]}", [pages[0]]
 
 
