@@ -454,8 +454,12 @@ def test_utilization_review_date_wordings(sentence, day):
      ["Anesthesiology"], ["OH", "TX"]),
     ("The expert reviewer is Board Certified in Internal Medicine, is licensed to practice in New York, Ohio and "
      "California.", ["Internal Medicine"], ["NY", "OH", "CA"]),
+    # both fields on one line
+    ("State(s) of Licensure: Pennsylvania, Ohio Certification(s)/Specialty: Family Practice, Internal Medicine",
+     ["Family Practice", "Internal Medicine"], ["PA", "OH"]),
+    ("Certification(s)/Specialty: Family Practice State(s) of Licensure: California", ["Family Practice"], ["CA"]),
 ])
-def test_reviewer_sentence_wordings(sentence, specialties, states):
+def test_reviewer_wordings(sentence, specialties, states):
     reading = clean(sentence)
     reviewer = parse_reviewer(reading, 0, len(reading.text))
     assert ([s.name.value for s in reviewer.specialties], [s.value for s in reviewer.states]) == (specialties, states)

@@ -18,6 +18,7 @@ _FIELD_VALUE = (r"(?P<v>[^\n]+(?:\n(?![ \t]*(?:[A-Z][\w()/ ]{0,40}:|" + _SPECIAL
                 r"))[^\n]+)*)")
 SPECIALTY_FIELD = re.compile(_SPECIALTY_LABEL + r":?\s*" + _FIELD_VALUE, re.I)
 LICENSURE_FIELD = re.compile(_LICENSURE_LABEL + r":?\s*" + _FIELD_VALUE, re.I)
+_ANY_FIELD_LABEL = re.compile(_SPECIALTY_LABEL + "|" + _LICENSURE_LABEL, re.I)
 # Sentence wording: "is Board Certified in A, has a subspecialty in B and is licensed to practice in X."
 BOARD_SENTENCE = re.compile(
     r"Board\s+Certified\s+in\s+(?P<v>.+?)(?=,?\s+(?:has\s+a\s+subspecialty|and\s+is\s+licensed|is\s+licensed)|\.)",
@@ -64,7 +65,7 @@ def parse_reviewer(clean: CleanText, start: int, end: int) -> Reviewer:
     states: list[Fact[str]] = []
     field = SPECIALTY_FIELD.search(clean.text, start, end)
     if field:
-        specialties += [Specialty(clean.fact(w, s, e)) for w, s, e in _items(clean, *field.span("v"))]
+        specialties += [Specialty(clean.fact(w, s, e)) for w, s, e in _items(clean, *_value(clean, field))]
     board = BOARD_SENTENCE.search(clean.text, start, end)
     if board:
         specialties += [Specialty(clean.fact(w, s, e)) for w, s, e in _items(clean, *board.span("v"))]
@@ -75,5 +76,13 @@ def parse_reviewer(clean: CleanText, start: int, end: int) -> Reviewer:
     for pattern in (LICENSURE_FIELD, LICENSED_SENTENCE):
         m = pattern.search(clean.text, start, end)
         if m:
-            states += _states(clean, *m.span("v"))
+            states += _states(clean, *_value(clean, m))
     return Reviewer(specialties=tuple(specialties), states=tuple(states))
+
+
+def _value(clean: CleanText, m: re.Match[str]) -> tuple[int, int]:
+    """A field's value up to the other field's label, when both share a line ('State(s) of Licensure:
+    Ohio Certification(s)/Specialty: Family Practice')."""
+    s, e = m.span("v")
+    other = _ANY_FIELD_LABEL.search(clean.text, s, e)
+    return s, other.start() if other else e
