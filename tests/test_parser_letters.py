@@ -387,6 +387,12 @@ def test_body_regions_read_off_real_diagnoses():
      [("ODG", (), ("Pain chapter",))]),
     ("Non-MTUS Citation ODG Low Back Chapter, Lumbar Supports; Other Medical Treatment Guideline or Medical Evidence: "
      "Medline Plus", [("ODG", (), ("Low back chapter", "Lumbar supports")), ("OTHER", (), ("Medline plus",))]),
+    # several sources in one clause: each its own citation
+    ("MTUS Chronic Pain Medical Treatment Guidelines, page 29; and ODG Pain Chapter, Carisoprodol",
+     [("MTUS-CPMTG", (29,), ()), ("ODG", (), ("Pain chapter", "Carisoprodol"))]),
+    ("Non-MTUS Citation ODG, Pain chapter and ACOEM Practice Guidelines, Chapter 12",
+     [("ODG", (), ("Pain chapter",)), ("ACOEM", (), ("ACOEM practice guidelines", "Chapter 12"))]),
+    ("the MTUS Chronic Pain Medical Treatment Guidelines", [("MTUS-CPMTG", (), ())]),
 ])
 def test_guideline_line_wordings(line, citations):
     reading = clean(f"Decision based on {line}")

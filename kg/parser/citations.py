@@ -14,7 +14,7 @@ from kg.vocab import load
 NO_EVIDENCE = re.compile(r"did\s+not\s+cite\s+any\s+medical\s+evidence", re.I)
 CLAUSE = re.compile(r"Decision\s+based\s+on\s+|(?:,?\s+and\s+)?Other\s+Medical\s+Treatment\s+Guidelines?"
                     r"(?:\s+or\s+Medical\s+Evidence)?(?:\s*:\s*|\s+)", re.I)
-MTUS_HEAD = re.compile(r"\s*(?:CA[- ])?MTUS\b[,:]?\s*(?:\(\w+\)\s*)?", re.I)
+MTUS_HEAD = re.compile(r"\s*(?:the\s+)?(?:CA[- ])?MTUS\b[,:]?\s*(?:\(\w+\)\s*)?", re.I)
 NON_MTUS_HEAD = re.compile(r"\s*Non-?\s*MTUS\s+Citation:?\s*", re.I)
 _TO = r"(?:\s*[-–]\s*|\s+to\s+)"  # a page range: "63-65", "29 to 31"
 PAGES = re.compile(
@@ -58,7 +58,7 @@ def _clause(clean: CleanText, start: int, end: int, party: Party) -> list[Citati
 
 def _mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Citation]:
     titles: list[tuple[int, int, str]] = []
-    for code, pattern in load().mtus_titles:
+    for code, pattern in [*load().mtus_titles, *_odg()]:  # ODG named in an MTUS clause is a citation of its own
         titles += [(m.start(), m.end(), code) for m in pattern.finditer(clean.text, start, end)]
     titles = _merge(_non_overlapping(sorted(titles, key=lambda t: (t[0], -t[1]))), clean.text)
     titles = [t for i, t in enumerate(titles)
@@ -74,7 +74,11 @@ def _mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Citation
 
 _JOINED = re.compile(r"(?:,|\band)\s*$", re.I)
 _FULL_TITLE = re.compile(r"Complaints|Disorders|Chapter|Guidelines|Treatment|Approaches|\b(?:2004|2007|2009|2016)\b|"
-                         r"ACOEM|American\s+College", re.I)
+                         r"ACOEM|American\s+College|\bODG\b", re.I)
+
+
+def _odg() -> list[tuple[str, re.Pattern[str]]]:
+    return [(code, pattern) for code, pattern in load().non_mtus if code == "ODG"]
 
 
 def _starts_guideline(text: str, after: int, title: tuple[int, int, str], follows: bool) -> bool:
@@ -113,15 +117,25 @@ def _merge(titles: list[tuple[int, int, str]], text: str) -> list[tuple[int, int
 
 
 def _non_mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Citation]:
+    """One citation per named source (ODG, ACOEM), in the order named, each up to the next one
+    ('ODG, Pain chapter and ACOEM Practice Guidelines, Chapter 12'); the text before the first
+    belongs to it. A clause that names none cites another source, named by its first words."""
     body = clean.text[start:end]
     if not body.strip(" .,;"):
         return []
-    for code, pattern in load().non_mtus:
-        if pattern.search(body):
-            name = ODG_NAME.match(clean.text, start, end) if code == "ODG" else None
-            return [_citation(clean, party, code, start, name.end() if name else start, end)]
-    source = re.split(r"[,.;:]\s", body.strip(), maxsplit=1)[0].strip(" .")
-    return [_citation(clean, party, "OTHER", start, start, end, source_name=source)]
+    named = sorted((m.start(), code) for code, pattern in load().non_mtus
+                   for m in pattern.finditer(clean.text, start, end))
+    sources = [(at, code) for i, (at, code) in enumerate(named) if i == 0 or code != named[i - 1][1]]
+    if not sources:
+        source = re.split(r"[,.;:]\s", body.strip(), maxsplit=1)[0].strip(" .")
+        return [_citation(clean, party, "OTHER", start, start, end, source_name=source)]
+    out = []
+    for i, (at, code) in enumerate(sources):
+        seg_start = start if i == 0 else at
+        seg_end = sources[i + 1][0] if i + 1 < len(sources) else end
+        name = ODG_NAME.match(clean.text, seg_start, seg_end) if code == "ODG" else None
+        out.append(_citation(clean, party, code, seg_start, name.end() if name else seg_start, seg_end))
+    return out
 
 
 def _citation(clean: CleanText, party: Party, code: str, start: int, body_start: int, end: int,
