@@ -488,3 +488,20 @@ def test_refill_wordings(item, quantity, refills):
     reading = clean(item)
     details = item_details(reading, 0, len(reading.text))
     assert (details.quantity.value, details.refills.value) == (quantity, refills)
+
+
+@pytest.mark.parametrize("sentence, necessary", [
+    ("As such, the request is deemed not medically necessary.", False),
+    ("The request is not considered medically necessary.", False),
+    ("The request cannot be considered medically necessary.", False),
+    ("Therefore, the request is not shown to be medically necessary.", False),
+    ("The request for Norco is no longer medically necessary.", False),
+    ("The MRI is determined to not be medically necessary.", False),
+    ("Therefore the request is certified as medically necessary.", True),
+    ("The request was felt to be medically necessary.", True),
+])
+def test_conclusion_wordings(sentence, necessary):
+    text = (LETTERS / "CM17-0005412.txt").read_text()
+    last = text.rstrip().rfind("Therefore, the request is not medically necessary.")
+    d = parse_text(text[:last] + sentence + "\n", "x", "x").decisions[0]
+    assert (d.medically_necessary.value, d.medically_necessary.span.quote) == (necessary, sentence)

@@ -31,8 +31,13 @@ PARTIAL = re.compile(
     r"(?P<orig>.+?)\s+was\s+the\s+original\s+request\.\s*(?P<auth>.+?)\s+was\s+authorized\s+by\s+the\s+"
     r"Claims\s+Administrator\.\s*The\s+remaining\s+IMR\s+eligible\s+portion\s+of\s+the\s+original\s+"
     r"request,?\s*(?P<item>.+)", re.I | re.S)
-CONCLUSION = re.compile(r"\b(?:is|are|was|were)\s+(?:determined\s+to\s+|considered\s+)?"
-                        r"(?P<not>not\s+)?(?:be\s+)?medically\s+necessary[^.]*\.?", re.I)
+# "is (not) medically necessary", and "is deemed not / is not shown to be / cannot be considered /
+# will be considered not / is no longer medically necessary".
+CONCLUSION = re.compile(
+    r"\b(?P<cannot>cannot\s+|can\s+not\s+)?(?:is|are|was|were|be)\s+"
+    r"(?P<words>(?:(?:not|no\s+longer|deemed|determined|considered|shown|found|felt|certified|therefore|thus|also|"
+    r"to|be|as)\s+){0,5})medically\s+necessary[^.]*\.?", re.I)
+_NEGATION = re.compile(r"\bnot\b|\bno\s+longer\b", re.I)
 SENTENCE_END = re.compile(r"[.!?)\"']\s*$")
 MAX_ITEM_LINES = 4
 # "...the disputed items/services set forth below:" ends the intro; other colons (Qty:) do not.
@@ -142,4 +147,5 @@ def _conclusion(clean: CleanText, start: int, end: int) -> Fact[bool] | None:
             start)
     while s < last.end() and not clean.text[s].isalnum():
         s += 1
-    return clean.fact(last.group("not") is None, s, last.end())
+    necessary = not (last.group("cannot") or _NEGATION.search(last.group("words")))
+    return clean.fact(necessary, s, last.end())
