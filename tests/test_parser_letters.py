@@ -505,3 +505,14 @@ def test_conclusion_wordings(sentence, necessary):
     last = text.rstrip().rfind("Therefore, the request is not medically necessary.")
     d = parse_text(text[:last] + sentence + "\n", "x", "x").decisions[0]
     assert (d.medically_necessary.value, d.medically_necessary.span.quote) == (necessary, sentence)
+
+
+@pytest.mark.parametrize("line, item, outcome", [
+    ("Lorzone 750mg one by mouth three times a day #45: Upheld.", "Lorzone 750mg one by mouth three times a day #45",
+     "Upheld"),
+    ("Lorzone 750mg #45 is: Overturned.", "Lorzone 750mg #45", "Overturned"),
+    ("Lorzone 750mg #45  Upheld.", "Lorzone 750mg #45", "Upheld"),  # the colon lost too
+])
+def test_outcome_with_a_period(line, item, outcome):
+    d = _with_item(line).decisions[0]
+    assert (d.item.value, d.outcome.value) == (item, outcome)

@@ -13,8 +13,9 @@ from kg.record import Decision, Fact, Outcome
 # with the word wrapped onto a line of its own, when the word is written as the form writes it and
 # the block's next part follows.
 _NEXT_PART = r"\n\s*(?:Claims\s+Administrator\s+guideline|MAXIMUS\s+guideline|Decision\s+rationale)"
-_WITHOUT_COLON = r"(?:\s+is\b)?\s+(?=(?-i:Upheld|Overturned)[ \t]*" + _NEXT_PART + ")"
-OUTCOME_LINE = re.compile(r"(?:(?:\s+is)?\s*:\s*|" + _WITHOUT_COLON + r")(?P<v>Upheld|Overturned)[ \t]*$", re.I | re.M)
+_WITHOUT_COLON = r"(?:\s+is\b)?\s+(?=(?-i:Upheld|Overturned)\.?[ \t]*" + _NEXT_PART + ")"
+OUTCOME_LINE = re.compile(r"(?:(?:\s+is)?\s*:\s*|" + _WITHOUT_COLON + r")(?P<v>Upheld|Overturned)\.?[ \t]*$",
+                          re.I | re.M)  # "Upheld." too
 
 
 def _label(words: str) -> re.Pattern[str]:
