@@ -426,6 +426,13 @@ def test_injury_date_wordings(sentence, day):
     ("The diagnoses were noted to be lumbar radiculopathy and cervical strain.",
      ["lumbar radiculopathy", "cervical strain"]),
     ("Diagnosis: Lumbar radiculopathy.", ["lumbar radiculopathy"]),
+    # a numbered list ends with its sentence, or at a line without the next number
+    ("Diagnoses include: 1. Lumbar radiculopathy 2. Cervical strain. He was seen for 3. visits and more.",
+     ["lumbar radiculopathy", "cervical strain"]),
+    ("Diagnoses:\n1. Lumbar radiculopathy\n2. Cervical strain\nTreatment included therapy. 3. Other.",
+     ["lumbar radiculopathy", "cervical strain"]),
+    ("Diagnoses include: 1. Lumbar radiculopathy 2. Chronic pain\nsyndrome. Then he left.",
+     ["lumbar radiculopathy", "chronic pain syndrome"]),
 ])
 def test_diagnosis_list_wordings(sentence, labels):
     reading = clean(sentence)

@@ -163,25 +163,31 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
 
 # "1. X 2. Y", "1) X, 2) Y", or one a line: a number not glued to a word or a decimal point.
 _NUMBER_MARK = re.compile(r"(?<![\w.-])(\d{1,2})[.)][ \t\n]+")
-_SENTENCE_END = re.compile(r"\.(?=\s|$)")
+_SENTENCE_BREAK = re.compile(r"\.(?:\s+|$)")
 
 
 def _numbered_items(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """The items of a numbered list from its '1.' on, each up to the next number (1, 2, 3, ... in
-    order); the last up to the end of its line if the numbers begin lines, else of its sentence."""
-    marks: list[re.Match[str]] = []
-    for m in _NUMBER_MARK.finditer(text, start, end):
-        if int(m.group(1)) == len(marks) + 1:
-            marks.append(m)
-    last = marks[-1]
-    line_end = text.find("\n", last.end(), end)
-    one_a_line = all(text[m.start() - 1] == "\n" for m in marks[1:])
-    if one_a_line and len(marks) > 1:
-        stop = line_end if line_end >= 0 else end
-    else:
-        sentence = _SENTENCE_END.search(text, last.end(), end)
-        stop = sentence.start() if sentence else end
-    spans = zip([m.end() for m in marks], [m.start() for m in marks[1:]] + [stop], strict=True)
+    """The items of a numbered list from its '1.' (at `start`) on. If the numbers begin lines, each
+    item is its line and the list ends at a line without the next number; else each item runs to
+    the next number, and the list ends at a sentence's end that the next number does not follow."""
+    one_a_line = start == 0 or text[start - 1] == "\n"
+    spans: list[tuple[int, int]] = []
+    mark = _NUMBER_MARK.match(text, start, end)
+    while mark:
+        following = len(spans) + 2
+        if one_a_line:
+            line_end = text.find("\n", mark.end(), end)
+            stop = line_end if line_end >= 0 else end
+            nxt = _NUMBER_MARK.match(text, stop + 1, end) if line_end >= 0 else None
+        else:
+            nxt = next((m for m in _NUMBER_MARK.finditer(text, mark.end(), end) if int(m.group(1)) == following), None)
+            sentence = _SENTENCE_BREAK.search(text, mark.end(), nxt.start() if nxt else end)
+            if sentence and sentence.end() != (nxt.start() if nxt else -1):
+                nxt, stop = None, sentence.start()
+            else:
+                stop = nxt.start() if nxt else end
+        spans.append((mark.end(), stop))
+        mark = nxt if nxt and int(nxt.group(1)) == following else None
     return [(s, e) for s, e in (_trim(text, *_without_final_and(text, s, e)) for s, e in spans) if e > s]
 
 
