@@ -426,6 +426,11 @@ def test_injury_date_wordings(sentence, day):
     ("The diagnoses were noted to be lumbar radiculopathy and cervical strain.",
      ["lumbar radiculopathy", "cervical strain"]),
     ("Diagnosis: Lumbar radiculopathy.", ["lumbar radiculopathy"]),
+    # a last word that is a condition of its own is a diagnosis of its own; a body part is not
+    ("Diagnoses include lumbar radiculopathy and depression.", ["lumbar radiculopathy", "depression"]),
+    ("Diagnoses include right shoulder impingement and GERD.", ["right shoulder impingement", "gerd"]),
+    ("Diagnoses include pain in the left arm and wrist.", ["pain in the left arm and wrist"]),
+    ("Diagnoses include thoracic sprain and strain.", ["thoracic sprain and strain"]),
     # a numbered list ends with its sentence, or at a line without the next number
     ("Diagnoses include: 1. Lumbar radiculopathy 2. Cervical strain. He was seen for 3. visits and more.",
      ["lumbar radiculopathy", "cervical strain"]),

@@ -198,8 +198,17 @@ def _without_final_and(text: str, s: int, e: int) -> tuple[int, int]:
 
 
 def _two_diagnoses(left: str, right: str) -> bool:
-    """'anxiety and depression' are two; 'thoracic sprain and strain' is one (the qualifier is shared)."""
-    return len(right.split()) > 1 or len(left.split()) == 1
+    """'anxiety and depression' are two; 'thoracic sprain and strain' is one (the qualifier is shared);
+    'lumbar radiculopathy and depression' are two (the last word is a condition the rest does not name)."""
+    if len(right.split()) > 1 or len(left.split()) == 1:
+        return True
+    own = set(regions_of(right.lower()))
+    return bool(own) and own <= _CONDITIONS and not own & set(regions_of(left.lower()))
+
+
+# Regions that a word names as a condition of its own (depression, GERD), not as a body part that
+# shares the words before it ('pain in the left arm and wrist').
+_CONDITIONS = {"mental health", "digestive system"}
 
 
 def _trim(text: str, s: int, e: int) -> tuple[int, int]:
