@@ -10,12 +10,11 @@ from kg.record import Fact, Reviewer, Specialty
 from kg.vocab import load
 
 # Field wording (2015+): "Certification(s)/Specialty: A, B" and "State(s) of Licensure: X, Y". A long
-# value wraps onto the next lines, up to the next "Label:" line (the fields end their section). A
-# label's colon may be lost.
+# value wraps onto the next lines, up to the next "Label:" line (the fields end their section); a
+# label's colon may be lost, so `_value` also ends a value at the other field's label.
 _SPECIALTY_LABEL = r"Certification\(s\)\s*/\s*Specialty"
 _LICENSURE_LABEL = r"State\(s\)\s+of\s+Licensure"
-_FIELD_VALUE = (r"(?P<v>[^\n]+(?:\n(?![ \t]*(?:[A-Z][\w()/ ]{0,40}:|" + _SPECIALTY_LABEL + "|" + _LICENSURE_LABEL +
-                r"))[^\n]+)*)")
+_FIELD_VALUE = r"(?P<v>[^\n]+(?:\n(?![ \t]*[A-Z][\w()/ ]{0,40}:)[^\n]+)*)"
 SPECIALTY_FIELD = re.compile(_SPECIALTY_LABEL + r":?\s*" + _FIELD_VALUE, re.I)
 LICENSURE_FIELD = re.compile(_LICENSURE_LABEL + r":?\s*" + _FIELD_VALUE, re.I)
 _ANY_FIELD_LABEL = re.compile(_SPECIALTY_LABEL + "|" + _LICENSURE_LABEL, re.I)
