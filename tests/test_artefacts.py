@@ -221,3 +221,52 @@ def test_an_outcome_that_lost_its_colon_still_ends_its_item(path, where):
     lost = re.sub(r"(?:\s+is)?:(\s*)(Upheld|Overturned)([ \t]*\n)", where, original)
     assert lost != original
     assert _items(parse_text(lost, path.stem, path.name)) == _items(parse_text(original, path.stem, path.name))
+
+
+_LEFT = (("Case Number", "case_number"), ("Date Assigned", "date_assigned"), ("Decision Date", "decision_date"),
+         ("Priority", "priority"))
+_RIGHT = (("Date of Injury", "injury_date"), ("UR Denial Date", "ur_denial_date"),
+          ("Application Received", "application_received"))
+
+
+def _label_column_then_values(cover) -> str:
+    """The cover as pdftotext reads it: each column's labels, then its values."""
+    blocks = []
+    for column in (_LEFT, _RIGHT):
+        blocks += ["\n".join(f"{label}:" for label, _ in column),
+                   "\n".join(getattr(cover, field).span.quote for _, field in column)]
+    return "\n\n".join(blocks) + "\n\n"
+
+
+def _label_wrapped_around_value(cover) -> str:
+    """The cover as pdftotext -layout reads it: two columns side by side, 'Application' /
+    'Received:' wrapped in its column around the value beside it."""
+    def cell(label: str, field: str) -> str:
+        return f"{label + ':':<22} {getattr(cover, field).span.quote:<20}"
+    rows = [cell(*_LEFT[0])] + [cell(*left) + "  " + cell(*right) for left, right in zip(_LEFT[1:3], _RIGHT[:2],
+                                                                                          strict=True)]
+    rows.append(cell(*_LEFT[3]) + "  " + f"{'Application':<22} {cover.application_received.span.quote}")
+    rows.append(" " * 45 + "Received:")
+    return "\n".join(rows) + "\n\n"
+
+
+@pytest.mark.parametrize("layout", [_label_column_then_values, _label_wrapped_around_value], ids=lambda f: f.__name__)
+@pytest.mark.parametrize("path", COVERED, ids=lambda p: p.stem)
+def test_the_cover_as_columns_gives_the_same_facts(path, layout):
+    original = decode(path.read_bytes(), path.name)
+    want = parse_text(original, path.stem, path.name)
+    body = original[original.index("HOW THE IMR"):]
+    got = parse_text(layout(want.cover) + body, path.stem, path.name)
+    assert facts(got.cover) == facts(want.cover)
+
+
+@pytest.mark.parametrize("path", COVERED, ids=lambda p: p.stem)
+def test_a_column_of_values_short_of_its_labels_is_not_read(path):
+    """A value lost from a column of values: which value is whose cannot be told, so none of that
+    column is read; the other column still is. Nothing is misassigned."""
+    original = decode(path.read_bytes(), path.name)
+    want = parse_text(original, path.stem, path.name).cover
+    short = _label_column_then_values(want).replace(f"\n{want.date_assigned.span.quote}\n", "\n", 1)
+    got = parse_text(short + original[original.index("HOW THE IMR"):], path.stem, path.name).cover
+    assert [getattr(got, field) for _, field in _LEFT] == [None] * 4
+    assert [facts(getattr(got, field)) for _, field in _RIGHT] == [facts(getattr(want, field)) for _, field in _RIGHT]

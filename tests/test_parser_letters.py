@@ -15,6 +15,7 @@ from kg.parser.text import clean
 from kg.record import LetterRecord
 
 from .conftest import ALL_LETTERS, GOLD, LETTERS
+from .test_artefacts import facts
 
 
 def _parse(name: str) -> LetterRecord:
@@ -528,3 +529,41 @@ def test_conclusion_wordings(sentence, necessary):
 def test_outcome_with_a_period(line, item, outcome):
     d = _with_item(line).decisions[0]
     assert (d.item.value, d.outcome.value) == (item, outcome)
+
+
+EXTRACTED = LETTERS.parent / "extracted"  # the same PDFs' text from other tools than pypdf
+
+
+@pytest.mark.parametrize("tool", ["pdftotext", "pdftotext-layout", "pdfminer"])
+@pytest.mark.parametrize("name", ["CM16-0248471", "CM17-0011730"])
+def test_the_cover_as_other_pdf_tools_read_it(tool, name):
+    """pdftotext gives the cover's labels as a column, then their values ('Case Number:' /
+    'Date Assigned:' / ... / 'CM16-0248471' / '01/03/2017' / ...); pdftotext -layout and
+    pdfminer wrap 'Application' / 'Received:' around its value. pdfminer also puts some values
+    before their labels ('10/13/2016' / 'Date of Injury:'): those are not read, never misread."""
+    got = parse_file(EXTRACTED / tool / f"{name}.txt").cover
+    want = _parse(name).cover
+    unread = {"injury_date", "application_received"} if (tool, name) == ("pdfminer", "CM17-0011730") else set()
+    for field in ("case_number", "date_assigned", "injury_date", "decision_date", "ur_denial_date", "priority",
+                  "application_received"):
+        value = getattr(got, field)
+        assert (value.value if value else None) == (None if field in unread else getattr(want, field).value), field
+
+
+def test_cover_values_from_pdftotext_columns():
+    cover = parse_file(EXTRACTED / "pdftotext" / "CM16-0248471.txt").cover
+    assert (cover.case_number.value, cover.date_assigned.value, cover.decision_date.value, cover.priority.value,
+            cover.injury_date.value, cover.ur_denial_date.value, cover.application_received.value) == (
+        "CM16-0248471", dt.date(2017, 1, 3), dt.date(2017, 2, 2), "Standard",
+        dt.date(2016, 10, 13), dt.date(2016, 12, 2), dt.date(2016, 12, 27))
+    assert cover.application_received.span.quote == "12/27/2016"
+
+
+@pytest.mark.parametrize("tool", ["pdftotext", "pdftotext-layout", "pdfminer"])
+@pytest.mark.parametrize("name", ["CM16-0248471", "CM17-0011730"])
+def test_other_pdf_tools_text_gives_the_same_facts(tool, name):
+    """Past the cover, the text of these tools reads as pypdf's does: every other fact the same."""
+    got, want = facts(parse_file(EXTRACTED / tool / f"{name}.txt")), facts(_parse(name))
+    for different in ("source_sha256", "cover") if tool == "pdfminer" else ("source_sha256",):
+        got.pop(different), want.pop(different)
+    assert got == want
