@@ -237,6 +237,28 @@ class Letter:
     truth: dict = field(default_factory=dict)
 
 
+def cover_lines(case_number: str, decided: dt.date, injury: dt.date, ur: dt.date, rng: random.Random) -> list[str]:
+    """The cover table as a PDF text tool reads it: pypdf (label by label), pdftotext (a column of
+    labels, then its values) or pdftotext -layout ('Application' / 'Received:' around its value)."""
+    left = [("Case Number", case_number), ("Date Assigned", f"{decided - dt.timedelta(days=25):%m/%d/%Y}"),
+            ("Decision Date", f"{decided:%m/%d/%Y}"), ("Priority", "Standard")]
+    right = [("Date of Injury", f"{injury:%m/%d/%Y}"), ("UR Denial Date", f"{ur:%m/%d/%Y}"),
+             ("Application", f"{decided - dt.timedelta(days=30):%m/%d/%Y}")]
+    tool = rng.random()
+    if tool < 0.1:
+        right[2] = ("Application\nReceived", right[2][1])
+        return ["", *(part for column in (left, right) for part in
+                      ("\n".join(f"{label}:" for label, _ in column), "", *(value for _, value in column), "")), ""]
+    if tool < 0.2:
+        return [f"{'Case Number:':<22} {case_number}",
+                *(f"{a + ':':<22} {x:<20}  {b + ':':<22} {y}" for (a, x), (b, y) in zip(left[1:3], right[:2],
+                                                                                        strict=True)),
+                f"{'Priority:':<22} {'Standard':<20}  {'Application':<22} {right[2][1]}", " " * 45 + "Received:", ""]
+    return ["", f"Case Number: {case_number}  ", f"Date Assigned: {left[1][1]} Date of Injury:  {right[0][1]} ",
+            f"Decision Date: {left[2][1]} UR Denial Date:  {right[1][1]} ",
+            "Priority:  Standard Application ", "Received:  ", f"{right[2][1]} ", ""]
+
+
 def make_letter(i: int, rng: random.Random) -> Letter:
     cover = rng.random() < 0.6
     width = rng.randint(80, 100)  # the PDFs' lines: pages and fonts differ
@@ -254,10 +276,7 @@ def make_letter(i: int, rng: random.Random) -> Letter:
     case_number = f"CM{decided.year % 100:02d}-{rng.randint(0, 9_999_999):07d}"
     lines: list[str] = []
     if cover:
-        lines += ["", f"Case Number: {case_number}  ",
-                  f"Date Assigned: {decided - dt.timedelta(days=25):%m/%d/%Y} Date of Injury:  {injury:%m/%d/%Y} ",
-                  f"Decision Date: {decided:%m/%d/%Y} UR Denial Date:  {ur:%m/%d/%Y} ",
-                  "Priority:  Standard Application ", "Received:  ", f"{decided - dt.timedelta(days=30):%m/%d/%Y} ", ""]
+        lines += cover_lines(case_number, decided, injury, ur, rng)
     lines += ["HOW THE IMR FINAL DETERMINATION WAS MADE",
               "MAXIMUS Federal Services sent the complete case file to an expert reviewer. He/she has no affiliation "
               "with the employer, employee, providers or the claims administrator."]
