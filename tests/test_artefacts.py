@@ -47,6 +47,21 @@ def page_furniture(t: str) -> bytes:
     return "\n".join(lines).encode()
 
 
+def page_numbers(t: str) -> bytes:
+    """A bare page number between lines every 25 lines, as some PDFs' footers read: "2", "- 3 -"."""
+    lines = t.split("\n")
+    breaks = range(25, len(lines), 25)
+    for page, at in reversed(list(enumerate(breaks, start=2))):
+        lines.insert(at, str(page) if page % 2 else f"- {page} -")
+    return "\n".join(lines).encode()
+
+
+def numbers_on_their_own_lines(t: str) -> bytes:
+    """A number that ends a line wrapped onto a line of its own ("3 times a week for" / "4"), as
+    a page a few characters narrower breaks it: text, not a page number."""
+    return re.sub(r"(?m) (\d{1,3})[ \t]*$", r"\n\1", t).encode()
+
+
 def hyphenation(t: str) -> bytes:
     # break a long lowercase word at the end of every 4th line: "medication" -> "medi-" / "cation"
     lines = t.split("\n")
@@ -85,16 +100,13 @@ def mojibake(t: str) -> bytes:
 
 def narrower(width: int) -> Callable[[str], bytes]:
     """Lines re-wrapped at `width`, as a PDF with narrower pages would break them: an item over two
-    or three lines, a reviewer's field, an age ("42 year" / "old"), a citation's title. Headings
-    stay whole, and a lone number left at a line end goes with the words before it (on a page it
-    would not stand alone; a line of one number is read as a page number)."""
+    or three lines, a reviewer's field, an age ("42 year" / "old"), a citation's title, a number
+    on a line of its own ("Page(s):" / "29"). Headings stay whole."""
     def narrow(t: str) -> bytes:
         out: list[str] = []
         for line in t.split("\n"):
             pieces = [line] if len(line) <= width or line.isupper() else \
                 textwrap.wrap(line, width, break_long_words=False, break_on_hyphens=False) or [line]
-            if len(pieces) > 1 and pieces[-1].isdigit():
-                pieces[-2:] = [f"{pieces[-2]} {pieces[-1]}"]
             out += pieces
         return "\n".join(out).encode()
     narrow.__name__ = f"wrapped_at_{width}"
@@ -102,8 +114,8 @@ def narrower(width: int) -> Callable[[str], bytes]:
 
 
 VARIANTS: dict[str, Callable[[str], bytes]] = {
-    f.__name__: f for f in (crlf, blank_lines, no_blank_lines, page_furniture, hyphenation, curly_quotes,
-                            nbsp_and_trailing, zero_width, bom, cp1252, mojibake,
+    f.__name__: f for f in (crlf, blank_lines, no_blank_lines, page_furniture, page_numbers, numbers_on_their_own_lines,
+                            hyphenation, curly_quotes, nbsp_and_trailing, zero_width, bom, cp1252, mojibake,
                             narrower(50), narrower(65), narrower(80))
 }
 

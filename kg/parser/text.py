@@ -25,10 +25,13 @@ class LetterError(Exception):
 
 # Lines that a PDF puts between text lines: page numbers and running headers/footers.
 _PAGE_FURNITURE = re.compile(
-    r"^\s*(?:Page\s+\d+\s+of\s+\d+|-?\s*\d{1,3}\s*-?|Page\s+\d+|"
+    r"^\s*(?:Page\s+\d+\s+of\s+\d+|Page\s+\d+|"
     r"(?:IMR\s+)?Case\s+(?:Number|No\.?):?\s*CM\d{2}-\d{7}\s+Page\s+\d+.*)\s*$",
     re.IGNORECASE,
 )
+# A line of one number ("2", "- 3 -") is a page number only if it is the next page's: a number a
+# line wrapped onto a line of its own ("Page(s):" / "29") is text.
+_BARE_NUMBER = re.compile(r"^\s*-?\s*(\d{1,3})\s*-?\s*$")
 # Space-like characters that extraction leaves: NBSP, thin spaces, tabs; and zero-width ones.
 _SPACE_CHARS = frozenset(" \t\u00a0\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B))))
 _ZERO_WIDTH_CHARS = frozenset("\u200b\u200c\u200d\u2060\ufeff")
@@ -213,8 +216,12 @@ def _source_lines(source: str) -> list[tuple[int, str]]:
     """Non-blank, non-furniture lines of the source with their offsets."""
     lines: list[tuple[int, str]] = []
     offset = 0
+    pages = (1, 2)  # the page numbers a bare number may be next: page 1 may have none
     for raw in source.split("\n"):
-        if raw.strip() and not _PAGE_FURNITURE.match(raw):
+        bare = _BARE_NUMBER.match(raw)
+        if bare and int(bare.group(1)) in pages:
+            pages = (int(bare.group(1)) + 1,)
+        elif raw.strip() and not _PAGE_FURNITURE.match(raw):
             lines.append((offset, raw))
         offset += len(raw) + 1
     return lines
