@@ -391,8 +391,10 @@ def artefacts(text: str, rng: random.Random) -> bytes:
         return text.replace("\n", "\r\n").encode()
     if roll < 0.10:
         lines = text.split("\n")
-        for k in range(len(lines) - 1, 0, -30):
-            lines.insert(k, "Page 2 of 4")
+        breaks = list(range(30, len(lines), 30))
+        bare = rng.random() < 0.5  # footers of a bare page number: "2", "3", ...
+        for page, k in reversed(list(enumerate(breaks, start=2))):
+            lines.insert(k, str(page) if bare else f"Page {page} of {len(breaks) + 1}")
         return "\n".join(lines).encode()
     if roll < 0.15:
         return text.replace(" the ", " the\u00a0").encode()
