@@ -176,9 +176,8 @@ def _numbered_items(text: str, start: int, end: int) -> list[tuple[int, int]]:
     while mark:
         following = len(spans) + 2
         if one_a_line:
-            line_end = text.find("\n", mark.end(), end)
-            stop = line_end if line_end >= 0 else end
-            nxt = _NUMBER_MARK.match(text, stop + 1, end) if line_end >= 0 else None
+            stop = _item_lines_end(text, mark.end(), end)
+            nxt = _NUMBER_MARK.match(text, stop + 1, end) if stop < end else None
         else:
             nxt = next((m for m in _NUMBER_MARK.finditer(text, mark.end(), end) if int(m.group(1)) == following), None)
             sentence = _SENTENCE_BREAK.search(text, mark.end(), nxt.start() if nxt else end)
@@ -189,6 +188,15 @@ def _numbered_items(text: str, start: int, end: int) -> list[tuple[int, int]]:
         spans.append((mark.end(), stop))
         mark = nxt if nxt and int(nxt.group(1)) == following else None
     return [(s, e) for s, e in (_trim(text, *_without_final_and(text, s, e)) for s, e in spans) if e > s]
+
+
+def _item_lines_end(text: str, start: int, end: int) -> int:
+    """Where an item of a one-a-line list ends: its line's end, or a wrapped line's (one that goes
+    on in lower case: "2. Cervical radiculopathy with" / "radiating pain to the arm")."""
+    stop = text.find("\n", start, end)
+    while 0 <= stop < end - 1 and text[stop + 1].islower():
+        stop = text.find("\n", stop + 1, end)
+    return stop if stop >= 0 else end
 
 
 def _without_final_and(text: str, s: int, e: int) -> tuple[int, int]:
