@@ -62,6 +62,11 @@ def numbers_on_their_own_lines(t: str) -> bytes:
     return re.sub(r"(?m) (\d{1,3})[ \t]*$", r"\n\1", t).encode()
 
 
+def glued_sentences(t: str) -> bytes:
+    """The space after a sentence's period lost, as some PDFs' text has it: "sprain.X-rays of the"."""
+    return re.sub(r"(?<=[a-z]{2})\.[ \t]+(?=[A-Z])", ".", t).encode()
+
+
 def hyphenation(t: str) -> bytes:
     # break a long lowercase word at the end of every 4th line: "medication" -> "medi-" / "cation"
     lines = t.split("\n")
@@ -115,8 +120,8 @@ def narrower(width: int) -> Callable[[str], bytes]:
 
 VARIANTS: dict[str, Callable[[str], bytes]] = {
     f.__name__: f for f in (crlf, blank_lines, no_blank_lines, page_furniture, page_numbers, numbers_on_their_own_lines,
-                            hyphenation, curly_quotes, nbsp_and_trailing, zero_width, bom, cp1252, mojibake,
-                            narrower(50), narrower(65), narrower(80))
+                            glued_sentences, hyphenation, curly_quotes, nbsp_and_trailing, zero_width, bom, cp1252,
+                            mojibake, narrower(50), narrower(65), narrower(80))
 }
 
 

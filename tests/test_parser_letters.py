@@ -440,8 +440,8 @@ def test_injury_date_wordings(sentence, day):
     ("Diagnoses include: 1. Lumbar radiculopathy 2. Chronic pain\nsyndrome. Then he left.",
      ["lumbar radiculopathy", "chronic pain syndrome"]),
     # an item of a one-a-line list wrapped: its next line goes on in lower case
-    ("Diagnoses:\n1. Lumbar strain with radiculopathy to\nthe left leg\n2. Cervical radiculopathy with\nradiating pain\n"
-     "The patient was seen on 1/2/2016.",
+    ("Diagnoses:\n1. Lumbar strain with radiculopathy to\nthe left leg\n2. Cervical radiculopathy with\n"
+     "radiating pain\nThe patient was seen on 1/2/2016.",
      ["lumbar strain with radiculopathy to the left leg", "cervical radiculopathy with radiating pain"]),
 ])
 def test_diagnosis_list_wordings(sentence, labels):

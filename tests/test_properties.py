@@ -242,3 +242,20 @@ def test_every_nonempty_slice_of_a_letter_is_a_span_and_no_empty_one_is(text, da
     assert Span(start, end, text[start:end]).quote == text[start:end]
     with pytest.raises(ValueError):
         Span(start, start, "")
+
+
+@given(st.text(alphabet="aeAT .!-1\n\t", max_size=80))
+def test_every_reading_character_is_the_letter_s_own(source):
+    """The reading text only leaves out, folds spaces and puts a space back between glued
+    sentences ("pain.The"): each of its other characters maps to the same one of the letter, in order."""
+    reading = clean(source)
+    origins = [reading.origin(i) for i in range(len(reading.text))]
+    assert origins == sorted(origins)
+    assert all(source[at] == ch for at, ch in zip(origins, reading.text, strict=True) if not ch.isspace())
+
+
+def test_a_glued_sentence_reads_with_its_space_and_quotes_as_written():
+    reading = clean("low back pain.The worker fell.A physician saw him.")
+    assert reading.text == "low back pain. The worker fell. A physician saw him."
+    at = reading.text.index("pain. The")
+    assert reading.span(at, at + len("pain. The")).quote == "pain.The"

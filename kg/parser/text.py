@@ -190,8 +190,14 @@ class _Builder:
 _SPACE_RUN = re.compile("[" + "".join(sorted(_SPACE_CHARS)) + "]+")
 _ZERO_WIDTH_RUN = re.compile("[" + "".join(sorted(_ZERO_WIDTH_CHARS)) + "]+")
 # What makes a line's clean text differ from its source other than in ASCII folding (which keeps
-# lengths): a space run to collapse, a space other than " ", or a zero-width character.
-_RESHAPED = re.compile("  |[" + "".join(sorted((_SPACE_CHARS - {" "}) | _ZERO_WIDTH_CHARS)) + "]")
+# lengths): a space run to collapse, a space other than " ", a zero-width character, or (maybe) a
+# glued sentence.
+# A sentence glued to the one before it, its space lost ("low back pain.The injured worker"): the
+# reading text gets the space back, so that every field reads the sentence's end as it is.
+_GLUED_SENTENCE = re.compile(r"(?<=[A-Za-z0-9)\]\"']{2}[.?!])(?=[A-Z][A-Za-z-]|[AI]\s)")
+_MAYBE_GLUED = re.compile(r"[.?!][A-Z]")
+_RESHAPED = re.compile("  |[" + "".join(sorted((_SPACE_CHARS - {" "}) | _ZERO_WIDTH_CHARS)) + "]|"
+                       + _MAYBE_GLUED.pattern)
 
 
 def clean(source: str) -> CleanText:
@@ -246,7 +252,19 @@ def _normalized_pieces(line: str, offset: int) -> list[tuple[str, int]]:
 
 
 def _visible(line: str, start: int, end: int, offset: int) -> list[tuple[str, int]]:
-    """Text without spaces, ASCII-folded, zero-width characters (rare) cut out."""
+    """Text without spaces, ASCII-folded, zero-width characters (rare) cut out, and a space put
+    back between glued sentences (read as the next sentence's first character)."""
+    glued = [at for m in _GLUED_SENTENCE.finditer(line, start, end + 2) if start < (at := m.start()) < end] \
+        if _MAYBE_GLUED.search(line, start, end) else []
+    if glued:
+        pieces: list[tuple[str, int]] = []
+        for s, e in zip([start, *glued], [*glued, end], strict=True):
+            pieces += [*([(" ", offset + s)] if s != start else []), *_unglued(line, s, e, offset)]
+        return pieces
+    return _unglued(line, start, end, offset)
+
+
+def _unglued(line: str, start: int, end: int, offset: int) -> list[tuple[str, int]]:
     if not _ZERO_WIDTH_RUN.search(line, start, end):
         return [(line[start:end].translate(_TRANSLATE), offset + start)]
     out, pos = [], start
