@@ -333,6 +333,22 @@ def test_compound_hyphenated_at_a_line_break_keeps_its_hyphen_in_a_diagnosis():
     ("ASA 81mg", [("aspirin", "DB00945", "NSAID")]),
     ("MSIR 15mg #60", [("morphine", "DB00295", "opioid")]),
     ("Synvisc-One injection", [("hyaluronic acid", "DB08818", "viscosupplement")]),
+    ("Fexmid 7.5mg #60", [("cyclobenzaprine", "DB00924", "muscle relaxant")]),
+    ("Vicoprofen 7.5/200mg #60", [("hydrocodone", "DB00956", "opioid"), ("ibuprofen", "DB01050", "NSAID")]),
+    ("Colace 100mg #60", [("docusate", "DB11089", "laxative")]),
+    # the dictionary's combinations are their ingredients, each with its own id and class
+    ("Duexis 800/26.6mg #90", [("famotidine", "DB00927", "H2 blocker"), ("ibuprofen", "DB01050", "NSAID")]),
+    ("Arthrotec 75mg #60", [("diclofenac", "DB00586", "NSAID"), ("misoprostol", "DB00929", "GI protectant")]),
+    ("Excedrin #30", [("acetaminophen", "DB00316", "analgesic"), ("aspirin", "DB00945", "NSAID"),
+                      ("caffeine", None, "stimulant")]),
+    ("Zubsolv 5.7/1.4mg #30", [("buprenorphine", "DB00921", "opioid"), ("naloxone", "DB01183", "opioid antagonist")]),
+    # a qualifier or a route in the dictionary's name is not part of the generic
+    ("Belbuca 300mcg #60", [("buprenorphine", "DB00921", "opioid")]),
+    ("Lidocaine viscous 2%", [("lidocaine", "DB00281", "local anesthetic")]),
+    # drugs of workers' comp letters the dictionary names without a class
+    ("Paxil 20mg #30", [("paroxetine", "DB00715", "antidepressant")]),
+    ("Keppra 500mg #60", [("levetiracetam", "DB11868", "anticonvulsant")]),
+    ("Provigil 200mg #30", [("modafinil", "DB00745", "stimulant")]),
     # medical foods are not the drugs their names recall
     ("Gabadone #60", [("gabadone", None, "medical food")]),
     ("Trepadone #120", [("trepadone", None, "medical food")]),

@@ -38,6 +38,11 @@ DIRECTIONS_END = re.compile(r"#|\bQTY\b|\bquantity\b|\bwith\s+\w+\s+refills?|\b\
                             r",?\s*\(?\d+\s*(?:gm?s?|grams|ml)\b", re.I)
 # Dosage-form words the dictionary sometimes appends to a generic ("Lidocaine Patch").
 _FORM_WORDS = re.compile(r"\s+(?:patch|gel|cream|tablets?|capsules?|er|sr|cr|xr|hcl|hydrochloride)$", re.I)
+# The dictionary's name of a combination ("Diclofenac and Misoprostol", "Ibuprofen/Famotidine",
+# "Acetaminophen, Butalbital, and Caffeine") names each ingredient; a qualifier in parentheses
+# ("Buprenorphine Buccal (chronic pain)") or a route ("Lidocaine Viscous") is not part of a name.
+_QUALIFIER = re.compile(r"\s*\([^)]*\)|\b(?:extended-release|sublingual|buccal|otic|viscous|oral|topical)\b", re.I)
+_COMBINED = re.compile(r"\s*(?:/|,\s*and\s+|,\s*|\s+and\s+)\s*", re.I)
 # Words the drug dictionary reads as drugs but that name services or body parts in items.
 _NOT_DRUGS = frozenset({"pt", "ot", "ct", "mri", "tens", "ice", "heat", "oxygen", "water", "cold", "unit",
                         "support", "brace", "scan", "pillow", "program", "cbc", "bmp", "ekg", "urine"})
@@ -63,6 +68,14 @@ def _generic_label(name: str) -> str:
     return _FORM_WORDS.sub("", name.strip()).lower()
 
 
+def _generic_labels(name: str) -> list[str]:
+    """The generic of each ingredient the dictionary's drug name names, in our aliases' words where
+    they have their own ('Paracetamol' is acetaminophen, as in 'Aspirin/Paracetamol/Caffeine')."""
+    aliases = load().drug_aliases
+    parts = (_generic_label(" ".join(part.split())) for part in _COMBINED.split(_QUALIFIER.sub(" ", name)))
+    return [generic for part in parts if part for generic in aliases.get(part, (part,))]
+
+
 def find_ingredients(clean: CleanText, start: int, end: int) -> tuple[list[Ingredient], int]:
     """Every drug named in clean text [start, end), resolved to generic names, in order; and
     where the last drug name ends."""
@@ -76,10 +89,10 @@ def find_ingredients(clean: CleanText, start: int, end: int) -> tuple[list[Ingre
     words = [w for w in WORD.finditer(clean.text, start, end)
              if not any(s <= w.start() < e for s, e in taken) and w.group(0).lower() not in _NOT_DRUGS]
     for drug, first, last in dictionary_drugs([w.group(0) for w in words]):
-        generic = _generic_label(drug.name)
-        if generic:
-            found.append((words[first].start(), words[last - 1].end(), generic,
-                          drug.drugbank_id or _drugbank_id(generic)))
+        generics = _generic_labels(drug.name)
+        for generic in generics:
+            drugbank = drug.drugbank_id if len(generics) == 1 else None  # a combination's id is not its parts'
+            found.append((words[first].start(), words[last - 1].end(), generic, drugbank or _drugbank_id(generic)))
     last_end = max((e for _, e, _, _ in found), default=start)
     return _ingredients(clean, sorted(found), end), last_end
 
