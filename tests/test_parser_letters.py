@@ -368,6 +368,13 @@ def test_brand_names_resolve_to_their_generics(item, generics):
     ("ESWT for the right shoulder", "extracorporeal shockwave therapy"), ("Polysomnogram", "sleep study"),
     ("Genetic testing for opioid risk", "laboratory test"), ("Discogram L3-S1", "imaging"),
     ("Cognitive behavioral therapy 6 sessions", "psychological treatment"), ("Gym membership", "gym membership"),
+    ("Psychotherapy x 6 sessions", "psychological treatment"), ("Pain management follow up", "consultation"),
+    ("Spinal cord stimulator trial", "surgery"), ("Intrathecal pump", "surgery"),
+    ("Aqua therapy 2x4", "physical therapy"), ("Blood work", "laboratory test"), ("Prolotherapy", "injection"),
+    ("Viscosupplementation", "injection"), ("Multidisciplinary pain program", "functional restoration program"),
+    ("Home exercise kit", "durable medical equipment"), ("Inpatient detoxification program", "inpatient care"),
+    ("Interpreter services", "interpreter"), ("Transportation to and from medical appointments", "transportation"),
+    ("Nursing care 4 hours a day", "home health"),
 ])
 def test_service_types(item, kind):
     assert service_type(item) == kind
