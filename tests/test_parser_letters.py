@@ -385,6 +385,13 @@ def test_service_types(item, kind):
     ("facial contusion", ("head",)), ("TMJ syndrome", ("head",)), ("rib fractures", ("chest",)),
     ("left buttock and left thigh sciatic pain", ("hip", "leg")), ("right hip labral tear", ("hip",)),
     ("degenerative labral tears", ("shoulder",)), ("cervical radiculopathy", ("neck",)),
+    ("adhesive capsulitis", ("shoulder",)), ("left clavicle fracture", ("shoulder",)), ("coccydynia", ("low back",)),
+    ("achilles tendinitis", ("ankle and foot",)), ("metatarsalgia", ("ankle and foot",)), ("acl tear", ("knee",)),
+    ("hamstring strain", ("leg",)), ("gastrocnemius strain", ("leg",)), ("gastritis", ("digestive system",)),
+    ("inguinal hernia", ("abdomen",)), ("traumatic brain injury", ("head",)), ("tinnitus", ("head",)),
+    # a word inside another is not the region: herniation, revision
+    ("cervical disc herniation", ("neck",)), ("revision lumbar fusion", ("low back",)),
+    ("fibromyalgia", ()), ("hypertension", ()),
 ])
 def test_body_regions_of_a_diagnosis(written, regions):
     assert regions_of(written.lower()) == regions
