@@ -511,6 +511,13 @@ def test_utilization_review_date_wordings(sentence, day):
     ("State(s) of Licensure: Pennsylvania, Ohio Certification(s)/Specialty: Family Practice, Internal Medicine",
      ["Family Practice", "Internal Medicine"], ["PA", "OH"]),
     ("Certification(s)/Specialty: Family Practice State(s) of Licensure: California", ["Family Practice"], ["CA"]),
+    # a reviewer without a board names the profession
+    ("The expert reviewer is Licensed in Acupuncture and is licensed to practice in California.", ["Acupuncture"],
+     ["CA"]),
+    ("The expert reviewer is a Licensed Psychologist and is licensed to practice in California.", ["Psychologist"],
+     ["CA"]),
+    ("The expert reviewer is a Physical Therapist and is licensed to practice in Oregon.", ["Physical Therapist"],
+     ["OR"]),
 ])
 def test_reviewer_wordings(sentence, specialties, states):
     reading = clean(sentence)

@@ -24,6 +24,11 @@ BOARD_SENTENCE = re.compile(
     re.I | re.S)
 SUBSPECIALTY_SENTENCE = re.compile(
     r"subspecialty\s+in\s+(?P<v>.+?)(?=,?\s+and\s+is\s+licensed|,?\s+is\s+licensed|\.)", re.I | re.S)
+# A reviewer without a board ("is Licensed in Chiropractic", "is a licensed Psychologist") names the
+# profession in the same sentence.
+LICENSED_PROFESSION = re.compile(
+    r"expert\s+reviewer\s+is\s+(?:an?\s+)?(?:licensed\s+(?:in\s+)?)?(?!Board\b)(?P<v>[A-Z][^,.]*?)"
+    r",?\s+and\s+is\s+licensed\s+to\s+practice", re.I | re.S)
 LICENSED_SENTENCE = re.compile(r"(?:licensed|holds?\s+an?\s+(?:active\s+)?license)\s+to\s+practice\s+(?:medicine\s+)?"
                                r"in\s+(?P<v>.+?)(?=\.|,?\s+and\s+is\b|,?\s+is\s+Board)", re.I | re.S)
 
@@ -65,7 +70,7 @@ def parse_reviewer(clean: CleanText, start: int, end: int) -> Reviewer:
     field = SPECIALTY_FIELD.search(clean.text, start, end)
     if field:
         specialties += [Specialty(clean.fact(w, s, e)) for w, s, e in _items(clean, *_value(clean, field))]
-    board = BOARD_SENTENCE.search(clean.text, start, end)
+    board = BOARD_SENTENCE.search(clean.text, start, end) or LICENSED_PROFESSION.search(clean.text, start, end)
     if board:
         specialties += [Specialty(clean.fact(w, s, e)) for w, s, e in _items(clean, *board.span("v"))]
     sub = SUBSPECIALTY_SENTENCE.search(clean.text, start, end)
