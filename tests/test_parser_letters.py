@@ -424,6 +424,12 @@ def test_body_regions_read_off_real_diagnoses():
     ("Non-MTUS Citation ODG, Pain chapter and ACOEM Practice Guidelines, Chapter 12",
      [("ODG", (), ("Pain chapter",)), ("ACOEM", (), ("ACOEM practice guidelines", "Chapter 12"))]),
     ("the MTUS Chronic Pain Medical Treatment Guidelines", [("MTUS-CPMTG", (), ())]),
+    # the regulations that adopt an MTUS part: they name the guideline, not a section of it
+    ("MTUS Chronic Pain Medical Treatment Guidelines 8 C.C.R. 9792.20 - 9792.26 MTUS (Effective July 18, 2009) "
+     "Page(s): 111-113, Topical Analgesics", [("MTUS-CPMTG", (111, 112, 113), ("Topical analgesics",))]),
+    ("MTUS (Effective July 18, 2009) Page(s): 78", [("MTUS-CPMTG", (78,), ())]),
+    ("MTUS 9792.24.1 Acupuncture Medical Treatment Guidelines", [("MTUS-ACUPUNCTURE", (), ())]),
+    ("MTUS 8 C.C.R. 9792.24.3, Knee", [("MTUS-POSTSURGICAL", (), ("Knee",))]),
 ])
 def test_guideline_line_wordings(line, citations):
     reading = clean(f"Decision based on {line}")

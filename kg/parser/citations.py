@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 
 from kg.parser.dates import DATE
 from kg.parser.labels import sentence_case
@@ -60,7 +61,9 @@ def _mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Citation
     titles: list[tuple[int, int, str]] = []
     for code, pattern in [*load().mtus_titles, *_odg()]:  # ODG named in an MTUS clause is a citation of its own
         titles += [(m.start(), m.end(), code) for m in pattern.finditer(clean.text, start, end)]
-    titles = _merge(_non_overlapping(sorted(titles, key=lambda t: (t[0], -t[1]))), clean.text)
+    titles = _non_overlapping(sorted(titles, key=lambda t: (t[0], -t[1])))
+    regulation = _first_regulation(clean.text, start, titles[0][0] if titles else end)
+    titles = _merge(([regulation] if regulation else []) + titles, clean.text)
     titles = [t for i, t in enumerate(titles)
               if _starts_guideline(clean.text, titles[i - 1][1] if i else start, t, follows=i > 0)]
     if not titles:
@@ -75,6 +78,23 @@ def _mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Citation
 _JOINED = re.compile(r"(?:,|\band)\s*$", re.I)
 _FULL_TITLE = re.compile(r"Complaints|Disorders|Chapter|Guidelines|Treatment|Approaches|\b(?:2004|2007|2009|2016)\b|"
                          r"ACOEM|American\s+College|\bODG\b", re.I)
+
+
+def _first_regulation(text: str, start: int, end: int) -> tuple[int, int, str] | None:
+    """A regulation named before any title ('MTUS 9792.24.1', 'MTUS (Effective July 18, 2009)'): the
+    part it adopts is the guideline cited. After a title it only repeats it."""
+    found = [(m.start(), m.end(), code) for code, pattern in load().mtus_regulations
+             if (m := pattern.search(text, start, end))]
+    return min(found) if found else None
+
+
+@cache
+def _regulations() -> re.Pattern[str]:
+    """A reference to the regulations that adopt the MTUS ('8 C.C.R. 9792.20 - 9792.26 MTUS (Effective
+    July 18, 2009)'), with the words around it: it names the guideline, not a section of it."""
+    refs = "|".join(pattern.pattern for _, pattern in load().mtus_regulations)
+    return re.compile(rf"(?:\bSections?\s+)?(?:\b8\s+C\.?\s?C\.?\s?R\.?\s*)?(?:§\s*)?"
+                      rf"(?:(?:\bMTUS\s*)?(?:{refs})[\s,]*)+", re.I)
 
 
 def _odg() -> list[tuple[str, re.Pattern[str]]]:
@@ -169,7 +189,7 @@ def _sections(body: str) -> list[str]:
     """Sections or topics a citation names, in order, without page references."""
     marker = SECTIONS.search(body)
     text = body[marker.end():] if marker else body
-    text = PAGES.sub(";", text)
+    text = _regulations().sub(";", PAGES.sub(";", text))
     out: list[str] = []
     for piece in _split_topics(text):
         topic = piece.strip(" ,.:;")

@@ -26,6 +26,7 @@ class Vocabulary:
     service_rules: tuple[tuple[str, re.Pattern[str]], ...]
     guideline_codes: dict[str, str]
     mtus_titles: tuple[tuple[str, re.Pattern[str]], ...]
+    mtus_regulations: tuple[tuple[str, re.Pattern[str]], ...]
     non_mtus: tuple[tuple[str, re.Pattern[str]], ...]
     states: dict[str, str]
     body_region_rules: tuple[tuple[str, re.Pattern[str]], ...]
@@ -50,6 +51,7 @@ def load() -> Vocabulary:
         service_rules=_rules(_read("services.json")["rules"]),
         guideline_codes=dict(guidelines["codes"]),
         mtus_titles=_rules(guidelines["mtus_titles"]),
+        mtus_regulations=_rules(guidelines["mtus_regulations"]),
         non_mtus=_rules(guidelines["non_mtus"]),
         states=_read("states.json"),
         body_region_rules=_rules(_read("body_regions.json")["rules"]),
