@@ -506,6 +506,28 @@ def test_utilization_review_date_wordings(sentence, day):
     assert parse_summary(reading, 0, len(reading.text)).utilization_review.date.value == day
 
 
+@pytest.mark.parametrize("sentence, day, action", [
+    # the claims administrator's own UR decision
+    ("The claims administrator non-certified the request on 1/2/14.", dt.date(2014, 1, 2), "non-certified"),
+    ("The claims administrator denied a request for Norco 10/325mg #90 on November 3, 2014.", dt.date(2014, 11, 3),
+     "denied"),
+    ("On 10/10/2015, the claims administrator partially approved a request for Norco.", dt.date(2015, 10, 10),
+     "modified"),
+    ("In a utilization review report of 11/11/2015, the claims administrator failed to approve a request.",
+     dt.date(2015, 11, 11), "non-certified"),
+    # the action before the mention, in its sentence
+    ("A request for physical therapy that was noncertified by Utilization Review on December 20, 2016.",
+     dt.date(2016, 12, 20), "non-certified"),
+    ("The request was modified by utilization review on 07/07/2014.", dt.date(2014, 7, 7), "modified"),
+    ("Norco was certified before. Utilization review on 2/2/2015 denied the new request.", dt.date(2015, 2, 2),
+     "denied"),
+])
+def test_utilization_review_wordings(sentence, day, action):
+    reading = clean(sentence)
+    ur = parse_summary(reading, 0, len(reading.text)).utilization_review
+    assert (ur.date.value, ur.action.value) == (day, action)
+
+
 @pytest.mark.parametrize("sentence, specialties, states", [
     ("The expert reviewer holds a license to practice in California and is Board Certified in Chiropractic.",
      ["Chiropractic"], ["CA"]),
@@ -614,3 +636,11 @@ def test_other_pdf_tools_text_gives_the_same_facts(tool, name):
     for different in ("source_sha256", "cover") if tool == "pdfminer" else ("source_sha256",):
         got.pop(different), want.pop(different)
     assert got == want
+
+
+@pytest.mark.parametrize("name", ["CM17-0006045", "CM17-0009282", "CM17-0011730"])
+def test_ur_action_named_before_its_date(name):
+    """'... which was noncertified by Utilization Review on December 27, 2016' (and in CM17-0011730 an
+    item 'that was certified' earlier in the sentence, which is not the UR's action on the disputed one)."""
+    ur = _parse(name).utilization_review
+    assert (ur.action.value, ur.action.span.quote.replace("-", "")) == ("non-certified", "noncertified")

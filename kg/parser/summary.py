@@ -42,15 +42,20 @@ DIAGNOSIS_LISTS = (
     re.compile(r"submitted\s+a\s+claim\s+for\s+(?P<v>.+?)(?=,\s+associated\s+with|" + _END[3:], re.I | re.S),
 )
 
+# The claims administrator's own words for its UR decision ("the claims administrator denied ...").
+_CA_ACTION = (r"claims\s+administrator\s+(?:denied|non-?certified|modified|partially\s+(?:approved|certified)|"
+              r"failed\s+to\s+approve)")
 UR_MENTION = re.compile(
     rf"(?:utilization\s+review|\bUR\b|prior\s+(?:peer\s+)?(?:determination|review)|previous\s+review|peer\s+review)"
     rf"[^.;]{{0,80}}?(?P<v>{_D})"
-    rf"|(?:denied|non-?certified|modified|certified)\s+(?:the\s+request\s+in\s+a\s+(?:decision|determination)\s+)?"
+    rf"|(?:denied|non-?certified|modified|certified)\s+(?:the\s+requests?\s+(?:in\s+a\s+(?:decision|determination)\s+)?)?"
     rf"(?:on|dated)\s+(?P<v2>{_D})"
-    rf"|(?P<v3>{_D})[^.;]{{0,12}}(?:utilization\s+review|\bUR\b)", re.I)
+    rf"|(?P<v3>{_D})[^.;]{{0,12}}(?:utilization\s+review|\bUR\b)"
+    rf"|{_CA_ACTION}[^.;]{{0,80}}?\b(?:on|dated)\s+(?P<v4>{_D})"
+    rf"|(?P<v5>{_D}),?\s+the\s+{_CA_ACTION}", re.I)
 UR_ACTION = re.compile(
-    r"\b(?P<v>partially\s+certified|conditionally\s+non-?certified|non-?certified|noncertified|"
-    r"denied|modified|certified|not\s+medically\s+necessary)\b", re.I)
+    r"\b(?P<v>partially\s+certified|partially\s+approved|conditionally\s+non-?certified|non-?certified|"
+    r"noncertified|failed\s+to\s+approve|denied|modified|certified|not\s+medically\s+necessary)\b", re.I)
 
 
 @dataclass(frozen=True)
@@ -231,10 +236,14 @@ def _utilization_review(clean: CleanText, start: int, end: int) -> UtilizationRe
     m = UR_MENTION.search(clean.text, start, end)
     if not m:
         return UtilizationReview()
-    group = next(g for g in ("v", "v2", "v3") if m.group(g))
+    group = next(g for g in ("v", "v2", "v3", "v4", "v5") if m.group(g))
+    sentence_start = clean.text.rfind(". ", max(start, m.start() - 200), m.start())
     sentence_end = clean.text.find(". ", m.end(), end)
     window_end = min(sentence_end if sentence_end > 0 else end, m.end() + 200)
-    action = UR_ACTION.search(clean.text, m.start(), window_end)
+    # the action named from the mention on; else the nearest before it in its sentence ("was modified by UR on")
+    before = list(UR_ACTION.finditer(
+        clean.text, sentence_start + 2 if sentence_start >= 0 else max(start, m.start() - 200), m.start()))
+    action = UR_ACTION.search(clean.text, m.start(), window_end) or (before[-1] if before else None)
     return UtilizationReview(
         date=_date_in(clean, m, group),
         action=clean.fact(_action_value(action.group("v")), *action.span("v")) if action else None,
@@ -245,6 +254,6 @@ def _action_value(word: str) -> str:
     word = " ".join(word.lower().split())
     if "partially" in word or word == "modified":
         return "modified"
-    if "non" in word or word == "not medically necessary":
+    if "non" in word or word in ("not medically necessary", "failed to approve"):
         return "non-certified"
     return word
