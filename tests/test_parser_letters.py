@@ -475,6 +475,12 @@ def test_injury_date_wordings(sentence, day):
      ["lumbar radiculopathy", "cervical strain"]),
     ("Diagnoses include: 1. Lumbar radiculopathy 2. Chronic pain\nsyndrome. Then he left.",
      ["lumbar radiculopathy", "chronic pain syndrome"]),
+    # "1." at a line's start with "2." on the same line: a list in running text, not one a line
+    ("Diagnoses include:\n1. thoracic sprain and strain 2. sacroiliitis. Treatment to date has included\n"
+     "medications.", ["thoracic sprain and strain", "sacroiliitis"]),
+    # one item, then prose on its line: the item ends with its sentence
+    ("Diagnoses include:\n1. anxiety. Treatment to date has included medications and\nactivity modification.",
+     ["anxiety"]),
     # an item of a one-a-line list wrapped: its next line goes on in lower case
     ("Diagnoses:\n1. Lumbar strain with radiculopathy to\nthe left leg\n2. Cervical radiculopathy with\n"
      "radiating pain\nThe patient was seen on 1/2/2016.",

@@ -169,20 +169,27 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
 # "1. X 2. Y", "1) X, 2) Y", or one a line: a number not glued to a word or a decimal point.
 _NUMBER_MARK = re.compile(r"(?<![\w.-])(\d{1,2})[.)][ \t\n]+")
 _SENTENCE_BREAK = re.compile(r"\.(?:\s+|$)")
+_PROSE_AFTER = re.compile(r"\.\s+(?=[A-Z][a-z])")  # a sentence after an item ends the list
 
 
 def _numbered_items(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """The items of a numbered list from its '1.' (at `start`) on. If the numbers begin lines, each
     item is its line and the list ends at a line without the next number; else each item runs to
     the next number, and the list ends at a sentence's end that the next number does not follow."""
-    one_a_line = start == 0 or text[start - 1] == "\n"
-    spans: list[tuple[int, int]] = []
     mark = _NUMBER_MARK.match(text, start, end)
+    first_line_end = text.find("\n", start, end)
+    inline_two = mark is not None and any(m.group(1) == "2" for m in _NUMBER_MARK.finditer(
+        text, mark.end(), first_line_end if first_line_end >= 0 else end))  # "1. X 2. Y" on one line
+    one_a_line = (start == 0 or text[start - 1] == "\n") and not inline_two
+    spans: list[tuple[int, int]] = []
     while mark:
         following = len(spans) + 2
         if one_a_line:
             stop = _item_lines_end(text, mark.end(), end)
             nxt = _NUMBER_MARK.match(text, stop + 1, end) if stop < end else None
+            prose = _PROSE_AFTER.search(text, mark.end(), stop)  # "1. anxiety. Treatment to date ..."
+            if prose:
+                stop, nxt = prose.start(), None
         else:
             nxt = next((m for m in _NUMBER_MARK.finditer(text, mark.end(), end) if int(m.group(1)) == following), None)
             sentence = _SENTENCE_BREAK.search(text, mark.end(), nxt.start() if nxt else end)
