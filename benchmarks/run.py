@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import csv
 import io
 import json
 import shutil
@@ -211,6 +212,16 @@ def table_seconds(store: Path) -> dict[str, float]:
     return seconds
 
 
+def diagnoses_exact(truth: Path, cases_csv: Path) -> tuple[int, int]:
+    """Cases whose diagnoses are the generated ones, no more and no fewer, and how many cases."""
+    letters = json.loads(truth.read_text())["letters"]
+    with cases_csv.open(newline="") as f:
+        rows = [row for row in csv.DictReader(f) if row["letter"] in letters]
+    exact = sum({d.lower() for d in letters[row["letter"]]["diagnoses_must_include"]} ==
+                set(filter(None, row["diagnoses"].split(";"))) for row in rows)
+    return exact, len(rows)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--letters", type=int, default=2000)
@@ -250,15 +261,17 @@ def main() -> None:
         print(f"  kg build into {where}: {accepted / seconds:7.1f} letters/s, peak RSS {peak / 1024:.0f} MiB "
               f"({seconds / build_s:.1f}x the embedded build's time; {remote_summary})")
 
+    for table in ("decisions", "cases"):
+        rows = subprocess.run([sys.executable, "-m", "kg.cli", "table", table, "--store", str(store)],
+                              capture_output=True, text=True, check=True).stdout
+        (work / f"{table}.csv").write_text(rows)
     scorer = ROOT.parent / "shared" / "tools" / "score_extraction.py"
     if scorer.exists():
-        for table in ("decisions", "cases"):
-            csv = subprocess.run([sys.executable, "-m", "kg.cli", "table", table, "--store", str(store)],
-                                 capture_output=True, text=True, check=True).stdout
-            (work / f"{table}.csv").write_text(csv)
         score = subprocess.run([sys.executable, str(scorer), str(corpus / "truth.json"), str(work / "decisions.csv"),
                                 str(work / "cases.csv")], capture_output=True, text=True).stdout.splitlines()[-1]
         print(f"accuracy: {score}")
+    exact, cases = diagnoses_exact(corpus / "truth.json", work / "cases.csv")
+    print(f"diagnoses exactly the truth's (the scorer only asks that each appear within one): {exact} of {cases} cases")
     tables = table_seconds(store)
     print("kg table / kg query, whole command (p50 of 3): " + ", ".join(f"{t} {s:.2f} s" for t, s in tables.items())
           + " (baseline: the same query in oxigraph serve, below)")

@@ -66,6 +66,8 @@ def test_benchmark_runner_smoke(tmp_path):
     assert "decisions -f tsv " in out.stdout
     assert "kept-row indexes made again from every letter's rows (an index format upgrade): " in out.stdout
     assert "uphold-rate-by-medication" in out.stdout
+    exact = re.search(r"diagnoses exactly the truth's .*: (\d+) of (\d+) cases", out.stdout)
+    assert exact and exact[1] == exact[2] and int(exact[2]) >= 28, out.stdout  # every good letter's, no more
     built = re.search(r"kg build into oxigraph serve: +([\d.]+) letters/s, peak RSS (\d+) MiB \(([\d.]+)x the "
                       r"embedded build's time; letters read: 30, accepted: (\d+)", out.stdout)
     assert built and float(built[1]) > 0 and int(built[4]) >= 28, out.stdout  # a few bad inputs are rejected
