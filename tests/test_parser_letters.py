@@ -600,8 +600,10 @@ def test_conclusion_wordings(sentence, necessary):
      "Upheld"),
     ("Lorzone 750mg #45 is: Overturned.", "Lorzone 750mg #45", "Overturned"),
     ("Lorzone 750mg #45  Upheld.", "Lorzone 750mg #45", "Upheld"),  # the colon lost too
+    ("Lorzone 750mg #45 - Upheld", "Lorzone 750mg #45", "Upheld"),  # a dash for the colon
+    ("Epidural steroid injection L4-5 \u2013 Overturned", "Epidural steroid injection L4-5", "Overturned"),
 ])
-def test_outcome_with_a_period(line, item, outcome):
+def test_outcome_after_a_period_or_a_dash(line, item, outcome):
     d = _with_item(line).decisions[0]
     assert (d.item.value, d.outcome.value) == (item, outcome)
 

@@ -14,8 +14,8 @@ from kg.record import Decision, Fact, Outcome
 # the block's next part follows.
 _NEXT_PART = r"\n\s*(?:Claims\s+Administrator\s+guideline|MAXIMUS\s+guideline|Decision\s+rationale)"
 _WITHOUT_COLON = r"(?:\s+is\b)?\s+(?=(?-i:Upheld|Overturned)\.?[ \t]*" + _NEXT_PART + ")"
-OUTCOME_LINE = re.compile(r"(?:(?:\s+is)?\s*:\s*|" + _WITHOUT_COLON + r")(?P<v>Upheld|Overturned)\.?[ \t]*$",
-                          re.I | re.M)  # "Upheld." too
+OUTCOME_LINE = re.compile(r"(?:(?:\s+is)?\s*(?::|\s-)\s*|" + _WITHOUT_COLON + r")(?P<v>Upheld|Overturned)\.?[ \t]*$",
+                          re.I | re.M)  # "Upheld." too, and a dash for the colon ("#45 - Upheld")
 
 
 def _label(words: str) -> re.Pattern[str]:
