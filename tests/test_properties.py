@@ -259,3 +259,32 @@ def test_a_glued_sentence_reads_with_its_space_and_quotes_as_written():
     assert reading.text == "low back pain. The worker fell. A physician saw him."
     at = reading.text.index("pain. The")
     assert reading.span(at, at + len("pain. The")).quote == "pain.The"
+
+
+_LETTERS = sorted((Path(__file__).parent / "fixtures" / "letters").glob("*.txt"))
+_PIECES = ["\n", ":", " Upheld", " Overturned", "Page(s):", "#", "1.", "Decision rationale:", "MAXIMUS guideline:",
+           "(", ")", "\u00a0", "-\n", "Case Number:", "CM16-", "12/31/", "Diagnoses include:", " and ", ";", "\ufffd",
+           "mg", "%", "/"]
+_EDIT = st.tuples(st.sampled_from(["cut", "insert", "repeat", "upper"]), st.floats(0, 1), st.integers(0, 300),
+                  st.sampled_from(_PIECES))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from(_LETTERS), st.lists(_EDIT, min_size=1, max_size=6))
+def test_a_damaged_letter_is_read_or_rejected_with_a_reason(path, edits):
+    """Text cut, repeated, shouted or with stray labels inserted: the parser gives a record that maps
+    to RDF, or a LetterError naming the file; never another exception, which would stop a build."""
+    from kg.graph import letter_quads
+    from kg.parser import parse_text
+    from kg.parser.text import LetterError, decode
+
+    text = decode(path.read_bytes(), path.name)
+    for op, where, length, piece in edits:
+        a = int(where * (len(text) - 1))
+        b = min(len(text), a + length)
+        text = {"cut": text[:a] + text[b:], "insert": text[:a] + piece + text[a:],
+                "repeat": text[:a] + text[a:b] + text[a:], "upper": text[:a] + text[a:b].upper() + text[b:]}[op]
+    try:
+        letter_quads(parse_text(text, path.stem, path.name))
+    except LetterError as e:
+        assert path.name in str(e)
