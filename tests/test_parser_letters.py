@@ -430,6 +430,10 @@ def test_body_regions_read_off_real_diagnoses():
     ("MTUS (Effective July 18, 2009) Page(s): 78", [("MTUS-CPMTG", (78,), ())]),
     ("MTUS 9792.24.1 Acupuncture Medical Treatment Guidelines", [("MTUS-ACUPUNCTURE", (), ())]),
     ("MTUS 8 C.C.R. 9792.24.3, Knee", [("MTUS-POSTSURGICAL", (), ("Knee",))]),
+    # "which is (not) part of the MTUS" says where the source stands, not a section of it
+    ("MTUS Chronic Pain Medical Treatment Guidelines, Soma, page 29, which is part of MTUS; and Official "
+     "Disability Guidelines (ODG), Pain Chapter, Soma, which is not part of MTUS.",
+     [("MTUS-CPMTG", (29,), ("Soma",)), ("ODG", (), ("Pain chapter", "Soma"))]),
 ])
 def test_guideline_line_wordings(line, citations):
     reading = clean(f"Decision based on {line}")

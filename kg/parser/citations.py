@@ -28,6 +28,9 @@ ODG_NAME = re.compile(r"\s*(?:Official\s+Disability\s+Guidelines\s*(?:\(ODG\))?|
 _TOPIC_BREAK = re.compile(r";|\.\s+|\.$|,\s+(?=[A-Z0-9])")
 _NOISE = re.compile(r"^(?:and|or|X)\b\s*|\bX?\s*(?:2004|2007|2009|2016)\s*:?$|,?\s+and$|[\s.,:;]+$", re.I)
 MAX_PAGE_RANGE = 60  # wider "ranges" are misread numbers, not pages
+# "..., which is (not) part of the MTUS": whether the source is MTUS, which its clause already says
+_PART_OF_MTUS = re.compile(r",?\s*which\s+(?:is|are)\s+(?:not\s+)?(?:a\s+)?part\s+of\s+(?:the\s+)?"
+                           r"(?:CA\s+|California\s+)?MTUS(?:\s+guidelines)?", re.I)
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,7 @@ def _sections(body: str) -> list[str]:
     """Sections or topics a citation names, in order, without page references."""
     marker = SECTIONS.search(body)
     text = body[marker.end():] if marker else body
-    text = _regulations().sub(";", PAGES.sub(";", text))
+    text = _regulations().sub(";", PAGES.sub(";", _PART_OF_MTUS.sub("", text)))
     out: list[str] = []
     for piece in _split_topics(text):
         topic = piece.strip(" ,.:;")
