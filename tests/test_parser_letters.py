@@ -434,6 +434,9 @@ def test_body_regions_read_off_real_diagnoses():
     ("MTUS Chronic Pain Medical Treatment Guidelines, Soma, page 29, which is part of MTUS; and Official "
      "Disability Guidelines (ODG), Pain Chapter, Soma, which is not part of MTUS.",
      [("MTUS-CPMTG", (29,), ("Soma",)), ("ODG", (), ("Pain chapter", "Soma"))]),
+    ("MTUS Chronic Pain Medical Treatment Guidelines, Pages 111-113 of 127", [("MTUS-CPMTG", (111, 112, 113), ())]),
+    ("Non-MTUS Citation http://www.drugs.com/pro/soma.html, Soma",  # a web address keeps its case
+     [("OTHER", (), ("http://www.drugs.com/pro/soma.html", "Soma"))]),
 ])
 def test_guideline_line_wordings(line, citations):
     reading = clean(f"Decision based on {line}")

@@ -26,7 +26,7 @@ PAGE_RANGE = re.compile(rf"(?P<a>\d+)(?:{_TO}(?P<b>\d+))?", re.I)
 SECTIONS = re.compile(r"Sections?\s*\(s\)\s*:|Sections?:", re.I)
 ODG_NAME = re.compile(r"\s*(?:Official\s+Disability\s+Guidelines\s*(?:\(ODG\))?|ODG)[\s,:]*", re.I)
 _TOPIC_BREAK = re.compile(r";|\.\s+|\.$|,\s+(?=[A-Z0-9])")
-_NOISE = re.compile(r"^(?:and|or|X)\b\s*|\bX?\s*(?:2004|2007|2009|2016)\s*:?$|,?\s+and$|[\s.,:;]+$", re.I)
+_NOISE = re.compile(r"^(?:and|or|X)\b\s*|^of\s+\d+$|\bX?\s*(?:2004|2007|2009|2016)\s*:?$|,?\s+and$|[\s.,:;]+$", re.I)
 MAX_PAGE_RANGE = 60  # wider "ranges" are misread numbers, not pages
 # "..., which is (not) part of the MTUS": whether the source is MTUS, which its clause already says
 _PART_OF_MTUS = re.compile(r",?\s*which\s+(?:is|are)\s+(?:not\s+)?(?:a\s+)?part\s+of\s+(?:the\s+)?"

@@ -8,8 +8,8 @@ _SMALL = frozenset({"and", "or", "of", "in", "for", "the", "to", "with", "a", "a
 
 
 def _keeps_case(word: str) -> bool:
-    """Acronyms keep their case: TENS, PPIs, EMG/NCS, ODG."""
-    return sum(ch.isupper() for ch in word) >= 2
+    """Acronyms keep their case: TENS, PPIs, EMG/NCS, ODG; so do web addresses."""
+    return sum(ch.isupper() for ch in word) >= 2 or "://" in word or word.lower().startswith("www.")
 
 
 def sentence_case(text: str) -> str:
