@@ -435,6 +435,7 @@ def test_body_regions_read_off_real_diagnoses():
      "Disability Guidelines (ODG), Pain Chapter, Soma, which is not part of MTUS.",
      [("MTUS-CPMTG", (29,), ("Soma",)), ("ODG", (), ("Pain chapter", "Soma"))]),
     ("MTUS Chronic Pain Medical Treatment Guidelines, Pages 111-113 of 127", [("MTUS-CPMTG", (111, 112, 113), ())]),
+    ("Non -MTUS Citation ODG, Pain Chapter", [("ODG", (), ("Pain chapter",))]),  # a space before the hyphen
     ("Non-MTUS Citation http://www.drugs.com/pro/soma.html, Soma",  # a web address keeps its case
      [("OTHER", (), ("http://www.drugs.com/pro/soma.html", "Soma"))]),
 ])

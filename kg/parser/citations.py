@@ -16,7 +16,7 @@ NO_EVIDENCE = re.compile(r"did\s+not\s+cite\s+any\s+medical\s+evidence", re.I)
 CLAUSE = re.compile(r"Decision\s+based\s+on\s+|(?:,?\s+and\s+)?Other\s+Medical\s+Treatment\s+Guidelines?"
                     r"(?:\s+or\s+Medical\s+Evidence)?(?:\s*:\s*|\s+)", re.I)
 MTUS_HEAD = re.compile(r"\s*(?:the\s+)?(?:CA[- ])?MTUS\b[,:]?\s*(?:\(\w+\)\s*)?", re.I)
-NON_MTUS_HEAD = re.compile(r"\s*Non-?\s*MTUS\s+Citation:?\s*", re.I)
+NON_MTUS_HEAD = re.compile(r"\s*Non\s*-?\s*MTUS\s+Citation:?\s*", re.I)
 _TO = r"(?:\s*[-–]\s*|\s+to\s+)"  # a page range: "63-65", "29 to 31"
 PAGES = re.compile(
     r"(?:\bpages?\s*(?:\(s\))?|\bpgs?\.?|\bpp\.|\bp\.)\s*:?\s*"  # "Page(s):", "pages", "pg.", "pp.", "p."
