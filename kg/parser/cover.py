@@ -6,8 +6,9 @@ pdfminer: "Case Number:" / "Date Assigned:" / ... / "CM16-0248471" / "01/03/2017
 label that wraps in its column around the value beside it ("Application   12/27/2016" /
 "Received:"). A label's colon may be lost. So the block is read as a sequence of labels and
 values; a run of labels takes the run of values after it, in order, when both runs are as long
-and every value is of its label's kind. Otherwise only the label next to a value takes it, as a
-letter read label by label has it: a value is never guessed for a label that has none.
+and every value is of its label's kind (else only the values of a kind one label has: the case
+number, the priority). Otherwise only the label next to a value takes it, as a letter read label
+by label has it: a value is never guessed for a label that has none.
 """
 
 from __future__ import annotations
@@ -89,19 +90,27 @@ def _tokens(clean: CleanText, start: int, end: int) -> tuple[list[_Token], dict[
 
 
 def _column(labels: list[_Token], values: list[_Token], clean: CleanText) -> dict[str, _Token]:
-    """The first len(labels) values, if they are the labels' own: of their kinds, and ending
-    where the values do or at a blank line of the source (a value after it is something else's)."""
+    """The first len(labels) values, if they are the labels' own: of their kinds, and ending where
+    the values do or at a blank line of the source (a value after it is something else's). Else
+    (a value lost) only a value whose kind no other label and value of the column share."""
     n = len(labels)
-    if len(values) < n:
-        return {}
-    if len(values) > n:
-        gap = clean.origin(values[n - 1].end - 1) + 1, clean.origin(values[n].start)
-        if not _BLANK_LINE.search(clean.source, *gap):
-            return {}
-    pairs = list(zip(labels, values[:n], strict=True))
-    if any(_FIELDS[label.field][1] != value.kind for label, value in pairs):
-        return {}
-    return {label.field: value for label, value in pairs}
+    ends = len(values) == n or (len(values) > n and _BLANK_LINE.search(
+        clean.source, clean.origin(values[n - 1].end - 1) + 1, clean.origin(values[n].start)))
+    pairs = list(zip(labels, values[:n], strict=False))
+    if ends and all(_FIELDS[label.field][1] == value.kind for label, value in pairs):
+        return {label.field: value for label, value in pairs}
+    return _unique_kinds(labels, values[:n])
+
+
+def _unique_kinds(labels: list[_Token], values: list[_Token]) -> dict[str, _Token]:
+    """The case number and the priority of a column that lost a value: each the one of its kind."""
+    found: dict[str, _Token] = {}
+    for kind in {value.kind for value in values}:
+        of_kind = [value for value in values if value.kind == kind]
+        takers = [label for label in labels if _FIELDS[label.field][1] == kind]
+        if len(of_kind) == 1 and len(takers) == 1:
+            found[takers[0].field] = of_kind[0]
+    return found
 
 
 def _pairs(tokens: list[_Token], clean: CleanText) -> dict[str, _Token]:
