@@ -189,13 +189,13 @@ class _Builder:
 
 _SPACE_RUN = re.compile("[" + "".join(sorted(_SPACE_CHARS)) + "]+")
 _ZERO_WIDTH_RUN = re.compile("[" + "".join(sorted(_ZERO_WIDTH_CHARS)) + "]+")
-# What makes a line's clean text differ from its source other than in ASCII folding (which keeps
-# lengths): a space run to collapse, a space other than " ", a zero-width character, or (maybe) a
-# glued sentence.
 # A sentence glued to the one before it, its space lost ("low back pain.The injured worker"): the
 # reading text gets the space back, so that every field reads the sentence's end as it is.
 _GLUED_SENTENCE = re.compile(r"(?<=[A-Za-z0-9)\]\"']{2}[.?!])(?=[A-Z][A-Za-z-]|[AI]\s)")
 _MAYBE_GLUED = re.compile(r"[.?!][A-Z]")
+# What makes a line's clean text differ from its source other than in ASCII folding (which keeps
+# lengths): a space run to collapse, a space other than " ", a zero-width character, or (maybe) a
+# glued sentence.
 _RESHAPED = re.compile("  |[" + "".join(sorted((_SPACE_CHARS - {" "}) | _ZERO_WIDTH_CHARS)) + "]|"
                        + _MAYBE_GLUED.pattern)
 
@@ -259,12 +259,13 @@ def _visible(line: str, start: int, end: int, offset: int) -> list[tuple[str, in
     if glued:
         pieces: list[tuple[str, int]] = []
         for s, e in zip([start, *glued], [*glued, end], strict=True):
-            pieces += [*([(" ", offset + s)] if s != start else []), *_unglued(line, s, e, offset)]
+            pieces += [*([(" ", offset + s)] if s != start else []), *_folded(line, s, e, offset)]
         return pieces
-    return _unglued(line, start, end, offset)
+    return _folded(line, start, end, offset)
 
 
-def _unglued(line: str, start: int, end: int, offset: int) -> list[tuple[str, int]]:
+def _folded(line: str, start: int, end: int, offset: int) -> list[tuple[str, int]]:
+    """line[start:end] ASCII-folded, without its zero-width characters."""
     if not _ZERO_WIDTH_RUN.search(line, start, end):
         return [(line[start:end].translate(_TRANSLATE), offset + start)]
     out, pos = [], start
