@@ -189,6 +189,22 @@ class Item:
     partial: tuple[str, str] | None = None  # original request, authorized portion
 
 
+def misspelt(name: str, rng: random.Random) -> str:
+    """A drug name as a typist misspells it, on 4% of the long ones: a letter lost or doubled, two
+    swapped, or 'ph' for 'f' ('Flurbiprophen')."""
+    if len(name) < 8 or not name.isalpha() or rng.random() >= 0.04:
+        return name
+    at = rng.randrange(2, len(name) - 1)
+    typo = rng.choice(["lost", "doubled", "swapped", "ph"])
+    if typo == "ph" and "f" in name[1:]:
+        return name[0] + name[1:].replace("f", "ph", 1)
+    if typo == "lost":
+        return name[:at] + name[at + 1:]
+    if typo == "doubled":
+        return name[:at] + name[at] + name[at:]
+    return name[:at - 1] + name[at] + name[at - 1] + name[at + 1:]
+
+
 def make_item(rng: random.Random) -> Item:
     kind = rng.random()
     if kind < 0.35:
@@ -196,13 +212,14 @@ def make_item(rng: random.Random) -> Item:
         return Item(name, [], None, None, None, section, code)
     if kind < 0.45:
         parts = rng.sample(COMPOUND_PARTS, rng.randint(2, 5))
-        text = "/".join(f"{n} {rng.choice([1, 2, 5, 10, 15, 20])}%" for n, _ in parts)
+        text = "/".join(f"{misspelt(n, rng)} {rng.choice([1, 2, 5, 10, 15, 20])}%" for n, _ in parts)
         grams = rng.choice([120, 180, 240])
         qty = rng.choice([1, 2])
         text += f" {grams}gms Qty: {qty}.00" if rng.random() < 0.6 else f" {grams} grams"
         return Item(text, sorted({g for _, g in parts}), None, qty if "Qty" in text else None, None,
                     "Topical analgesics")
     written, generics, section = rng.choice(DRUGS)
+    written = misspelt(written, rng)
     strength = rng.choice([None, 1, 2, 5, 10, 20, 30, 40, 50, 100, 200, 300, 350, 500, 600, 750, 800])
     text = written if strength is None else f"{written} {strength}mg"
     directions = rng.choice(["", " one TID", " one by mouth twice a day", " 1 tab PO QHS PRN sleep", " BID",

@@ -319,6 +319,21 @@ def test_compound_hyphenated_at_a_line_break_keeps_its_hyphen_in_a_diagnosis():
 
 
 @pytest.mark.parametrize("item, generics", [
+    ("Flurbiprophen 20%/Lidocane 5% cream 180gm", ["flurbiprofen", "lidocaine"]),  # 'ph' for 'f'; a letter lost
+    ("Cyclobenzeprine 7.5mg #60", ["cyclobenzaprine"]),
+    ("Neurotin 600mg #90", ["gabapentin"]),  # a brand the drug dictionary knows
+    ("Percoset 10/325mg #120", ["acetaminophen", "oxycodone"]),
+    ("Methocarbomol 750mg #60", ["methocarbamol"]),
+    ("Capsacin 0.025% cream", ["capsaicin"]),
+    # words near a drug name that are not one: too far, too short, common, or another first letter
+    ("Orthotics", []), ("Lumbosacral orthosis", []), ("Xanex 1mg #30", []), ("Lotion 120ml", []),
+])
+def test_misspelt_drug_names(item, generics):
+    reading = clean(item)
+    assert sorted(i.generic for i in item_details(reading, 0, len(reading.text)).ingredients) == sorted(generics)
+
+
+@pytest.mark.parametrize("item, generics", [
     # brands of drugs disputed in workers' comp that the drug dictionary does not know (kg/vocab/drugs.json)
     ("Horizant 600mg #60", [("gabapentin enacarbil", "DB08872", "anticonvulsant")]),
     ("Zohydro ER 20mg #60", [("hydrocodone", "DB00956", "opioid")]),

@@ -8,6 +8,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
+from rapidfuzz import distance, process
+
+from kg.parser.lexicon import common_words
 from kg.parser.text import CleanText
 from kg.record import Fact, Ingredient
 from kg.vocab import Drug, drug_dictionary, load
@@ -43,6 +46,7 @@ _FORM_WORDS = re.compile(r"\s+(?:patch|gel|cream|tablets?|capsules?|er|sr|cr|xr|
 # ("Buprenorphine Buccal (chronic pain)") or a route ("Lidocaine Viscous") is not part of a name.
 _QUALIFIER = re.compile(r"\s*\([^)]*\)|\b(?:extended-release|sublingual|buccal|otic|viscous|oral|topical)\b", re.I)
 _COMBINED = re.compile(r"\s*(?:/|,\s*and\s+|,\s*|\s+and\s+)\s*", re.I)
+MISSPELT_MIN = 6  # shorter words are too near each other to tell a misspelling from another word
 # Words the drug dictionary reads as drugs but that name services or body parts in items.
 _NOT_DRUGS = frozenset({"pt", "ot", "ct", "mri", "tens", "ice", "heat", "oxygen", "water", "cold", "unit",
                         "support", "brace", "scan", "pillow", "program", "cbc", "bmp", "ekg", "urine"})
@@ -88,13 +92,54 @@ def find_ingredients(clean: CleanText, start: int, end: int) -> tuple[list[Ingre
         taken.append(m.span())
     words = [w for w in WORD.finditer(clean.text, start, end)
              if not any(s <= w.start() < e for s, e in taken) and w.group(0).lower() not in _NOT_DRUGS]
+    named: set[int] = set()
     for drug, first, last in dictionary_drugs([w.group(0) for w in words]):
         generics = _generic_labels(drug.name)
+        named.update(range(first, last))
         for generic in generics:
             drugbank = drug.drugbank_id if len(generics) == 1 else None  # a combination's id is not its parts'
             found.append((words[first].start(), words[last - 1].end(), generic, drugbank or _drugbank_id(generic)))
+    for i, word in enumerate(words):
+        for generic in () if i in named else misspelt_drug(word.group(0)):
+            found.append((word.start(), word.end(), generic, _drugbank_id(generic)))
     last_end = max((e for _, e, _, _ in found), default=start)
     return _ingredients(clean, sorted(found), end), last_end
+
+
+@cache
+def _drug_names() -> dict[str, tuple[str, ...]]:
+    """One-word drug names to match misspellings to, with their generics: those of kg/vocab/drugs.json
+    and the dictionary's names of the drugs it classes (the drugs of workers' comp letters, not all
+    20,000 the dictionary knows, whose names would be near too many misspellings)."""
+    vocab = load()
+    names = {name: tuple(generics) for name, generics in vocab.drug_aliases.items()}
+    names.update((generic, (generic,)) for generic in vocab.drug_classes)
+    for name, drug in drug_dictionary().items():
+        generics = tuple(_generic_labels(drug.name))
+        if name not in names and generics and all(g in vocab.drug_classes for g in generics):
+            names[name] = generics
+    return {name: generics for name, generics in names.items() if name.isalpha()}
+
+
+@cache
+def _names_starting(letter: str) -> list[str]:
+    return [name for name in _drug_names() if name[0] == letter]
+
+
+def misspelt_drug(word: str) -> tuple[str, ...]:
+    """The generics of the drug a misspelt word names ('Flurbiprophen', 'Cyclobenzeprine', 'Lidocane'):
+    a word of six letters or more that is no common English word, one edit from exactly one of our
+    drug names with its first letter (two edits for ten letters or more: 'ph' for 'f'; a
+    transposition is one). Else none: 'Orthotics' is two edits from Orthovisc."""
+    lowered = word.lower()
+    if len(lowered) < MISSPELT_MIN or not lowered.isalpha() or lowered in common_words():
+        return ()
+    names = _drug_names()
+    edits = 1 if len(lowered) < 10 else 2
+    closest = process.extract(lowered, _names_starting(lowered[0]), scorer=distance.OSA.distance, score_cutoff=edits,
+                              limit=3)
+    best = {names[name] for name, away, _ in closest if away == closest[0][1]} if closest else set()
+    return best.pop() if len(best) == 1 else ()
 
 
 def _drugbank_id(generic: str) -> str | None:
