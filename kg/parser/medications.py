@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 
 from rapidfuzz import distance, process
 
@@ -126,6 +126,7 @@ def _names_starting(letter: str) -> list[str]:
     return [name for name in _drug_names() if name[0] == letter]
 
 
+@lru_cache(maxsize=16384)  # item words repeat from letter to letter ('sessions', 'tablets')
 def misspelt_drug(word: str) -> tuple[str, ...]:
     """The generics of the drug a misspelt word names ('Flurbiprophen', 'Cyclobenzeprine', 'Lidocane'):
     a word of six letters or more that is no common English word, one edit from exactly one of our

@@ -50,9 +50,10 @@ UR_MENTION = re.compile(
     rf"[^.;]{{0,80}}?(?P<v>{_D})"
     rf"|(?:denied|non-?certified|modified|certified)\s+(?:the\s+requests?\s+(?:in\s+a\s+(?:decision|determination)\s+)?)?"
     rf"(?:on|dated)\s+(?P<v2>{_D})"
-    rf"|(?P<v3>{_D})[^.;]{{0,12}}(?:utilization\s+review|\bUR\b)"
-    rf"|{_CA_ACTION}[^.;]{{0,80}}?\b(?:on|dated)\s+(?P<v4>{_D})"
-    rf"|(?P<v5>{_D}),?\s+the\s+{_CA_ACTION}", re.I)
+    rf"|(?P<v3>{_D})[^.;]{{0,12}}(?:utilization\s+review|\bUR\b)", re.I)
+CA_MENTION = re.compile(  # searched only in a summary that names the claims administrator: a date starts it
+    rf"{_CA_ACTION}[^.;]{{0,80}}?\b(?:on|dated)\s+(?P<v4>{_D})|(?P<v5>{_D}),?\s+the\s+{_CA_ACTION}", re.I)
+_CLAIMS_ADMINISTRATOR = re.compile(r"claims\s+administrator", re.I)
 UR_ACTION = re.compile(
     r"\b(?P<v>partially\s+certified|partially\s+approved|conditionally\s+non-?certified|non-?certified|"
     r"noncertified|failed\s+to\s+approve|denied|modified|certified|not\s+medically\s+necessary)\b", re.I)
@@ -240,10 +241,13 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int]:
 
 
 def _utilization_review(clean: CleanText, start: int, end: int) -> UtilizationReview:
-    m = UR_MENTION.search(clean.text, start, end)
+    found = [UR_MENTION.search(clean.text, start, end)]
+    if _CLAIMS_ADMINISTRATOR.search(clean.text, start, end):
+        found.append(CA_MENTION.search(clean.text, start, end))
+    m = min((f for f in found if f), key=lambda f: f.start(), default=None)
     if not m:
         return UtilizationReview()
-    group = next(g for g in ("v", "v2", "v3", "v4", "v5") if m.group(g))
+    group = next(g for g, value in m.groupdict().items() if value)
     sentence_start = clean.text.rfind(". ", max(start, m.start() - 200), m.start())
     sentence_end = clean.text.find(". ", m.end(), end)
     window_end = min(sentence_end if sentence_end > 0 else end, m.end() + 200)
