@@ -67,6 +67,11 @@ def glued_sentences(t: str) -> bytes:
     return re.sub(r"(?<=[a-z]{2})\.[ \t]+(?=[A-Z])", ".", t).encode()
 
 
+def ligatures(t: str) -> bytes:
+    """The ligature characters a PDF font may leave in its text: 'certi\ufb01ed', '\ufb02exion'."""
+    return t.replace("fi", "\ufb01").replace("fl", "\ufb02").replace("ffi", "\ufb03").encode()
+
+
 def hyphenation(t: str) -> bytes:
     # break a long lowercase word at the end of every 4th line: "medication" -> "medi-" / "cation"
     lines = t.split("\n")
@@ -120,8 +125,8 @@ def narrower(width: int) -> Callable[[str], bytes]:
 
 VARIANTS: dict[str, Callable[[str], bytes]] = {
     f.__name__: f for f in (crlf, blank_lines, no_blank_lines, page_furniture, page_numbers, numbers_on_their_own_lines,
-                            glued_sentences, hyphenation, curly_quotes, nbsp_and_trailing, zero_width, bom, cp1252,
-                            mojibake, narrower(50), narrower(65), narrower(80))
+                            glued_sentences, ligatures, hyphenation, curly_quotes, nbsp_and_trailing, zero_width, bom,
+                            cp1252, mojibake, narrower(50), narrower(65), narrower(80))
 }
 
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import ftfy
+import ftfy.fixes
 
 from kg.parser.lexicon import is_compound
 from kg.record import Fact, Span
@@ -53,8 +54,9 @@ def decode(data: bytes, name: str) -> str:
 
 
 def normalize_source(text: str) -> str:
-    """The stored form of a letter's text: encoding repaired, BOM dropped, LF line ends."""
-    text = ftfy.fix_encoding(text.lstrip("\ufeff"))
+    """The stored form of a letter's text: encoding repaired, ligatures a PDF font left spelt out
+    ('certi\ufb01ed' -> 'certified'), BOM dropped, LF line ends."""
+    text = ftfy.fixes.fix_latin_ligatures(ftfy.fix_encoding(text.lstrip("\ufeff")))
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
