@@ -72,6 +72,11 @@ def ligatures(t: str) -> bytes:
     return t.replace("fi", "\ufb01").replace("fl", "\ufb02").replace("ffi", "\ufb03").encode()
 
 
+def unicode_hyphens(t: str) -> bytes:
+    """Every hyphen as a word processor's hyphen or non-breaking hyphen: '1\u201031\u20111985', 'L5\u2010S1'."""
+    return "".join("\u2010\u2011"[i % 2] if ch == "-" else ch for i, ch in enumerate(t)).encode()
+
+
 def hyphenation(t: str) -> bytes:
     # break a long lowercase word at the end of every 4th line: "medication" -> "medi-" / "cation"
     lines = t.split("\n")
@@ -125,8 +130,8 @@ def narrower(width: int) -> Callable[[str], bytes]:
 
 VARIANTS: dict[str, Callable[[str], bytes]] = {
     f.__name__: f for f in (crlf, blank_lines, no_blank_lines, page_furniture, page_numbers, numbers_on_their_own_lines,
-                            glued_sentences, ligatures, hyphenation, curly_quotes, nbsp_and_trailing, zero_width, bom,
-                            cp1252, mojibake, narrower(50), narrower(65), narrower(80))
+                            glued_sentences, ligatures, unicode_hyphens, hyphenation, curly_quotes, nbsp_and_trailing,
+                            zero_width, bom, cp1252, mojibake, narrower(50), narrower(65), narrower(80))
 }
 
 

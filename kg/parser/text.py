@@ -36,8 +36,8 @@ _BARE_NUMBER = re.compile(r"^\s*-?\s*(\d{1,3})\s*-?\s*$")
 # Space-like characters that extraction leaves: NBSP, thin spaces, tabs; and zero-width ones.
 _SPACE_CHARS = frozenset(" \t\u00a0\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B))))
 _ZERO_WIDTH_CHARS = frozenset("\u200b\u200c\u200d\u2060\ufeff")
-_TRANSLATE = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
-                            "\u2013": "-", "\u2014": "-", "\u00ad": "-"})
+_TRANSLATE = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u00ad": "-",
+                            **dict.fromkeys("\u2010\u2011\u2012\u2013\u2014\u2212", "-")})  # hyphens, dashes, minus
 
 
 def decode(data: bytes, name: str) -> str:
@@ -205,7 +205,7 @@ _RESHAPED = re.compile("  |[" + "".join(sorted((_SPACE_CHARS - {" "}) | _ZERO_WI
 def clean(source: str) -> CleanText:
     """Build the reading text of `source`."""
     out = _Builder()
-    lowered = source.lower()
+    lowered = source.lower().translate(_TRANSLATE)
     words = set(re.findall(r"[a-z]+", lowered)) | set(_HYPHENATED.findall(lowered))
     for offset, line in _source_lines(source):
         pieces = _normalized_pieces(line, offset)
