@@ -402,7 +402,7 @@ def citation(item: Item, rng: random.Random) -> tuple[str, list[int], list[str]]
 
 def artefacts(text: str, rng: random.Random) -> bytes:
     """Extraction artefacts on a share of letters: CRLF, hyphenation, NBSP, page footers, BOM, cp1252,
-    lost characters."""
+    lost characters, glued sentences, ligatures and non-breaking hyphens."""
     roll = rng.random()
     if roll < 0.05:
         return text.replace("\n", "\r\n").encode()
@@ -423,6 +423,10 @@ def artefacts(text: str, rng: random.Random) -> bytes:
         return broken_words(text).encode()
     if roll < 0.29:
         return lost_characters(text, rng).encode()
+    if roll < 0.31:  # the space after a sentence's period lost
+        return re.sub(r"(?<=[a-z]{2})\.[ \t]+(?=[A-Z])", ".", text).encode()
+    if roll < 0.33:  # a PDF font's ligatures and a word processor's hyphens
+        return text.replace("fi", "\ufb01").replace("fl", "\ufb02").replace("-", "\u2011").encode()
     return text.encode()
 
 
