@@ -486,6 +486,13 @@ def test_injury_date_wordings(sentence, day):
     ("The diagnoses were noted to be lumbar radiculopathy and cervical strain.",
      ["lumbar radiculopathy", "cervical strain"]),
     ("Diagnosis: Lumbar radiculopathy.", ["lumbar radiculopathy"]),
+    ("The diagnostic impression is lumbar radiculopathy and cervical strain.",
+     ["lumbar radiculopathy", "cervical strain"]),
+    ("Diagnostic impressions: lumbar radiculopathy, cervical strain.", ["lumbar radiculopathy", "cervical strain"]),
+    ("The injured worker has a diagnosis of lumbar radiculopathy.", ["lumbar radiculopathy"]),
+    ("The diagnoses at that time were lumbar radiculopathy and cervical strain.",
+     ["lumbar radiculopathy", "cervical strain"]),
+    ("An MRI was ordered to confirm the diagnosis of lumbar radiculopathy.", []),  # a diagnosis to confirm is none
     # a last word that is a condition of its own is a diagnosis of its own; a body part is not
     ("Diagnoses include lumbar radiculopathy and depression.", ["lumbar radiculopathy", "depression"]),
     ("Diagnoses include right shoulder impingement and GERD.", ["right shoulder impingement", "gerd"]),

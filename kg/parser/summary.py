@@ -30,12 +30,16 @@ INJURY_REGIONS = re.compile(r"injur(?:y|ies|ed)\s+(?:to|of)\s+(?:the\s+|his\s+|h
 
 # Sentences that introduce a list of diagnoses; the list runs to the end of the sentence.
 _END = r"(?=\.\s|\.$|\.\)|\)|$)"
+_DIAGNOSES = r"(?:diagnos(?:es|is)|diagnostic\s+impressions?)"  # "The diagnostic impression is X"
 DIAGNOSIS_LISTS = (
     re.compile(r"diagnos[ie]s\s*\((?P<v>[^)]+)\)", re.I),
-    re.compile(r"diagnos(?:es|is)\s+(?:that\s+)?(?:was|were|is|are|include[sd]?|included|ha(?:ve|s)\s+included|"
+    re.compile(_DIAGNOSES + r"(?:\s+(?:at\s+th(?:at|e)\s+time|on\s+that\s+(?:date|day)|then))?\s+(?:that\s+)?"
+               r"(?:was|were|is|are|include[sd]?|included|ha(?:ve|s)\s+included|"
                r"consist(?:s|ed)?\s+of)(?:\s*:\s*|\s+)(?:(?:noted|documented|listed|reported)\s+(?:to\s+be\s+)?)?"
                r"(?:as\s+)?(?:having\s+)?:?\s*(?P<v>.+?)" + _END, re.I | re.S),
-    re.compile(r"\bdiagnos(?:es|is)\s*:\s*(?P<v>.+?)" + _END, re.I | re.S),  # "Current diagnoses: X, Y."
+    re.compile(r"\b" + _DIAGNOSES + r"\s*:\s*(?P<v>.+?)" + _END, re.I | re.S),  # "Current diagnoses: X, Y."
+    re.compile(r"\b(?:has|have|had|carries|carried|with)\s+(?:an?\s+|the\s+)?" + _DIAGNOSES + r"\s+of\s+(?P<v>.+?)"
+               + _END, re.I | re.S),  # "The injured worker has a diagnosis of X"
     re.compile(r"diagnosed\s+(?:as\s+having|with)\s+(?P<v>.+?)" + _END, re.I | re.S),
     re.compile(r"(?:undergoing|being)\s+treat(?:ment|ments|ed)\s+for\s+(?:the\s+diagnosis\s+of\s+)?"
                r"(?P<v>.+?)" + _END, re.I | re.S),
