@@ -582,6 +582,15 @@ def test_utilization_review_wordings(sentence, day, action):
      ["CA"]),
     ("The expert reviewer is a Physical Therapist and is licensed to practice in Oregon.", ["Physical Therapist"],
      ["OR"]),
+    # states without "to practice"
+    ("The expert reviewer is licensed in California and is Board Certified in Orthopedic Surgery.",
+     ["Orthopedic Surgery"], ["CA"]),
+    ("The expert reviewer is Board Certified in Orthopedic Surgery and is licensed in the State of California.",
+     ["Orthopedic Surgery"], ["CA"]),
+    ("The expert reviewer is Board Certified in Orthopedic Surgery and holds a license in California and Nevada.",
+     ["Orthopedic Surgery"], ["CA", "NV"]),
+    ("The expert reviewer is Board Certified in Family Practice and is licensed to practice in the states of Ohio "
+     "and Texas.", ["Family Practice"], ["OH", "TX"]),
 ])
 def test_reviewer_wordings(sentence, specialties, states):
     reading = clean(sentence)

@@ -20,8 +20,8 @@ LICENSURE_FIELD = re.compile(_LICENSURE_LABEL + r":?\s*" + _FIELD_VALUE, re.I)
 _ANY_FIELD_LABEL = re.compile(_SPECIALTY_LABEL + "|" + _LICENSURE_LABEL, re.I)
 # Sentence wording: "is Board Certified in A, has a subspecialty in B and is licensed to practice in X."
 BOARD_SENTENCE = re.compile(
-    r"Board\s+Certified\s+in\s+(?P<v>.+?)(?=,?\s+(?:has\s+a\s+subspecialty|and\s+is\s+licensed|is\s+licensed)|\.)",
-    re.I | re.S)
+    r"Board\s+Certified\s+in\s+(?P<v>.+?)"
+    r"(?=,?\s+(?:has\s+a\s+subspecialty|and\s+is\s+licensed|is\s+licensed|(?:and\s+)?holds?\s+an?\s)|\.)", re.I | re.S)
 SUBSPECIALTY_SENTENCE = re.compile(
     r"subspecialty\s+in\s+(?P<v>.+?)(?=,?\s+and\s+is\s+licensed|,?\s+is\s+licensed|\.)", re.I | re.S)
 # A reviewer without a board ("is Licensed in Chiropractic", "is a licensed Psychologist") names the
@@ -29,8 +29,11 @@ SUBSPECIALTY_SENTENCE = re.compile(
 LICENSED_PROFESSION = re.compile(
     r"expert\s+reviewer\s+is\s+(?:an?\s+)?(?:licensed\s+(?:in\s+)?)?(?!Board\b)(?P<v>[A-Z][^,.]*?)"
     r",?\s+and\s+is\s+licensed\s+to\s+practice", re.I | re.S)
-LICENSED_SENTENCE = re.compile(r"(?:licensed|holds?\s+an?\s+(?:active\s+)?license)\s+to\s+practice\s+(?:medicine\s+)?"
-                               r"in\s+(?P<v>.+?)(?=\.|,?\s+and\s+is\b|,?\s+is\s+Board)", re.I | re.S)
+# "licensed to practice (medicine) in X", "licensed in the State of X", "holds a license in X and Y": only
+# the names of states count (a profession in its place, "licensed in Acupuncture", is no state).
+LICENSED_SENTENCE = re.compile(r"(?:licensed|holds?\s+an?\s+(?:active\s+)?license)\s+"
+                               r"(?:to\s+practice\s+(?:medicine\s+)?)?in\s+(?:the\s+(?:states?|commonwealth)\s+of\s+)?"
+                               r"(?P<v>.+?)(?=\.|,?\s+and\s+is\b|,?\s+is\s+Board)", re.I | re.S)
 
 _LIST_ITEM = re.compile(r"[^,;]+")
 
@@ -78,9 +81,9 @@ def parse_reviewer(clean: CleanText, start: int, end: int) -> Reviewer:
         specialties += [Specialty(clean.fact(w, s, e), subspecialty=True)
                         for w, s, e in _items(clean, *sub.span("v"))]
     for pattern in (LICENSURE_FIELD, LICENSED_SENTENCE):
-        m = pattern.search(clean.text, start, end)
-        if m:
-            states += _states(clean, *_value(clean, m))
+        # the first mention that names states ("licensed in Acupuncture and is licensed to practice in Ohio")
+        states += next((found for m in pattern.finditer(clean.text, start, end)
+                        if (found := _states(clean, *_value(clean, m)))), [])
     return Reviewer(specialties=tuple(specialties), states=tuple(states))
 
 
