@@ -114,10 +114,14 @@ def _drug_names() -> dict[str, tuple[str, ...]]:
     vocab = load()
     names = {name: tuple(generics) for name, generics in vocab.drug_aliases.items()}
     names.update((generic, (generic,)) for generic in vocab.drug_classes)
+    of_drug: dict[str, tuple[str, ...]] = {}  # many names share one drug
     for name, drug in drug_dictionary().items():
-        generics = tuple(_generic_labels(drug.name))
-        if name not in names and generics and all(g in vocab.drug_classes for g in generics):
-            names[name] = generics
+        if name.isalpha() and name not in names:
+            if drug.name not in of_drug:
+                of_drug[drug.name] = tuple(_generic_labels(drug.name))
+            generics = of_drug[drug.name]
+            if generics and all(g in vocab.drug_classes for g in generics):
+                names[name] = generics
     return {name: generics for name, generics in names.items() if name.isalpha()}
 
 

@@ -256,9 +256,8 @@ def _utilization_review(clean: CleanText, start: int, end: int) -> UtilizationRe
     sentence_end = clean.text.find(". ", m.end(), end)
     window_end = min(sentence_end if sentence_end > 0 else end, m.end() + 200)
     # the action named from the mention on; else the nearest before it in its sentence ("was modified by UR on")
-    before = list(UR_ACTION.finditer(
-        clean.text, sentence_start + 2 if sentence_start >= 0 else max(start, m.start() - 200), m.start()))
-    action = UR_ACTION.search(clean.text, m.start(), window_end) or (before[-1] if before else None)
+    action = UR_ACTION.search(clean.text, m.start(), window_end) or next(reversed(list(UR_ACTION.finditer(
+        clean.text, sentence_start + 2 if sentence_start >= 0 else max(start, m.start() - 200), m.start()))), None)
     return UtilizationReview(
         date=_date_in(clean, m, group),
         action=clean.fact(_action_value(action.group("v")), *action.span("v")) if action else None,
