@@ -303,7 +303,7 @@ def make_letter(i: int, rng: random.Random) -> Letter:
                   *textwrap.wrap(f"State(s) of Licensure: {', '.join(states)}", width),
                   *textwrap.wrap(f"Certification(s)/Specialty: {', '.join(specs + ([sub] if sub else []))}", width)]
     else:
-        board = ", ".join(specs)
+        board = (" and " if rng.random() < 0.3 else ", ").join(specs)  # "Board Certified in A and B"
         sub_text = f", has a subspecialty in {sub}" if sub else ""
         where = " and ".join(states) if len(states) <= 2 else ", ".join(states[:-1]) + " and " + states[-1]
         lines += [f"The expert reviewer is Board Certified in {board}{sub_text} and is licensed to practice in "

@@ -591,6 +591,25 @@ def test_utilization_review_wordings(sentence, day, action):
      ["Orthopedic Surgery"], ["CA", "NV"]),
     ("The expert reviewer is Board Certified in Family Practice and is licensed to practice in the states of Ohio "
      "and Texas.", ["Family Practice"], ["OH", "TX"]),
+    # 'and' between two known specialties joins two; inside one name it does not
+    ("The expert reviewer is Board Certified in Anesthesiology and Pain Medicine and is licensed to practice in Utah.",
+     ["Anesthesiology", "Pain Medicine"], ["UT"]),
+    ("The expert reviewer is Board Certified in Physical Medicine and Rehabilitation and Pain Medicine and is "
+     "licensed to practice in New York.", ["Physical Medicine & Rehabilitation", "Pain Medicine"], ["NY"]),
+    ("The expert reviewer is Board Certified in Obstetrics and Gynecology and is licensed to practice in Ohio.",
+     ["Obstetrics & Gynecology"], ["OH"]),
+    ("The expert reviewer is Board Certified in Psychiatry and Neurology and is licensed to practice in Ohio.",
+     ["Psychiatry & Neurology"], ["OH"]),
+    ("The expert reviewer is Board Certified in Spine and Joint Care and is licensed to practice in Ohio.",
+     ["Spine & Joint Care"], ["OH"]),  # not known names: kept as written
+    ("Certification(s)/Specialty: Internal Medicine and Occupational Medicine", ["Internal Medicine",
+                                                                               "Occupational Medicine"], []),
+    # a field's value wraps onto short lines, never onto the prose after it
+    ("State(s) of Licensure: Texas\nCertification(s)/Specialty: Preventive Medicine, Occupational\nMedicine\n"
+     "He/she has been in active clinical practice for more than five years and is currently working at",
+     ["Preventive Medicine", "Occupational Medicine"], ["TX"]),
+    ("Certification(s)/Specialty: Psychologist\nState(s) of Licensure: California\nHe/she is familiar with it.",
+     ["Psychologist"], ["CA"]),
 ])
 def test_reviewer_wordings(sentence, specialties, states):
     reading = clean(sentence)

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import re
+from itertools import combinations
 
 from kg.parser.labels import title_case
 from kg.parser.text import CleanText
 from kg.record import Fact, Reviewer, Specialty
-from kg.vocab import load
+from kg.vocab import load, specialty_key
 
 # Field wording (2015+): "Certification(s)/Specialty: A, B" and "State(s) of Licensure: X, Y". A long
-# value wraps onto the next lines, up to the next "Label:" line (the fields end their section); a
-# label's colon may be lost, so `_value` also ends a value at the other field's label.
+# value wraps onto the next lines, up to the next "Label:" line (the fields end their section) or a
+# line of prose (a sentence's end, or more words than a wrapped list leaves); a label's colon may be
+# lost, so `_value` also ends a value at the other field's label.
 _SPECIALTY_LABEL = r"Certification\(s\)\s*/\s*Specialty"
 _LICENSURE_LABEL = r"State\(s\)\s+of\s+Licensure"
-_FIELD_VALUE = r"(?P<v>[^\n]+(?:\n(?![ \t]*[A-Z][\w()/ ]{0,40}:)[^\n]+)*)"
+_CONTINUATION = r"\n(?![ \t]*[A-Z][\w()/ ]{0,40}:)(?![^\n]*\.[ \t]*(?:\n|$))(?![ \t]*(?:\S+[ \t]+){8})[^\n]+"
+_FIELD_VALUE = rf"(?P<v>[^\n]+(?:{_CONTINUATION})*)"
 SPECIALTY_FIELD = re.compile(_SPECIALTY_LABEL + r":?\s*" + _FIELD_VALUE, re.I)
 LICENSURE_FIELD = re.compile(_LICENSURE_LABEL + r":?\s*" + _FIELD_VALUE, re.I)
 _ANY_FIELD_LABEL = re.compile(_SPECIALTY_LABEL + "|" + _LICENSURE_LABEL, re.I)
@@ -38,11 +41,31 @@ LICENSED_SENTENCE = re.compile(r"(?:licensed|holds?\s+an?\s+(?:active\s+)?licens
 _LIST_ITEM = re.compile(r"[^,;]+")
 
 
+_AND = re.compile(r"\s+(?:and|&)\s+", re.I)
+
+
+def _specialty_pieces(part: str) -> list[str]:
+    """'Anesthesiology and Pain Medicine' -> both, when each is a known specialty and the whole is not
+    ('Obstetrics and Gynecology', 'Physical Medicine and Rehabilitation' stay whole)."""
+    names = load().specialty_names
+    if specialty_key(part) in names or not _AND.search(part):
+        return [part]
+    cuts = list(_AND.finditer(part))
+    for n in range(1, len(cuts) + 1):  # the fewest pieces that are all known names
+        for chosen in combinations(cuts, n):
+            bounds = [0, *(x for c in chosen for x in c.span()), len(part)]
+            pieces = [part[bounds[i]:bounds[i + 1]] for i in range(0, len(bounds), 2)]
+            if all(specialty_key(p) in names for p in pieces):
+                return pieces
+    return [part]
+
+
 def _items(clean: CleanText, start: int, end: int, *, split_and: bool = False) -> list[tuple[str, int, int]]:
-    """Split a written list in clean text [start, end) into (item, start, end)."""
+    """Split a written list in clean text [start, end) into (item, start, end): states at every 'and',
+    specialties where 'and' joins two known ones."""
     out: list[tuple[str, int, int]] = []
     for part in _LIST_ITEM.finditer(clean.text, start, end):
-        pieces = re.split(r"\s+and\s+", part.group(0)) if split_and else [part.group(0)]
+        pieces = re.split(r"\s+and\s+", part.group(0)) if split_and else _specialty_pieces(part.group(0))
         offset = part.start()
         for piece in pieces:
             at = clean.text.index(piece, offset)

@@ -30,6 +30,7 @@ class Vocabulary:
     non_mtus: tuple[tuple[str, re.Pattern[str]], ...]
     states: dict[str, str]
     body_region_rules: tuple[tuple[str, re.Pattern[str]], ...]
+    specialty_names: frozenset[str]  # lower case, '&' written 'and'
 
 
 def _read(name: str) -> dict:
@@ -55,7 +56,13 @@ def load() -> Vocabulary:
         non_mtus=_rules(guidelines["non_mtus"]),
         states=_read("states.json"),
         body_region_rules=_rules(_read("body_regions.json")["rules"]),
+        specialty_names=frozenset(specialty_key(n) for n in _read("specialties.json")["names"]),
     )
+
+
+def specialty_key(name: str) -> str:
+    """How a specialty's name is compared: lower case, one space, '&' as 'and'."""
+    return " ".join(name.lower().replace("&", " and ").split())
 
 
 class Drug(NamedTuple):
