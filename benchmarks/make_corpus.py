@@ -329,7 +329,10 @@ def make_letter(i: int, rng: random.Random) -> Letter:
     action = rng.choice(["denied", "non-certified", "modified"])
     ur_sentence = rng.choice([f"The Utilization Review (UR) dated {fmt_date(ur, rng)}, {action} the requests.",
                               f"Utilization review from {fmt_date(ur, rng)} {action} the request.",
-                              f"The requests were {action} on {fmt_date(ur, rng)}."])
+                              f"The requests were {action} on {fmt_date(ur, rng)}.",
+                              f"On {fmt_date(ur, rng)} the request for treatment was {action} by utilization review.",
+                              f"The request was previously reviewed on {fmt_date(ur, rng)}. The requested treatment "
+                              f"was previously {action} due to lack of documentation."])
     body = (f"{who} Medical records from {injury.year} to {ur.year} were reviewed. {dx_sentence} Treatment to date "
             f"has included medications and activity modification. {ur_sentence}")
     lines += textwrap.wrap(body, width)

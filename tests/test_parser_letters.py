@@ -325,6 +325,7 @@ def test_compound_hyphenated_at_a_line_break_keeps_its_hyphen_in_a_diagnosis():
     ("Percoset 10/325mg #120", ["acetaminophen", "oxycodone"]),
     ("Methocarbomol 750mg #60", ["methocarbamol"]),
     ("Capsacin 0.025% cream", ["capsaicin"]),
+    ("Zanaphlex 4mg #60", ["tizanidine"]), ("Diclophenac 75mg", ["diclofenac"]),  # 'ph' sounds as 'f': no edit
     # words near a drug name that are not one: too far, too short, common, or another first letter
     ("Orthotics", []), ("Lumbosacral orthosis", []), ("Xanex 1mg #30", []), ("Lotion 120ml", []),
 ])
@@ -557,6 +558,18 @@ def test_utilization_review_date_wordings(sentence, day):
     ("The request was modified by utilization review on 07/07/2014.", dt.date(2014, 7, 7), "modified"),
     ("Norco was certified before. Utilization review on 2/2/2015 denied the new request.", dt.date(2015, 2, 2),
      "denied"),
+    # the date first, the reviewer after the action (CM17-0006838)
+    ("On 01-03-2017 the request for three phase bone scan to the left foot was non-certified by utilization review.",
+     dt.date(2017, 1, 3), "non-certified"),
+    ("On 12/12/2014, the request for Norco was denied by the utilization reviewer.", dt.date(2014, 12, 12), "denied"),
+    # the action as a noun, or negated
+    ("A prior utilization review determination dated 12/12/2014 resulted in denial of the request.",
+     dt.date(2014, 12, 12), "denied"),
+    ("The request was not approved by utilization review on 12/12/2014.", dt.date(2014, 12, 12), "non-certified"),
+    ("The UR non-certification of 3/4/2015 is appealed.", dt.date(2015, 3, 4), "non-certified"),
+    # the action in the next sentence (CM16-0248471, CM17-0013625)
+    ("The request was previously reviewed on 12/29/2016. The request for Celebrex was previously denied due to lack "
+     "of documentation.", dt.date(2016, 12, 29), "denied"),
 ])
 def test_utilization_review_wordings(sentence, day, action):
     reading = clean(sentence)
@@ -599,7 +612,9 @@ def test_utilization_review_wordings(sentence, day, action):
     ("The expert reviewer is Board Certified in Obstetrics and Gynecology and is licensed to practice in Ohio.",
      ["Obstetrics & Gynecology"], ["OH"]),
     ("The expert reviewer is Board Certified in Psychiatry and Neurology and is licensed to practice in Ohio.",
-     ["Psychiatry & Neurology"], ["OH"]),
+     ["Psychiatry", "Neurology"], ["OH"]),  # two certificates of one board (ABPN)
+    ("The expert reviewer is Board Certified in Foot and Ankle Surgery and is licensed to practice in Ohio.",
+     ["Foot & Ankle Surgery"], ["OH"]),
     ("The expert reviewer is Board Certified in Spine and Joint Care and is licensed to practice in Ohio.",
      ["Spine & Joint Care"], ["OH"]),  # not known names: kept as written
     ("Certification(s)/Specialty: Internal Medicine and Occupational Medicine", ["Internal Medicine",
@@ -710,3 +725,17 @@ def test_ur_action_named_before_its_date(name):
     item 'that was certified' earlier in the sentence, which is not the UR's action on the disputed one)."""
     ur = _parse(name).utilization_review
     assert (ur.action.value, ur.action.span.quote.replace("-", "")) == ("non-certified", "noncertified")
+
+
+@pytest.mark.parametrize("path", [p for p in ALL_LETTERS if p.stem.startswith("CM")], ids=lambda p: p.stem)
+def test_summary_ur_date_is_the_covers_ur_denial_date(path):
+    """The summary's UR date, in every wording these letters use ('was previously reviewed on 12/02/2016.
+    ... were previously denied', 'On 01-03-2017 the request ... was non-certified by utilization review'),
+    is the cover's 'UR Denial Date'. Two summaries give no date."""
+    record = parse_file(path)
+    ur = record.utilization_review
+    if path.stem in ("CM16-0248655", "CM17-0003619"):  # "was denied by utilization review", no date
+        assert ur.date is None
+    else:
+        assert ur.date.value == record.cover.ur_denial_date.value
+        assert ur.action.value in ("non-certified", "denied")

@@ -125,25 +125,39 @@ def _drug_names() -> dict[str, tuple[str, ...]]:
     return {name: generics for name, generics in names.items() if name.isalpha()}
 
 
+def _sound(word: str) -> str:
+    """A name as misspellings are compared: lower case, 'ph' as 'f' ('Zanaphlex' is Zanaflex)."""
+    return word.lower().replace("ph", "f")
+
+
 @cache
-def _names_starting(letter: str) -> list[str]:
-    return [name for name in _drug_names() if name[0] == letter]
+def _sounds() -> dict[str, set[tuple[str, ...]]]:
+    """Each drug name's sound -> the generics of the names with that sound."""
+    out: dict[str, set[tuple[str, ...]]] = {}
+    for name, generics in _drug_names().items():
+        out.setdefault(_sound(name), set()).add(generics)
+    return out
+
+
+@cache
+def _sounds_starting(letter: str) -> list[str]:
+    return [sound for sound in _sounds() if sound[0] == letter]
 
 
 @lru_cache(maxsize=16384)  # item words repeat from letter to letter ('sessions', 'tablets')
 def misspelt_drug(word: str) -> tuple[str, ...]:
     """The generics of the drug a misspelt word names ('Flurbiprophen', 'Cyclobenzeprine', 'Lidocane'):
     a word of six letters or more that is no common English word, one edit from exactly one of our
-    drug names with its first letter (two edits for ten letters or more: 'ph' for 'f'; a
-    transposition is one). Else none: 'Orthotics' is two edits from Orthovisc."""
+    drug names with its first letter (two edits for ten letters or more; a transposition is one; 'ph'
+    and 'f' are the same). Else none: 'Orthotics' is two edits from Orthovisc."""
     lowered = word.lower()
     if len(lowered) < MISSPELT_MIN or not lowered.isalpha() or lowered in common_words():
         return ()
-    names = _drug_names()
+    sound, sounds = _sound(lowered), _sounds()
     edits = 1 if len(lowered) < 10 else 2
-    closest = process.extract(lowered, _names_starting(lowered[0]), scorer=distance.OSA.distance, score_cutoff=edits,
+    closest = process.extract(sound, _sounds_starting(sound[0]), scorer=distance.OSA.distance, score_cutoff=edits,
                               limit=3)
-    best = {names[name] for name, away, _ in closest if away == closest[0][1]} if closest else set()
+    best = {g for name, away, _ in closest if away == closest[0][1] for g in sounds[name]} if closest else set()
     return best.pop() if len(best) == 1 else ()
 
 

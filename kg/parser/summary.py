@@ -54,13 +54,20 @@ UR_MENTION = re.compile(
     rf"[^.;]{{0,80}}?(?P<v>{_D})"
     rf"|(?:denied|non-?certified|modified|certified)\s+(?:the\s+requests?\s+(?:in\s+a\s+(?:decision|determination)\s+)?)?"
     rf"(?:on|dated)\s+(?P<v2>{_D})"
-    rf"|(?P<v3>{_D})[^.;]{{0,12}}(?:utilization\s+review|\bUR\b)", re.I)
+    rf"|(?P<v3>{_D})[^.;]{{0,12}}(?:utilization\s+review|\bUR\b)"
+    # "On 12/12/2014, the request for Norco was denied by the utilization reviewer"
+    rf"|(?P<v6>{_D}),?\s+the\s+requests?\b[^.;]{{0,80}}?\b(?:was|were)\s+(?:denied|non-?certified|modified|"
+    rf"partially\s+certified)\s+(?:by|in|at)\s+(?:the\s+)?(?:utilization\s+review|UR\b)"
+    # "The request was previously reviewed on 12/02/2016. The requested TENS unit ... were previously denied"
+    rf"|requests?\s+(?:was|were)\s+previously\s+reviewed\s+(?:on|dated)\s+(?P<v7>{_D})", re.I)
 CA_MENTION = re.compile(  # searched only in a summary that names the claims administrator: a date starts it
     rf"{_CA_ACTION}[^.;]{{0,80}}?\b(?:on|dated)\s+(?P<v4>{_D})|(?P<v5>{_D}),?\s+the\s+{_CA_ACTION}", re.I)
 _CLAIMS_ADMINISTRATOR = re.compile(r"claims\s+administrator", re.I)
-UR_ACTION = re.compile(
-    r"\b(?P<v>partially\s+certified|partially\s+approved|conditionally\s+non-?certified|non-?certified|"
-    r"noncertified|failed\s+to\s+approve|denied|modified|certified|not\s+medically\s+necessary)\b", re.I)
+_ACTIONS = (r"partially\s+certified|partially\s+approved|conditionally\s+non-?certified|non-?certified|"
+            r"noncertified|failed\s+to\s+approve|denied|modified|certified|not\s+medically\s+necessary|"
+            r"not\s+(?:certified|approved)|denial|non-?certification|modification")
+UR_ACTION = re.compile(rf"\b(?P<v>{_ACTIONS})\b", re.I)
+PREVIOUS_ACTION = re.compile(rf"\bpreviously\s+(?P<v>{_ACTIONS})\b", re.I)  # the sentence after the mention
 
 
 @dataclass(frozen=True)
@@ -252,22 +259,31 @@ def _utilization_review(clean: CleanText, start: int, end: int) -> UtilizationRe
     if not m:
         return UtilizationReview()
     group = next(g for g, value in m.groupdict().items() if value)
-    sentence_start = clean.text.rfind(". ", max(start, m.start() - 200), m.start())
-    sentence_end = clean.text.find(". ", m.end(), end)
-    window_end = min(sentence_end if sentence_end > 0 else end, m.end() + 200)
-    # the action named from the mention on; else the nearest before it in its sentence ("was modified by UR on")
-    action = UR_ACTION.search(clean.text, m.start(), window_end) or next(reversed(list(UR_ACTION.finditer(
-        clean.text, sentence_start + 2 if sentence_start >= 0 else max(start, m.start() - 200), m.start()))), None)
+    action = _ur_action(clean.text, m, start, end)
     return UtilizationReview(
         date=_date_in(clean, m, group),
         action=clean.fact(_action_value(action.group("v")), *action.span("v")) if action else None,
     )
 
 
+def _ur_action(text: str, mention: re.Match[str], start: int, end: int) -> re.Match[str] | None:
+    """The action named from the mention to its sentence's end; else the nearest before it in its sentence
+    ("was modified by UR on"); else "previously denied" in the next sentence."""
+    before = text.rfind(". ", max(start, mention.start() - 200), mention.start())
+    after = text.find(". ", mention.end(), end)
+    found = UR_ACTION.search(text, mention.start(), min(after if after > 0 else end, mention.end() + 200))
+    found = found or next(reversed(list(UR_ACTION.finditer(
+        text, before + 2 if before >= 0 else max(start, mention.start() - 200), mention.start()))), None)
+    if found or after < 0:
+        return found
+    next_end = text.find(". ", after + 2, end)
+    return PREVIOUS_ACTION.search(text, after, next_end if next_end > 0 else end)
+
+
 def _action_value(word: str) -> str:
     word = " ".join(word.lower().split())
-    if "partially" in word or word == "modified":
+    if "partially" in word or word.startswith("modifi"):
         return "modified"
-    if "non" in word or word in ("not medically necessary", "failed to approve"):
+    if "non" in word or word.startswith("not ") or word == "failed to approve":
         return "non-certified"
-    return word
+    return "denied" if word == "denial" else word
