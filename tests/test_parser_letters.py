@@ -454,6 +454,20 @@ def test_body_regions_read_off_real_diagnoses():
     ("Non -MTUS Citation ODG, Pain Chapter", [("ODG", (), ("Pain chapter",))]),  # a space before the hyphen
     ("Non-MTUS Citation http://www.drugs.com/pro/soma.html, Soma",  # a web address keeps its case
      [("OTHER", (), ("http://www.drugs.com/pro/soma.html", "Soma"))]),
+    # 'and' between pages joins them
+    ("MTUS: Chronic Pain Medical Treatment Guidelines, pages 60-61, 74-76 and 124.",
+     [("MTUS-CPMTG", (60, 61, 74, 75, 76, 124), ())]),
+    # the words that join one source to the next are no section
+    ("MTUS Chronic Pain Medical Treatment Guidelines, Opioids, pages 76-80 and on the Non-MTUS Official Disability "
+     "Guidelines (ODG), Pain Chapter.",
+     [("MTUS-CPMTG", (76, 77, 78, 79, 80), ("Opioids",)), ("ODG", (), ("Pain chapter",))]),
+    ("MTUS ACOEM Practice Guidelines, 2nd Edition (2004), Chapter 12, Low Back Complaints, pages 303-305; and the "
+     "Official Disability Guidelines (ODG), Low Back Chapter", [("MTUS-ACOEM", (303, 304, 305), ()),
+                                                               ("ODG", (), ("Low back chapter",))]),
+    ("Non-MTUS Official Disability Guidelines (ODG), Low Back Chapter, Lumbar supports",  # no 'Citation'
+     [("ODG", (), ("Low back chapter", "Lumbar supports"))]),
+    ("ODG-TWC Pain Procedure Summary last updated 11/21/2016", [("ODG", (), ("Pain procedure summary last updated "
+                                                                           "11/21/2016",))]),  # a date keeps its year
 ])
 def test_guideline_line_wordings(line, citations):
     reading = clean(f"Decision based on {line}")

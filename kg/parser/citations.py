@@ -16,17 +16,21 @@ NO_EVIDENCE = re.compile(r"did\s+not\s+cite\s+any\s+medical\s+evidence", re.I)
 CLAUSE = re.compile(r"Decision\s+based\s+on\s+|(?:,?\s+and\s+)?Other\s+Medical\s+Treatment\s+Guidelines?"
                     r"(?:\s+or\s+Medical\s+Evidence)?(?:\s*:\s*|\s+)", re.I)
 MTUS_HEAD = re.compile(r"\s*(?:the\s+)?(?:CA[- ])?MTUS\b[,:]?\s*(?:\(\w+\)\s*)?", re.I)
-NON_MTUS_HEAD = re.compile(r"\s*Non\s*-?\s*MTUS\s+Citation:?\s*", re.I)
+NON_MTUS_HEAD = re.compile(r"\s*Non\s*-?\s*MTUS(?:\s+Citation)?:?\s*", re.I)
 _TO = r"(?:\s*[-–]\s*|\s+to\s+)"  # a page range: "63-65", "29 to 31"
 PAGES = re.compile(
     r"(?:\bpages?\s*(?:\(s\))?|\bpgs?\.?|\bpp\.|\bp\.)\s*:?\s*"  # "Page(s):", "pages", "pg.", "pp.", "p."
-    rf"(?P<v>\d+(?:{_TO}\d+)?(?:\s*(?:,|;|and|&)\s*\d+(?:{_TO}\d+)?(?![\d.]*\s*[A-Za-z(]{{2}}))*)",
+    # a number that words follow ("29, 2 sessions") is no page, but 'and' joins pages ("74-96 and 124")
+    rf"(?P<v>\d+(?:{_TO}\d+)?(?:\s*(?:,|;|and|&)\s*\d+(?:{_TO}\d+)?(?![\d.]*\s*(?!(?:and|to)\b)[A-Za-z(]{{2}}))*)",
     re.I)
 PAGE_RANGE = re.compile(rf"(?P<a>\d+)(?:{_TO}(?P<b>\d+))?", re.I)
 SECTIONS = re.compile(r"Sections?\s*\(s\)\s*:|Sections?:", re.I)
-ODG_NAME = re.compile(r"\s*(?:Official\s+Disability\s+Guidelines\s*(?:\(ODG\))?|ODG)[\s,:]*", re.I)
+ODG_NAME = re.compile(r"\s*(?:Official\s+Disability\s+Guidelines\s*(?:\(ODG\))?|ODG)(?:\s*-\s*TWC\b)?[\s,:]*", re.I)
 _TOPIC_BREAK = re.compile(r";|\.\s+|\.$|,\s+(?=[A-Z0-9])")
-_NOISE = re.compile(r"^(?:and|or|X)\b\s*|^of\s+\d+$|\bX?\s*(?:2004|2007|2009|2016)\s*:?$|,?\s+and$|[\s.,:;]+$", re.I)
+_NOISE = re.compile(r"^(?:and|or|X)\b\s*|^of\s+\d+$|\bX?\s*(?<![/-])(?:2004|2007|2009|2016)\s*:?$|,?\s+and$|[\s.,:;]+$",
+                    re.I)
+# Words that join one source to the next ("pages 76-80 and on the Non-MTUS ODG"): no topic
+_CONNECTIVE = re.compile(r"(?:(?:and|on|the|in|also|Non\s*-?\s*MTUS|Citation)\b[\s,:]*)+", re.I)
 MAX_PAGE_RANGE = 60  # wider "ranges" are misread numbers, not pages
 # "..., which is (not) part of the MTUS": whether the source is MTUS, which its clause already says
 _PART_OF_MTUS = re.compile(r",?\s*which\s+(?:is|are)\s+(?:not\s+)?(?:a\s+)?part\s+of\s+(?:the\s+)?"
@@ -200,7 +204,7 @@ def _sections(body: str) -> list[str]:
         while topic != previous:
             previous, topic = topic, _NOISE.sub("", topic).strip(" ,.:;")
         topic = sentence_case(topic)
-        if re.search(r"[A-Za-z]{2}", topic) and topic not in out:
+        if re.search(r"[A-Za-z]{2}", topic) and not _CONNECTIVE.fullmatch(topic) and topic not in out:
             out.append(topic)
     return out
 
