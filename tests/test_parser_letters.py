@@ -326,6 +326,7 @@ def test_compound_hyphenated_at_a_line_break_keeps_its_hyphen_in_a_diagnosis():
     ("Methocarbomol 750mg #60", ["methocarbamol"]),
     ("Capsacin 0.025% cream", ["capsaicin"]),
     ("Zanaphlex 4mg #60", ["tizanidine"]), ("Diclophenac 75mg", ["diclofenac"]),  # 'ph' sounds as 'f': no edit
+    ("Bacofen 10mg #60", ["baclofen"]),  # one edit from baclofen; as it sounds, also from Banophen
     # words near a drug name that are not one: too far, too short, common, or another first letter
     ("Orthotics", []), ("Lumbosacral orthosis", []), ("Xanex 1mg #30", []), ("Lotion 120ml", []),
 ])

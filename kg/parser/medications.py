@@ -126,39 +126,44 @@ def _drug_names() -> dict[str, tuple[str, ...]]:
 
 
 def _sound(word: str) -> str:
-    """A name as misspellings are compared: lower case, 'ph' as 'f' ('Zanaphlex' is Zanaflex)."""
-    return word.lower().replace("ph", "f")
+    """A name as it sounds: 'ph' as 'f' ('Zanaphlex' is Zanaflex, 'Morfine' morphine)."""
+    return word.replace("ph", "f")
 
 
 @cache
-def _sounds() -> dict[str, set[tuple[str, ...]]]:
-    """Each drug name's sound -> the generics of the names with that sound."""
+def _spellings(by_sound: bool) -> dict[str, set[tuple[str, ...]]]:
+    """Each drug name (or its sound) -> the generics of the names written (or sounding) so."""
     out: dict[str, set[tuple[str, ...]]] = {}
     for name, generics in _drug_names().items():
-        out.setdefault(_sound(name), set()).add(generics)
+        out.setdefault(_sound(name) if by_sound else name, set()).add(generics)
     return out
 
 
 @cache
-def _sounds_starting(letter: str) -> list[str]:
-    return [sound for sound in _sounds() if sound[0] == letter]
+def _spellings_starting(letter: str, by_sound: bool) -> list[str]:
+    return [key for key in _spellings(by_sound) if key[0] == letter]
 
 
 @lru_cache(maxsize=16384)  # item words repeat from letter to letter ('sessions', 'tablets')
 def misspelt_drug(word: str) -> tuple[str, ...]:
     """The generics of the drug a misspelt word names ('Flurbiprophen', 'Cyclobenzeprine', 'Lidocane'):
     a word of six letters or more that is no common English word, one edit from exactly one of our
-    drug names with its first letter (two edits for ten letters or more; a transposition is one; 'ph'
-    and 'f' are the same). Else none: 'Orthotics' is two edits from Orthovisc."""
+    drug names with its first letter (two edits for ten letters or more; a transposition is one).
+    Only when none is that near, 'ph' and 'f' are the same ('Zanaphlex'; but 'Bacofen' is baclofen,
+    not Banophen). Else none: 'Orthotics' is two edits from Orthovisc."""
     lowered = word.lower()
     if len(lowered) < MISSPELT_MIN or not lowered.isalpha() or lowered in common_words():
         return ()
-    sound, sounds = _sound(lowered), _sounds()
     edits = 1 if len(lowered) < 10 else 2
-    closest = process.extract(sound, _sounds_starting(sound[0]), scorer=distance.OSA.distance, score_cutoff=edits,
-                              limit=3)
-    best = {g for name, away, _ in closest if away == closest[0][1] for g in sounds[name]} if closest else set()
-    return best.pop() if len(best) == 1 else ()
+    for by_sound in (False, True):
+        key = _sound(lowered) if by_sound else lowered
+        closest = process.extract(key, _spellings_starting(key[0], by_sound), scorer=distance.OSA.distance,
+                                  score_cutoff=edits, limit=3)
+        if closest:
+            spellings = _spellings(by_sound)
+            best = {g for name, away, _ in closest if away == closest[0][1] for g in spellings[name]}
+            return best.pop() if len(best) == 1 else ()
+    return ()
 
 
 def _drugbank_id(generic: str) -> str | None:
