@@ -666,6 +666,18 @@ def test_refill_wordings(item, quantity, refills):
     assert (details.quantity.value, details.refills.value) == (quantity, refills)
 
 
+@pytest.mark.parametrize("item, strength, quantity", [
+    ("Norco 10-325mg #60", 10, 60), ("Norco 10/325mg #60", 10, 60), ("Norco 10-325 #60", 10, 60),
+    # a product's number is no count
+    ("Tylenol #3 #60", None, 60), ("Tylenol with Codeine #3, #60", None, 60), ("Tylenol #3", None, None),
+])
+def test_strength_and_quantity_wordings(item, strength, quantity):
+    reading = clean(item)
+    details = item_details(reading, 0, len(reading.text))
+    assert ((details.strength_mg.value if details.strength_mg else None),
+            (details.quantity.value if details.quantity else None)) == (strength, quantity)
+
+
 @pytest.mark.parametrize("sentence, necessary", [
     ("As such, the request is deemed not medically necessary.", False),
     ("The request is not considered medically necessary.", False),

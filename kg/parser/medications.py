@@ -17,15 +17,17 @@ from kg.vocab import Drug, drug_dictionary, load
 
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
 PERCENT_AFTER = re.compile(r"\s*(?P<v>\d+(?:\.\d+)?)\s*%")
-STRENGTH_MG = re.compile(r"(?<![\d.])(?P<v>\d+(?:\.\d+)?)(?:\s*/\s*\d+(?:\.\d+)?)*\s*mg\b", re.I)
+STRENGTH_MG = re.compile(r"(?<![\d.])(?P<v>\d+(?:\.\d+)?)(?:\s*[/-]\s*\d+(?:\.\d+)?)*\s*mg\b", re.I)  # "10-325mg"
 # A strength written without "mg" right after the drug name: "Ambien 12.5 CR", "Norco 10/325",
 # "Lyrica 75 #60". Only a release-form code, a combination or a number that cannot be a tablet count
 # (a decimal, or 5 and more, then the end, "#" or a comma) makes a bare number a strength: "Percocet
 # 1 PO q6h" is one tablet. Units other than mg (mcg, %, gm, ml) never match.
 BARE_STRENGTH = re.compile(
-    r"\s*(?P<v>\d+(?:\.\d+)?)(?=\s*/\s*\d|\s*(?:CR|ER|SR|XR|XL|DR|IR|ODT)\b)"
+    r"\s*(?P<v>\d+(?:\.\d+)?)(?=\s*[/-]\s*\d|\s*(?:CR|ER|SR|XR|XL|DR|IR|ODT)\b)"
     r"|\s*(?P<v2>\d+\.\d+|[5-9]|\d{2,})(?=\s*(?:#|,|$))", re.I)
 QUANTITY = re.compile(r"#\s*(?P<v>\d+(?:\.\d+)?)|\b(?:QTY|quantity)\s*[:.]?\s*(?P<v2>\d+(?:\.\d+)?)", re.I)
+# "Tylenol #3", "Tylenol with Codeine #4": the product's number, not a count
+PRODUCT_NUMBER = re.compile(r"(?:Tylenol|Codeine)\s*#\s*[1-4]\b", re.I)
 _NUMBER_WORDS = {"no": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                  "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
 REFILLS = re.compile(
@@ -217,12 +219,15 @@ def service_type(text: str) -> str:
     return "other"
 
 
-def _number(clean: CleanText, pattern: re.Pattern[str], start: int, end: int) -> tuple[str, int, int] | None:
-    m = pattern.search(clean.text, start, end)
-    if not m:
-        return None
-    group = next(name for name, value in m.groupdict().items() if value is not None)
-    return m.group(group), *m.span(group)
+def _number(clean: CleanText, pattern: re.Pattern[str], start: int, end: int,
+            skip: re.Pattern[str] | None = None) -> tuple[str, int, int] | None:
+    """The first number `pattern` finds in [start, end), but for one inside a match of `skip`."""
+    skipped = [m.span() for m in skip.finditer(clean.text, start, end)] if skip else []
+    for m in pattern.finditer(clean.text, start, end):
+        group = next(name for name, value in m.groupdict().items() if value is not None)
+        if not any(s <= m.start(group) < e for s, e in skipped):
+            return m.group(group), *m.span(group)
+    return None
 
 
 def item_details(clean: CleanText, start: int, end: int) -> ItemDetails:
@@ -230,7 +235,7 @@ def item_details(clean: CleanText, start: int, end: int) -> ItemDetails:
     found, drug_end = find_ingredients(clean, start, end)
     ingredients = tuple(found)
     strength = _strength(clean, drug_end, start, end) if ingredients else None
-    quantity = _number(clean, QUANTITY, start, end)
+    quantity = _number(clean, QUANTITY, start, end, skip=PRODUCT_NUMBER)
     refills = _number(clean, REFILLS, start, end)
     dose_start = max(drug_end, strength[2] if strength else start)
     directions = _directions(clean, dose_start, end) if ingredients else None
