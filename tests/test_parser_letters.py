@@ -258,6 +258,9 @@ def test_diagnosis_lists_split_at_the_final_and(written, labels):
     ("The injured worker is a 59-year-old, right hand dominant, male", 59, "male"),
     ("The injured worker is a 66 year\nold male", 66, "male"),  # wrapped at a page's line end
     ("Patient is a 45 yo M", 45, "male"),
+    # in words
+    ("The patient is a forty-five year old male", 45, "male"), ("She is a Sixty year-old woman", 60, "female"),
+    ("The applicant is a nineteen-year-old female", 19, "female"),
 ])
 def test_age_and_sex_wordings(phrase, age, sex):
     text = (LETTERS / "CM17-0021791.txt").read_text().replace("This is a 66 year old male", phrase)

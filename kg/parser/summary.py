@@ -12,12 +12,17 @@ from kg.record import Diagnosis, Fact, UtilizationReview
 from kg.vocab import load
 
 _AGE_WORDS = r"(?:[-\s]?(?:years?|yrs?)[-\s]?old\b|\s?(?:y/o|y\.o\.|yo)(?![a-z]))"
-AGE = re.compile(rf"\b(?P<v>\d{{1,3}}){_AGE_WORDS}", re.I)
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
+_TEENS = {"sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
+# an age in words: "a forty-five year old male"
+_AGE_IN_WORDS = rf"(?:{'|'.join(_TENS)})(?:[-\s](?:{'|'.join(_UNITS)}))?|{'|'.join(_TEENS)}"
+AGE = re.compile(rf"\b(?:(?P<v>\d{{1,3}})|(?P<w>{_AGE_IN_WORDS})){_AGE_WORDS}", re.I)
 # Up to four words may describe the worker between age and sex: "a 45-year-old right-handed female",
 # "a 59-year-old, right hand dominant, male"; a verb or a clause ends the phrase.
 _DESCRIBER = r"(?!(?:who|with|and|was|is|has|had|who's)\b)[A-Za-z][\w-]*"
-SEX = re.compile(rf"\b(?:an?|the|this)\s+(?:now\s+)?(?:\d{{1,3}}{_AGE_WORDS},?\s+(?:{_DESCRIBER},?\s+){{0,4}}?)?"
-                 r"(?P<v>female|male|woman|man|gentleman|lady)\b", re.I)
+SEX = re.compile(rf"\b(?:an?|the|this)\s+(?:now\s+)?(?:(?:\d{{1,3}}|{_AGE_IN_WORDS}){_AGE_WORDS},?\s+"
+                 rf"(?:{_DESCRIBER},?\s+){{0,4}}?)?(?P<v>female|male|woman|man|gentleman|lady)\b", re.I)
 SEX_LETTER = re.compile(rf"\b\d{{1,3}}(?i:{_AGE_WORDS})\s+(?P<v>[MF])\b")  # "a 45 yo M"
 _SEX_VALUES = {"female": "female", "woman": "female", "lady": "female", "f": "female",
                "male": "male", "man": "male", "gentleman": "male", "m": "male"}
@@ -94,7 +99,12 @@ def parse_summary(clean: CleanText, start: int, end: int) -> Summary:
 
 def _age(clean: CleanText, start: int, end: int) -> Fact[int] | None:
     m = AGE.search(clean.text, start, end)
-    return clean.fact(int(m.group("v")), *m.span("v")) if m else None
+    if not m:
+        return None
+    if m.group("v"):
+        return clean.fact(int(m.group("v")), *m.span("v"))
+    words = re.split(r"[-\s]+", m.group("w").lower())
+    return clean.fact(sum(_TENS.get(w, 0) + _UNITS.get(w, 0) + _TEENS.get(w, 0) for w in words), *m.span("w"))
 
 
 def _sex(clean: CleanText, start: int, end: int) -> Fact[str] | None:
