@@ -534,6 +534,11 @@ def test_injury_date_wordings(sentence, day):
     ("Diagnoses:\n1. Lumbar strain with radiculopathy to\nthe left leg\n2. Cervical radiculopathy with\n"
      "radiating pain\nThe patient was seen on 1/2/2016.",
      ["lumbar strain with radiculopathy to the left leg", "cervical radiculopathy with radiating pain"]),
+    ("Assessment: 1. Lumbar radiculopathy. 2. Cervical strain. 3. Insomnia. The patient was seen.",
+     ["lumbar radiculopathy", "cervical strain", "insomnia"]),
+    ("The records indicate a diagnosis of post-traumatic stress disorder.", ["post-traumatic stress disorder"]),
+    ("It is documented that the patient had a functional assessment. Surgery was to confirm the diagnosis of "
+     "carpal tunnel syndrome.", []),  # neither an assessment without its colon nor a diagnosis to confirm
 ])
 def test_diagnosis_list_wordings(sentence, labels):
     reading = clean(sentence)

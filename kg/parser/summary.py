@@ -43,8 +43,10 @@ DIAGNOSIS_LISTS = (
                r"consist(?:s|ed)?\s+of)(?:\s*:\s*|\s+)(?:(?:noted|documented|listed|reported)\s+(?:to\s+be\s+)?)?"
                r"(?:as\s+)?(?:having\s+)?:?\s*(?P<v>.+?)" + _END, re.I | re.S),
     re.compile(r"\b" + _DIAGNOSES + r"\s*:\s*(?P<v>.+?)" + _END, re.I | re.S),  # "Current diagnoses: X, Y."
-    re.compile(r"\b(?:has|have|had|carries|carried|with)\s+(?:an?\s+|the\s+)?" + _DIAGNOSES + r"\s+of\s+(?P<v>.+?)"
-               + _END, re.I | re.S),  # "The injured worker has a diagnosis of X"
+    re.compile(r"\b(?:has|have|had|carries|carried|with|indicate[sd]?|document(?:s|ed)?|note[sd]?|list(?:s|ed)?|"
+               r"reflect(?:s|ed)?)\s+(?:an?\s+|the\s+)?" + _DIAGNOSES + r"\s+of\s+(?P<v>.+?)"
+               + _END, re.I | re.S),  # "The injured worker has a diagnosis of X", "records indicate a diagnosis of X"
+    re.compile(r"\bAssessments?\s*:\s*(?P<v>.+?)" + _END, re.S),  # a progress note's "Assessment: 1. X 2. Y"
     re.compile(r"diagnosed\s+(?:as\s+having|with)\s+(?P<v>.+?)" + _END, re.I | re.S),
     re.compile(r"(?:undergoing|being)\s+treat(?:ment|ments|ed)\s+for\s+(?:the\s+diagnosis\s+of\s+)?"
                r"(?P<v>.+?)" + _END, re.I | re.S),
