@@ -537,6 +537,10 @@ def test_injury_date_wordings(sentence, day):
     ("Assessment: 1. Lumbar radiculopathy. 2. Cervical strain. 3. Insomnia. The patient was seen.",
      ["lumbar radiculopathy", "cervical strain", "insomnia"]),
     ("The records indicate a diagnosis of post-traumatic stress disorder.", ["post-traumatic stress disorder"]),
+    ("The applicant is a represented 60-year-old former bus driver who has filed a claim for chronic neck pain, low "
+     "back pain, and bilateral knee pain reportedly associated with an industrial injury of March 5, 2004.",
+     ["chronic neck pain", "low back pain", "bilateral knee pain"]),
+    ("The patient is a 45 year old male who filed a claim for an injury to the left shoulder on 1/1/2010.", []),
     ("It is documented that the patient had a functional assessment. Surgery was to confirm the diagnosis of "
      "carpal tunnel syndrome.", []),  # neither an assessment without its colon nor a diagnosis to confirm
 ])

@@ -50,7 +50,9 @@ DIAGNOSIS_LISTS = (
     re.compile(r"diagnosed\s+(?:as\s+having|with)\s+(?P<v>.+?)" + _END, re.I | re.S),
     re.compile(r"(?:undergoing|being)\s+treat(?:ment|ments|ed)\s+for\s+(?:the\s+diagnosis\s+of\s+)?"
                r"(?P<v>.+?)" + _END, re.I | re.S),
-    re.compile(r"submitted\s+a\s+claim\s+for\s+(?P<v>.+?)(?=,\s+associated\s+with|" + _END[3:], re.I | re.S),
+    # "has submitted / filed a claim for X(,) (reportedly) associated with an industrial injury"; not "for an injury"
+    re.compile(r"(?:submitted|filed)\s+a\s+claim\s+for\s+(?!(?:an?\s+)?(?:[\w-]+\s+)?injur)(?P<v>.+?)"
+               r"(?=,?\s+(?:reportedly\s+)?associated\s+with|" + _END[3:], re.I | re.S),
 )
 
 # The claims administrator's own words for its UR decision ("the claims administrator denied ...").
