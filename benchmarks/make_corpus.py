@@ -317,7 +317,12 @@ def make_letter(i: int, rng: random.Random) -> Letter:
                       f"associated with an industrial injury date of {fmt_date(injury, rng)}.",
                       f"This case involves a now {age}-year-old {sex} with a history of an occupational claim from "
                       f"{fmt_date(injury, rng)}.",
-                      f"The injured worker is a {age}-year-old right-handed {sex}. DOI: {fmt_date(injury, rng)}."])
+                      f"The injured worker is a {age}-year-old right-handed {sex}. DOI: {fmt_date(injury, rng)}.",
+                      # the sex only in pronouns
+                      f"The applicant is a represented {age}-year-old former warehouse worker who has filed a claim "
+                      f"for {diagnoses[0]} reportedly associated with an industrial injury of {fmt_date(injury, rng)}. "
+                      + ("He reported that his pain persists." if sex == "male" else
+                         "She reported that her pain persists.")])
     sep = "; " if rng.random() < 0.4 else ", "
     dx_text = sep.join(diagnoses[:-1]) + (f"{sep}and " if len(diagnoses) > 1 else "") + diagnoses[-1]
     numbered = " ".join(f"{n}. {dx}" for n, dx in enumerate(diagnoses, 1))

@@ -268,6 +268,19 @@ def test_age_and_sex_wordings(phrase, age, sex):
     assert (r.age.value, r.sex.value) == (age, sex)
 
 
+@pytest.mark.parametrize("summary, sex", [
+    ("The applicant is a represented 45-year-old former warehouse worker who has filed a claim for low back pain. "
+     "The applicant reported that his pain was 7/10. He was given Norco.", "male"),
+    ("The injured worker is a 45-year-old who fell at work. Her pain persists and she is not working.", "female"),
+    ("The injured worker is a 45-year-old who fell at work. His pain persists.", None),  # one pronoun
+    ("The injured worker is a 45-year-old who fell. He/she was seen; her provider noted his pain.", None),  # both
+])
+def test_sex_from_pronouns_when_no_word_names_it(summary, sex):
+    reading = clean(summary)
+    found = parse_summary(reading, 0, len(reading.text)).sex
+    assert (found.value if found else None) == sex
+
+
 def test_item_line_wrapped_after_an_abbreviation():
     d = _with_item("Norco 10/325mg one p.o. t.i.d.\n#120: Upheld").decisions[0]
     assert d.item.value == "Norco 10/325mg one p.o. t.i.d. #120"

@@ -24,6 +24,7 @@ _DESCRIBER = r"(?!(?:who|with|and|was|is|has|had|who's)\b)[A-Za-z][\w-]*"
 SEX = re.compile(rf"\b(?:an?|the|this)\s+(?:now\s+)?(?:(?:\d{{1,3}}|{_AGE_IN_WORDS}){_AGE_WORDS},?\s+"
                  rf"(?:{_DESCRIBER},?\s+){{0,4}}?)?(?P<v>female|male|woman|man|gentleman|lady)\b", re.I)
 SEX_LETTER = re.compile(rf"\b\d{{1,3}}(?i:{_AGE_WORDS})\s+(?P<v>[MF])\b")  # "a 45 yo M"
+PRONOUN = re.compile(r"\b(?:(?P<he>he|his|him|himself)|she|her|hers|herself)\b", re.I)
 _SEX_VALUES = {"female": "female", "woman": "female", "lady": "female", "f": "female",
                "male": "male", "man": "male", "gentleman": "male", "m": "male"}
 
@@ -113,7 +114,20 @@ def _age(clean: CleanText, start: int, end: int) -> Fact[int] | None:
 
 def _sex(clean: CleanText, start: int, end: int) -> Fact[str] | None:
     m = SEX.search(clean.text, start, end) or SEX_LETTER.search(clean.text, start, end)
-    return clean.fact(_SEX_VALUES[m.group("v").lower()], *m.span("v")) if m else None
+    if m:
+        return clean.fact(_SEX_VALUES[m.group("v").lower()], *m.span("v"))
+    return _sex_from_pronouns(clean, start, end)
+
+
+def _sex_from_pronouns(clean: CleanText, start: int, end: int) -> Fact[str] | None:
+    """A summary that never names the worker's sex ("The applicant is a represented 45-year-old former
+    warehouse worker") but speaks of the worker as 'he' or 'she' throughout: two pronouns or more, all
+    of one sex. The first is the evidence."""
+    found = list(PRONOUN.finditer(clean.text, start, end))
+    sexes = {"male" if m.group("he") else "female" for m in found}
+    if len(found) < 2 or len(sexes) != 1:
+        return None
+    return clean.fact(sexes.pop(), *found[0].span())
 
 
 def _date_in(clean: CleanText, m: re.Match[str], group: str) -> Fact[dt.date] | None:
