@@ -712,6 +712,11 @@ def test_strength_and_quantity_wordings(item, strength, quantity):
     ("The MRI is determined to not be medically necessary.", False),
     ("Therefore the request is certified as medically necessary.", True),
     ("The request was felt to be medically necessary.", True),
+    ("The request is not medically reasonable or necessary.", False),
+    ("Accordingly, the request is not medically indicated.", False),
+    ("Therefore, the request is not recommended as medically necessary.", False),
+    ("Medical necessity of the requested Norco has not been established.", False),
+    ("Medical necessity for the requested Lorzone has been established.", True),
 ])
 def test_conclusion_wordings(sentence, necessary):
     text = (LETTERS / "CM17-0005412.txt").read_text()

@@ -33,11 +33,14 @@ PARTIAL = re.compile(
     r"Claims\s+Administrator\.\s*The\s+remaining\s+IMR\s+eligible\s+portion\s+of\s+the\s+original\s+"
     r"request,?\s*(?P<item>.+)", re.I | re.S)
 # "is (not) medically necessary", and "is deemed not / is not shown to be / cannot be considered /
-# will be considered not / is no longer medically necessary".
+# will be considered not / is no longer / is not recommended as medically necessary", "is not medically
+# reasonable or necessary", "is not medically indicated"; and "medical necessity ... has (not) been established".
 CONCLUSION = re.compile(
     r"\b(?P<cannot>cannot\s+|can\s+not\s+)?(?:is|are|was|were|be)\s+"
-    r"(?P<words>(?:(?:not|no\s+longer|deemed|determined|considered|shown|found|felt|certified|therefore|thus|also|"
-    r"to|be|as)\s+){0,5})medically\s+necessary[^.]*\.?", re.I)
+    r"(?P<words>(?:(?:not|no\s+longer|deemed|determined|considered|shown|found|felt|certified|recommended|therefore|"
+    r"thus|also|to|be|as)\s+){0,5})medically\s+(?:reasonable\s+(?:and|or)\s+)?(?:necessary|indicated)[^.]*\.?"
+    r"|\bmedical\s+necessity\b[^.]{0,80}?\b(?:has|have|was|is)\s+(?P<words2>not\s+)?been\s+established[^.]*\.?",
+    re.I)
 _NEGATION = re.compile(r"\bnot\b|\bno\s+longer\b", re.I)
 SENTENCE_END = re.compile(r"[.!?)\"']\s*$")
 MAX_ITEM_LINES = 4
@@ -148,5 +151,5 @@ def _conclusion(clean: CleanText, start: int, end: int) -> Fact[bool] | None:
             start)
     while s < last.end() and not clean.text[s].isalnum():
         s += 1
-    necessary = not (last.group("cannot") or _NEGATION.search(last.group("words")))
+    necessary = not (last.group("cannot") or _NEGATION.search(last.group("words") or last.group("words2") or ""))
     return clean.fact(necessary, s, last.end())
