@@ -408,6 +408,8 @@ def test_brand_names_resolve_to_their_generics(item, generics):
     ("Home exercise kit", "durable medical equipment"), ("Inpatient detoxification program", "inpatient care"),
     ("Interpreter services", "interpreter"), ("Transportation to and from medical appointments", "transportation"),
     ("Nursing care 4 hours a day", "home health"),
+    ("Durable medical equipment", "durable medical equipment"), ("DME: shower chair", "durable medical equipment"),
+    ("Hearing aids", "durable medical equipment"), ("Vestibular therapy x 6", "physical therapy"),
 ])
 def test_service_types(item, kind):
     assert service_type(item) == kind
