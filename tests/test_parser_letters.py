@@ -385,6 +385,11 @@ def test_misspelt_drug_names(item, generics):
     # medical foods are not the drugs their names recall
     ("Gabadone #60", [("gabadone", None, "medical food")]),
     ("Trepadone #120", [("trepadone", None, "medical food")]),
+    # names the dictionary lacks, and classes for drugs outside pain care that injured workers also take
+    ("Demerol 50mg #30", [("meperidine", "DB00454", "opioid")]),
+    ("Sinemet 25/100mg #90", [("carbidopa", "DB00190", "antiparkinson"), ("levodopa", "DB01235", "antiparkinson")]),
+    ("Talwin 50mg", [("pentazocine", "DB00652", "opioid")]),
+    ("Xarelto 20mg #30", [("rivaroxaban", "DB06228", "anticoagulant")]),
 ])
 def test_brand_names_resolve_to_their_generics(item, generics):
     reading = clean(item)
