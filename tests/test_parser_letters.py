@@ -390,6 +390,10 @@ def test_misspelt_drug_names(item, generics):
     ("Sinemet 25/100mg #90", [("carbidopa", "DB00190", "antiparkinson"), ("levodopa", "DB01235", "antiparkinson")]),
     ("Talwin 50mg", [("pentazocine", "DB00652", "opioid")]),
     ("Xarelto 20mg #30", [("rivaroxaban", "DB06228", "anticoagulant")]),
+    # a compounding pharmacy's short names: 'Gaba' in a compound is gabapentin, not GABA
+    ("Gaba/Keto/Lido cream 240gm", [("gabapentin", "DB00996", "anticonvulsant"), ("ketoprofen", "DB01009", "NSAID"),
+                                    ("lidocaine", "DB00281", "local anesthetic")]),
+    ("Flurbi/Cyclo cream", [("flurbiprofen", "DB00712", "NSAID"), ("cyclobenzaprine", "DB00924", "muscle relaxant")]),
 ])
 def test_brand_names_resolve_to_their_generics(item, generics):
     reading = clean(item)
