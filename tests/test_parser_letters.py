@@ -618,6 +618,13 @@ def test_utilization_review_date_wordings(sentence, day):
      dt.date(2014, 12, 12), "denied"),
     ("The request was not approved by utilization review on 12/12/2014.", dt.date(2014, 12, 12), "non-certified"),
     ("The UR non-certification of 3/4/2015 is appealed.", dt.date(2015, 3, 4), "non-certified"),
+    # an earlier UR that certified something else is not the one disputed
+    ("Utilization review on 1/1/2014 certified 6 sessions of physical therapy. The patient improved. Utilization "
+     "review on 3/3/2014 non-certified Norco.", dt.date(2014, 3, 3), "non-certified"),
+    ("A prior utilization review dated 6/1/2016 approved acupuncture. On 12/2/2016, utilization review modified the "
+     "request for Norco.", dt.date(2016, 12, 2), "modified"),
+    ("Utilization review on 3/3/2014 non-certified Norco. A later utilization review on 4/4/2014 certified Motrin.",
+     dt.date(2014, 3, 3), "non-certified"),
     # the action in the next sentence (CM16-0248471, CM17-0013625)
     ("The request was previously reviewed on 12/29/2016. The request for Celebrex was previously denied due to lack "
      "of documentation.", dt.date(2016, 12, 29), "denied"),

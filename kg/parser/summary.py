@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import heapq
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from kg.parser.dates import DATE, DATE_TEXT, date_from_match
@@ -64,10 +66,11 @@ UR_MENTION = re.compile(
     rf"[^.;]{{0,80}}?(?P<v>{_D})"
     rf"|(?:denied|non-?certified|modified|certified)\s+(?:the\s+requests?\s+(?:in\s+a\s+(?:decision|determination)\s+)?)?"
     rf"(?:on|dated)\s+(?P<v2>{_D})"
-    rf"|(?P<v3>{_D})[^.;]{{0,12}}(?:utilization\s+review|\bUR\b)"
-    # "On 12/12/2014, the request for Norco was denied by the utilization reviewer"
-    rf"|(?P<v6>{_D}),?\s+the\s+requests?\b[^.;]{{0,80}}?\b(?:was|were)\s+(?:denied|non-?certified|modified|"
-    rf"partially\s+certified)\s+(?:by|in|at)\s+(?:the\s+)?(?:utilization\s+review|UR\b)"
+    # a date first: "12/12/2014 UR", and "On 12/12/2014, the request for Norco was denied by the utilization
+    # reviewer" (one alternative: every position of a summary is tried as a date's start)
+    rf"|(?P<v3>{_D})(?:[^.;]{{0,12}}(?:utilization\s+review|\bUR\b)|,?\s+the\s+requests?\b[^.;]{{0,80}}?\b"
+    rf"(?:was|were)\s+(?:denied|non-?certified|modified|partially\s+certified)\s+(?:by|in|at)\s+(?:the\s+)?"
+    rf"(?:utilization\s+review|UR\b))"
     # "The request was previously reviewed on 12/02/2016. The requested TENS unit ... were previously denied"
     rf"|requests?\s+(?:was|were)\s+previously\s+reviewed\s+(?:on|dated)\s+(?P<v7>{_D})", re.I)
 CA_MENTION = re.compile(  # searched only in a summary that names the claims administrator: a date starts it
@@ -75,7 +78,8 @@ CA_MENTION = re.compile(  # searched only in a summary that names the claims adm
 _CLAIMS_ADMINISTRATOR = re.compile(r"claims\s+administrator", re.I)
 _ACTIONS = (r"partially\s+certified|partially\s+approved|conditionally\s+non-?certified|non-?certified|"
             r"noncertified|failed\s+to\s+approve|denied|modified|certified|not\s+medically\s+necessary|"
-            r"not\s+(?:certified|approved)|denial|non-?certification|modification")
+            r"not\s+(?:certified|approved)|denial|non-?certification|modification|approved")
+_ADVERSE = ("denied", "non-certified", "modified")
 UR_ACTION = re.compile(rf"\b(?P<v>{_ACTIONS})\b", re.I)
 PREVIOUS_ACTION = re.compile(rf"\bpreviously\s+(?P<v>{_ACTIONS})\b", re.I)  # the sentence after the mention
 
@@ -280,18 +284,25 @@ def _trim(text: str, s: int, e: int) -> tuple[int, int]:
 
 
 def _utilization_review(clean: CleanText, start: int, end: int) -> UtilizationReview:
-    found = [UR_MENTION.search(clean.text, start, end)]
+    """The UR decision the IMR reviews: the first mention with an adverse action (denied, non-certified,
+    modified); else the first mention. An earlier UR that certified something else is not it."""
+    found: Iterable[re.Match[str]] = UR_MENTION.finditer(clean.text, start, end)
     if _CLAIMS_ADMINISTRATOR.search(clean.text, start, end):
-        found.append(CA_MENTION.search(clean.text, start, end))
-    m = min((f for f in found if f), key=lambda f: f.start(), default=None)
-    if not m:
+        found = heapq.merge(found, CA_MENTION.finditer(clean.text, start, end), key=lambda f: f.start())
+    chosen: tuple[re.Match[str], str | None, re.Match[str] | None] | None = None
+    for m in found:  # lazily: the first mention is most often the one, and finding the others costs
+        action = _ur_action(clean.text, m, start, end)
+        value = _action_value(action.group("v")) if action else None
+        if chosen is None or value in _ADVERSE:
+            chosen = (m, value, action)
+        if value in _ADVERSE:
+            break
+    if chosen is None:
         return UtilizationReview()
-    group = next(g for g, value in m.groupdict().items() if value)
-    action = _ur_action(clean.text, m, start, end)
-    return UtilizationReview(
-        date=_date_in(clean, m, group),
-        action=clean.fact(_action_value(action.group("v")), *action.span("v")) if action else None,
-    )
+    m, value, action = chosen
+    group = next(g for g, v in m.groupdict().items() if v)
+    return UtilizationReview(date=_date_in(clean, m, group),
+                             action=clean.fact(value, *action.span("v")) if action and value else None)
 
 
 def _ur_action(text: str, mention: re.Match[str], start: int, end: int) -> re.Match[str] | None:
@@ -314,4 +325,4 @@ def _action_value(word: str) -> str:
         return "modified"
     if "non" in word or word.startswith("not ") or word == "failed to approve":
         return "non-certified"
-    return "denied" if word == "denial" else word
+    return {"denial": "denied", "approved": "certified"}.get(word, word)
