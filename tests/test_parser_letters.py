@@ -507,6 +507,7 @@ def test_guideline_line_wordings(line, citations):
     ("The patient is a 60 year old obese woman. DOI: 3/4/2010.", dt.date(2010, 3, 4)),
     ("Patient is a 45 yo M with DOI 5/5/2012.", dt.date(2012, 5, 5)),
     ("The injured worker is a 51 year-old female who was injured on 2/1/2014.", dt.date(2014, 2, 1)),
+    ("The IW is a 33 year old male. He was hurt on 06/08/2015 while lifting.", dt.date(2015, 6, 8)),
 ])
 def test_injury_date_wordings(sentence, day):
     reading = clean(sentence)
