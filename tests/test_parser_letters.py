@@ -714,6 +714,8 @@ def test_refill_wordings(item, quantity, refills):
     ("Norco 10-325mg #60", 10, 60), ("Norco 10/325mg #60", 10, 60), ("Norco 10-325 #60", 10, 60),
     # a product's number is no count
     ("Tylenol #3 #60", None, 60), ("Tylenol with Codeine #3, #60", None, 60), ("Tylenol #3", None, None),
+    ("Vitamin D 50,000 IU #12", None, 12),  # a thousands separator is no end of a bare strength
+    ("Gabapentin 600mg 180 tablets", 600, 180), ("Methadone 5 mg, 1-2 tabs q8h", 5, None),  # ten or more: a count
 ])
 def test_strength_and_quantity_wordings(item, strength, quantity):
     reading = clean(item)

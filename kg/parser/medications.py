@@ -24,8 +24,10 @@ STRENGTH_MG = re.compile(r"(?<![\d.])(?P<v>\d+(?:\.\d+)?)(?:\s*[/-]\s*\d+(?:\.\d
 # 1 PO q6h" is one tablet. Units other than mg (mcg, %, gm, ml) never match.
 BARE_STRENGTH = re.compile(
     r"\s*(?P<v>\d+(?:\.\d+)?)(?=\s*[/-]\s*\d|\s*(?:CR|ER|SR|XR|XL|DR|IR|ODT)\b)"
-    r"|\s*(?P<v2>\d+\.\d+|[5-9]|\d{2,})(?=\s*(?:#|,|$))", re.I)
-QUANTITY = re.compile(r"#\s*(?P<v>\d+(?:\.\d+)?)|\b(?:QTY|quantity)\s*[:.]?\s*(?P<v2>\d+(?:\.\d+)?)", re.I)
+    r"|\s*(?P<v2>\d+\.\d+|[5-9]|\d{2,})(?=\s*(?:#|,(?!\d{3})|$))", re.I)  # not "50,000 IU"
+# "#90", "QTY: 90", and "180 tablets" (ten or more: no dose)
+QUANTITY = re.compile(r"#\s*(?P<v>\d+(?:\.\d+)?)|\b(?:QTY|quantity)\s*[:.]?\s*(?P<v2>\d+(?:\.\d+)?)"
+                      r"|(?<![\d.,/-])(?P<v3>[1-9]\d+)\s+(?:tablets|tabs|capsules|caps|pills|patches)\b", re.I)
 # "Tylenol #3", "Tylenol with Codeine #4": the product's number, not a count
 PRODUCT_NUMBER = re.compile(r"(?:Tylenol|Codeine)\s*#\s*[1-4]\b", re.I)
 _NUMBER_WORDS = {"no": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
