@@ -293,10 +293,10 @@ def _utilization_review(clean: CleanText, start: int, end: int) -> UtilizationRe
     for m in found:  # lazily: the first mention is most often the one, and finding the others costs
         action = _ur_action(clean.text, m, start, end)
         value = _action_value(action.group("v")) if action else None
-        if chosen is None or value in _ADVERSE:
-            chosen = (m, value, action)
         if value in _ADVERSE:
+            chosen = (m, value, action)
             break
+        chosen = chosen or (m, value, action)
     if chosen is None:
         return UtilizationReview()
     m, value, action = chosen
