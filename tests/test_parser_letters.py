@@ -619,6 +619,11 @@ def test_utilization_review_date_wordings(sentence, day):
      dt.date(2014, 12, 12), "denied"),
     ("The request was not approved by utilization review on 12/12/2014.", dt.date(2014, 12, 12), "non-certified"),
     ("The UR non-certification of 3/4/2015 is appealed.", dt.date(2015, 3, 4), "non-certified"),
+    # the UR's letter named for what it decided
+    ("The non-certification letter dated 5/5/14 cited MTUS.", dt.date(2014, 5, 5), "non-certified"),
+    ("The request was non-certified in a determination letter dated 5/5/14.", dt.date(2014, 5, 5), "non-certified"),
+    ("This is a review of the denial dated 7/7/2014 for Norco.", dt.date(2014, 7, 7), "denied"),
+    ("The requested Norco was denied in a decision dated 8/8/14.", dt.date(2014, 8, 8), "denied"),
     # an earlier UR that certified something else is not the one disputed
     ("Utilization review on 1/1/2014 certified 6 sessions of physical therapy. The patient improved. Utilization "
      "review on 3/3/2014 non-certified Norco.", dt.date(2014, 3, 3), "non-certified"),
