@@ -261,6 +261,9 @@ def test_diagnosis_lists_split_at_the_final_and(written, labels):
     # in words
     ("The patient is a forty-five year old male", 45, "male"), ("She is a Sixty year-old woman", 60, "female"),
     ("The applicant is a nineteen-year-old female", 19, "female"),
+    # "age N" after a word for the worker
+    ("The claimant is a female, age 61, with neck pain", 61, "female"),
+    ("The patient, aged 53, is a man who had surgery at age 16", 53, "male"),
 ])
 def test_age_and_sex_wordings(phrase, age, sex):
     text = (LETTERS / "CM17-0021791.txt").read_text().replace("This is a 66 year old male", phrase)

@@ -20,6 +20,9 @@ _TEENS = {"sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
 # an age in words: "a forty-five year old male"
 _AGE_IN_WORDS = rf"(?:{'|'.join(_TENS)})(?:[-\s](?:{'|'.join(_UNITS)}))?|{'|'.join(_TEENS)}"
 AGE = re.compile(rf"\b(?:(?P<v>\d{{1,3}})|(?P<w>{_AGE_IN_WORDS})){_AGE_WORDS}", re.I)
+# "The patient, age 53, ..." (only after a word for the worker: "surgery at age 16" is no age)
+AGE_OF_WORKER = re.compile(r"\b(?:patient|worker|claimant|applicant|employee|male|female|man|woman),?\s+"
+                           r"aged?\s*:?\s*(?P<v>\d{2})\b(?!\s*(?:%|/))", re.I)
 # Up to four words may describe the worker between age and sex: "a 45-year-old right-handed female",
 # "a 59-year-old, right hand dominant, male"; a verb or a clause ends the phrase.
 _DESCRIBER = r"(?!(?:who|with|and|was|is|has|had|who's)\b)[A-Za-z][\w-]*"
@@ -108,7 +111,7 @@ def parse_summary(clean: CleanText, start: int, end: int) -> Summary:
 
 
 def _age(clean: CleanText, start: int, end: int) -> Fact[int] | None:
-    m = AGE.search(clean.text, start, end)
+    m = AGE.search(clean.text, start, end) or AGE_OF_WORKER.search(clean.text, start, end)
     if not m:
         return None
     if m.group("v"):
