@@ -502,6 +502,10 @@ def test_body_regions_read_off_real_diagnoses():
      [("ODG", (), ("Low back chapter", "Lumbar supports"))]),
     ("ODG-TWC Pain Procedure Summary last updated 11/21/2016", [("ODG", (), ("Pain procedure summary last updated "
                                                                            "11/21/2016",))]),  # a date keeps its year
+    # ODG's longer names, and its publisher's, are no sections
+    ("Non-MTUS Citation Official Disability Guidelines-Treatment in Workers Compensation (ODG-TWC), Pain Procedure "
+     "Summary", [("ODG", (), ("Pain procedure summary",))]),
+    ("Non-MTUS Citation Work Loss Data Institute, ODG, Low Back", [("ODG", (), ("Low back",))]),
 ])
 def test_guideline_line_wordings(line, citations):
     reading = clean(f"Decision based on {line}")

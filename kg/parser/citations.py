@@ -25,7 +25,11 @@ PAGES = re.compile(
     re.I)
 PAGE_RANGE = re.compile(rf"(?P<a>\d+)(?:{_TO}(?P<b>\d+))?", re.I)
 SECTIONS = re.compile(r"Sections?\s*\(s\)\s*:|Sections?:", re.I)
-ODG_NAME = re.compile(r"\s*(?:Official\s+Disability\s+Guidelines\s*(?:\(ODG\))?|ODG)(?:\s*-\s*TWC\b)?[\s,:]*", re.I)
+# ODG's name in its forms: "Official Disability Guidelines (ODG)", "ODG-TWC", "Official Disability Guidelines-
+# Treatment in Workers Compensation (ODG-TWC)", "Work Loss Data Institute, ODG" (its publisher)
+ODG_NAME = re.compile(r"\s*(?:Work\s+Loss\s+Data\s+Institute[\s,]*)?(?:Official\s+Disability\s+Guidelines|ODG)"
+                      r"(?:\s*[-–]?\s*Treatment\s+in\s+Workers'?\s*Comp(?:ensation)?)?"
+                      r"(?:\s*\((?:ODG|TWC|ODG[-\s]?TWC)\))?(?:\s*-\s*TWC\b)?[\s,:]*", re.I)
 _TOPIC_BREAK = re.compile(r";|\.\s+|\.$|,\s+(?=[A-Z0-9])")
 _NOISE = re.compile(r"^(?:and|or|X)\b\s*|^of\s+\d+$|\bX?\s*(?<![/-])(?:2004|2007|2009|2016)\s*:?$|,?\s+and$|[\s.,:;]+$",
                     re.I)
