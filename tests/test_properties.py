@@ -34,8 +34,8 @@ def test_two_digit_years_and_unpadded_fields(day):
 
 
 @given(st.lists(st.integers(1, 400), min_size=1, max_size=6, unique=True),
-       st.sampled_from(["Page(s): ", "Page ", "pages ", "Pages: ", "pg. ", "pp. ", "p. ", "pgs "]),
-       st.sampled_from(["; ", ", "]))
+       st.sampled_from(["Page(s): ", "Page ", "pages ", "Pages: ", "pg. ", "pp. ", "p. ", "pgs ", "pp ", "p "]),
+       st.sampled_from(["; ", ", ", " and "]))
 def test_page_lists(pages, label, sep):
     assert parse_pages(label + sep.join(map(str, pages)) + ".") == sorted(pages)
 

@@ -19,7 +19,7 @@ MTUS_HEAD = re.compile(r"\s*(?:the\s+)?(?:CA[- ])?MTUS\b[,:]?\s*(?:\(\w+\)\s*)?"
 NON_MTUS_HEAD = re.compile(r"\s*Non\s*-?\s*MTUS(?:\s+Citation)?:?\s*", re.I)
 _TO = r"(?:\s*[-–]\s*|\s+to\s+)"  # a page range: "63-65", "29 to 31"
 PAGES = re.compile(
-    r"(?:\bpages?\s*(?:\(s\))?|\bpgs?\.?|\bpp\.|\bp\.)\s*:?\s*"  # "Page(s):", "pages", "pg.", "pp.", "p."
+    r"(?:\bpages?\s*(?:\(s\))?|\bpgs?\.?|\bpp\.?|\bp\.?)\s*:?\s*"  # "Page(s):", "pages", "pg.", "pp", "p."
     # a number that words follow ("29, 2 sessions") is no page, but 'and' joins pages ("74-96 and 124")
     rf"(?P<v>\d+(?:{_TO}\d+)?(?:\s*(?:,|;|and|&)\s*\d+(?:{_TO}\d+)?(?![\d.]*\s*(?!(?:and|to)\b)[A-Za-z(]{{2}}))*)",
     re.I)
