@@ -439,6 +439,10 @@ def test_service_types(item, kind):
     # a word inside another is not the region: herniation, revision
     ("cervical disc herniation", ("neck",)), ("revision lumbar fusion", ("low back",)),
     ("fibromyalgia", ()), ("hypertension", ()),
+    # a labral tear or impingement of the hip is no shoulder's
+    ("labral tear of the hip", ("hip",)), ("hip impingement", ("hip",)), ("femoroacetabular impingement", ("hip",)),
+    ("shoulder impingement syndrome", ("shoulder",)), ("ac joint arthritis", ("shoulder",)),
+    ("si joint dysfunction", ("low back",)),
 ])
 def test_body_regions_of_a_diagnosis(written, regions):
     assert regions_of(written.lower()) == regions
