@@ -489,6 +489,8 @@ def test_body_regions_read_off_real_diagnoses():
     ("Non -MTUS Citation ODG, Pain Chapter", [("ODG", (), ("Pain chapter",))]),  # a space before the hyphen
     ("Non-MTUS Citation http://www.drugs.com/pro/soma.html, Soma",  # a web address keeps its case
      [("OTHER", (), ("http://www.drugs.com/pro/soma.html", "Soma"))]),
+    ("MTUS Chronic Pain Medical Treatment Guidelines, When to Continue Opioids topic, page 80.",  # "X topic"
+     [("MTUS-CPMTG", (80,), ("When to continue opioids",))]),
     # the chapters of ACOEM's third edition that the MTUS adopted
     ("MTUS Cervical and Thoracic Spine Disorders 2016, Section(s): MRI", [("MTUS-ACOEM", (), ("MRI",))]),
     ("MTUS Hand, Wrist, and Forearm Disorders 2016, Section(s): Splinting", [("MTUS-ACOEM", (), ("Splinting",))]),

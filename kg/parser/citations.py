@@ -31,8 +31,8 @@ ODG_NAME = re.compile(r"\s*(?:Work\s+Loss\s+Data\s+Institute[\s,]*)?(?:Official\
                       r"(?:\s*[-–]?\s*Treatment\s+in\s+Workers'?\s*Comp(?:ensation)?)?"
                       r"(?:\s*\((?:ODG|TWC|ODG[-\s]?TWC)\))?(?:\s*-\s*TWC\b)?[\s,:]*", re.I)
 _TOPIC_BREAK = re.compile(r";|\.\s+|\.$|,\s+(?=[A-Z0-9])")
-_NOISE = re.compile(r"^(?:and|or|X)\b\s*|^of\s+\d+$|\bX?\s*(?<![/-])(?:2004|2007|2009|2016)\s*:?$|,?\s+and$|[\s.,:;]+$",
-                    re.I)
+_NOISE = re.compile(r"^(?:and|or|X)\b\s*|^of\s+\d+$|\bX?\s*(?<![/-])(?:2004|2007|2009|2016)\s*:?$|,?\s+and$|[\s.,:;]+$"
+                    r"|\s+topic$", re.I)  # "When to Continue Opioids topic"
 # Words that join one source to the next ("pages 76-80 and on the Non-MTUS ODG"): no topic
 _CONNECTIVE = re.compile(r"(?:(?:and|on|the|in|also|Non\s*-?\s*MTUS|Citation)\b[\s,:]*)+", re.I)
 MAX_PAGE_RANGE = 60  # wider "ranges" are misread numbers, not pages
