@@ -1,5 +1,5 @@
-"""Load the vocabularies (drugs, services, guidelines, states, body regions) from the JSON files beside
-this module, and the drug dictionary of drug-named-entity-recognition from its data file."""
+"""Load the vocabularies (drugs, services, guidelines, states, body regions, specialties) from the JSON
+files beside this module, and the drug dictionary of drug-named-entity-recognition from its data file."""
 
 from __future__ import annotations
 
