@@ -491,6 +491,12 @@ def test_body_regions_read_off_real_diagnoses():
      [("OTHER", (), ("http://www.drugs.com/pro/soma.html", "Soma"))]),
     ("MTUS Chronic Pain Medical Treatment Guidelines, When to Continue Opioids topic, page 80.",  # "X topic"
      [("MTUS-CPMTG", (80,), ("When to continue opioids",))]),
+    # a section's title with a comma in it is one section (CM16-0249170)
+    ("MTUS Chronic Pain Medical Treatment 2016, Section(s): NSAIDs, GI symptoms & cardiovascular risk, Proton Pump "
+     "Inhibitors (PPIs)", [("MTUS-CPMTG", (), ("NSAIDs, GI symptoms & cardiovascular risk",
+                                              "Proton pump inhibitors (PPIs)"))]),
+    ("MTUS Chronic Pain Medical Treatment Guidelines, NSAIDs, GI Symptoms, and Cardiovascular Risk topic, page 69.",
+     [("MTUS-CPMTG", (69,), ("NSAIDs, GI symptoms, and cardiovascular risk",))]),
     # the chapters of ACOEM's third edition that the MTUS adopted
     ("MTUS Cervical and Thoracic Spine Disorders 2016, Section(s): MRI", [("MTUS-ACOEM", (), ("MRI",))]),
     ("MTUS Hand, Wrist, and Forearm Disorders 2016, Section(s): Splinting", [("MTUS-ACOEM", (), ("Splinting",))]),

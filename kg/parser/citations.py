@@ -214,9 +214,11 @@ def _sections(body: str) -> list[str]:
 
 
 def _split_topics(text: str) -> list[str]:
-    """Split at ';', '. ' and ', X' (X capitalised), but never inside parentheses or a date
-    ('Low Back Chapter (updated December 20, 2016)')."""
-    in_date = {i for m in DATE.finditer(text) for i in range(*m.span())}
+    """Split at ';', '. ' and ', X' (X capitalised), but never inside parentheses, a date ('Low Back
+    Chapter (updated December 20, 2016)') or a section's known title ('NSAIDs, GI symptoms & cardiovascular
+    risk')."""
+    whole = (*DATE.finditer(text), *load().section_names.finditer(text))
+    in_date = {i for m in whole for i in range(*m.span())}
     pieces: list[str] = []
     depth, last = 0, 0
     for i, ch in enumerate(text):

@@ -28,6 +28,7 @@ class Vocabulary:
     mtus_titles: tuple[tuple[str, re.Pattern[str]], ...]
     mtus_regulations: tuple[tuple[str, re.Pattern[str]], ...]
     non_mtus: tuple[tuple[str, re.Pattern[str]], ...]
+    section_names: re.Pattern[str]  # section titles a comma does not split
     states: dict[str, str]
     body_region_rules: tuple[tuple[str, re.Pattern[str]], ...]
     specialty_names: frozenset[str]  # lower case, '&' written 'and'
@@ -35,6 +36,11 @@ class Vocabulary:
 
 def _read(name: str) -> dict:
     return json.loads((_HERE / name).read_text(encoding="utf-8"))
+
+
+def _title(name: str) -> str:
+    """A title as a regex: any spacing, and '&' also written ', and' ('GI Symptoms, and Cardiovascular Risk')."""
+    return r",?\s+(?:&|and)\s+".join(r"\s+".join(map(re.escape, part.split())) for part in name.split(" & "))
 
 
 def _rules(pairs: list[list[str]]) -> tuple[tuple[str, re.Pattern[str]], ...]:
@@ -54,6 +60,7 @@ def load() -> Vocabulary:
         mtus_titles=_rules(guidelines["mtus_titles"]),
         mtus_regulations=_rules(guidelines["mtus_regulations"]),
         non_mtus=_rules(guidelines["non_mtus"]),
+        section_names=re.compile("|".join(_title(n) for n in guidelines["section_names"]), re.IGNORECASE),
         states=_read("states.json"),
         body_region_rules=_rules(_read("body_regions.json")["rules"]),
         specialty_names=frozenset(specialty_key(n) for n in _read("specialties.json")["names"]),
