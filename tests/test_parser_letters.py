@@ -282,6 +282,8 @@ def test_sex_from_pronouns_when_no_word_names_it(summary, sex):
     reading = clean(summary)
     found = parse_summary(reading, 0, len(reading.text)).sex
     assert (found.value if found else None) == sex
+    if found:  # the evidence is the first pronoun
+        assert found.span.quote.lower() in ("his", "her")
 
 
 def test_item_line_wrapped_after_an_abbreviation():
