@@ -745,6 +745,9 @@ def test_refill_wordings(item, quantity, refills):
     ("Tylenol #3 #60", None, 60), ("Tylenol with Codeine #3, #60", None, 60), ("Tylenol #3", None, None),
     ("Vitamin D 50,000 IU #12", None, 12),  # a thousands separator is no end of a bare strength
     ("Gabapentin 600mg 180 tablets", 600, 180), ("Methadone 5 mg, 1-2 tabs q8h", 5, None),  # ten or more: a count
+    # a drug's count after 'x', but not a duration
+    ("Xanax 0.25mg x 60", 0.25, 60), ("Tramadol 50mg x60", 50, 60), ("Norco 10/325mg x 30 days", 10, None),
+    ("Physical therapy x 12", None, None),  # a service's sessions are no quantity
 ])
 def test_strength_and_quantity_wordings(item, strength, quantity):
     reading = clean(item)

@@ -28,6 +28,9 @@ BARE_STRENGTH = re.compile(
 # "#90", "QTY: 90", and "180 tablets" (ten or more: no dose)
 QUANTITY = re.compile(r"#\s*(?P<v>\d+(?:\.\d+)?)|\b(?:QTY|quantity)\s*[:.]?\s*(?P<v2>\d+(?:\.\d+)?)"
                       r"|(?<![\d.,/-])(?P<v3>[1-9]\d+)\s+(?:tablets|tabs|capsules|caps|pills|patches)\b", re.I)
+# A drug's count written "x 60" ("Xanax 0.25mg x 60"): ten or more, no unit of time or sessions after it
+X_COUNT = re.compile(r"\bx\s*(?P<v>[1-9]\d+)\b(?!\s*(?:days?|weeks?|months?|hours?|hrs?|refills?|sessions?|visits?|"
+                     r"times?|mg|mcg|gm?s?|grams?|ml|%))", re.I)
 # "Tylenol #3", "Tylenol with Codeine #4": the product's number, not a count
 PRODUCT_NUMBER = re.compile(r"(?:Tylenol|Codeine)\s*#\s*[1-4]\b", re.I)
 _NUMBER_WORDS = {"no": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
@@ -237,7 +240,8 @@ def item_details(clean: CleanText, start: int, end: int) -> ItemDetails:
     found, drug_end = find_ingredients(clean, start, end)
     ingredients = tuple(found)
     strength = _strength(clean, drug_end, start, end) if ingredients else None
-    quantity = _number(clean, QUANTITY, start, end, skip=PRODUCT_NUMBER)
+    quantity = _number(clean, QUANTITY, start, end, skip=PRODUCT_NUMBER) or (
+        _number(clean, X_COUNT, drug_end, end) if ingredients else None)
     refills = _number(clean, REFILLS, start, end)
     dose_start = max(drug_end, strength[2] if strength else start)
     directions = _directions(clean, dose_start, end) if ingredients else None
