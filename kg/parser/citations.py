@@ -218,12 +218,12 @@ def _split_topics(text: str) -> list[str]:
     Chapter (updated December 20, 2016)') or a section's known title ('NSAIDs, GI symptoms & cardiovascular
     risk')."""
     whole = (*DATE.finditer(text), *load().section_names.finditer(text))
-    in_date = {i for m in whole for i in range(*m.span())}
+    unsplit = {i for m in whole for i in range(*m.span())}
     pieces: list[str] = []
     depth, last = 0, 0
     for i, ch in enumerate(text):
         depth += (ch == "(") - (ch == ")")
-        if depth <= 0 and ch in ";.," and i not in in_date and _TOPIC_BREAK.match(text, i):
+        if depth <= 0 and ch in ";.," and i not in unsplit and _TOPIC_BREAK.match(text, i):
             pieces.append(text[last:i])
             last = i + 1
             depth = 0

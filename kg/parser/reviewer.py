@@ -48,9 +48,9 @@ def _specialty_pieces(part: str) -> list[str]:
     """'Anesthesiology and Pain Medicine' -> both, when each is a known specialty and the whole is not
     ('Obstetrics and Gynecology', 'Physical Medicine and Rehabilitation' stay whole)."""
     names = load().specialty_names
-    if specialty_key(part) in names or not _AND.search(part):
-        return [part]
     cuts = list(_AND.finditer(part))
+    if not cuts or specialty_key(part) in names:
+        return [part]
     for n in range(1, len(cuts) + 1):  # the fewest pieces that are all known names
         for chosen in combinations(cuts, n):
             bounds = [0, *(x for c in chosen for x in c.span()), len(part)]
