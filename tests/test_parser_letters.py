@@ -295,18 +295,24 @@ def test_item_line_wrapped_after_an_abbreviation():
 def test_drug_matching_is_the_dictionary_packages_exact_matching():
     """kg reads drug-named-entity-recognition's dictionary file itself (importing the package builds
     a fuzzy index it does not use); its matching must find what the package's `find_drugs` finds,
-    on every run of words of a real letter."""
+    on every run of words of a real letter, but for what is no drug (a class: 'Analgesics') and a
+    drug named with its salt, which is the drug."""
     from drug_named_entity_recognition import find_drugs
 
-    from kg.parser.medications import WORD, dictionary_drugs
+    from kg.parser.medications import _SALTS, WORD, dictionary_drugs
+    from kg.vocab import is_a_drug
+
+    def named(name: str, drugbank: str | None, s: int, e: int, window: list[str]) -> tuple:
+        return (s, e) if e - s == 2 and window[s + 1].lower() in _SALTS else (name, drugbank, s, e)
 
     found = 0
     for path in ALL_LETTERS:
         words = [m.group(0) for m in WORD.finditer(path.read_text(encoding="utf-8", errors="replace"))]
         for i in range(0, len(words), 10):
             window = words[i:i + 12]  # overlapping, so that pairs across windows are tried too
-            theirs = [(str(d.get("name", "")), d.get("drugbank_id"), s, e) for d, s, e in find_drugs(window)]
-            ours = [(d.name, d.drugbank_id, s, e) for d, s, e in dictionary_drugs(window)]
+            theirs = [named(str(d.get("name", "")), d.get("drugbank_id"), s, e, window)
+                      for d, s, e in find_drugs(window) if is_a_drug(d)]
+            ours = [named(d.name, d.drugbank_id, s, e, window) for d, s, e in dictionary_drugs(window)]
             assert ours == theirs, (path.name, window)
             found += len(ours)
     assert found > 100
@@ -404,6 +410,22 @@ def test_brand_names_resolve_to_their_generics(item, generics):
     reading = clean(item)
     details = item_details(reading, 0, len(reading.text))
     assert [(i.generic, i.drugbank_id, i.drug_class) for i in details.ingredients] == generics
+
+
+@pytest.mark.parametrize("item, generics", [
+    # a drug and its salt is the drug, however the dictionary names the pair
+    ("Ketorolac tromethamine 10mg #20", ["ketorolac"]), ("Docusate sodium 100mg #60", ["docusate"]),
+    ("Levothyroxine sodium 50mcg #30", ["levothyroxine"]), ("Duloxetine hydrochloride 60mg #30", ["duloxetine"]),
+    ("Naproxen sodium 550mg #60", ["naproxen"]), ("Magnesium oxide 400mg #30", ["magnesium oxide"]),
+    # a class of drugs, an enzyme or a protein names no drug ('Analgesics, Opioid' is the dictionary's class)
+    ("Topical analgesic cream", []), ("Opioid medication #60", []), ("NSAID #60", []),
+    ("Antidepressant medication", []), ("Anticonvulsants", []), ("Antibiotics", []), ("Hypnotics #30", []),
+    ("Proton pump inhibitor #30", []), ("Narcotic analgesics", []), ("Genetic testing for opioid abuse", []),
+    ("Kera-Tek analgesic gel 4oz", ["menthol", "methyl salicylate"]),
+])
+def test_drug_names_not_classes(item, generics):
+    reading = clean(item)
+    assert [i.generic for i in item_details(reading, 0, len(reading.text)).ingredients] == generics
 
 
 @pytest.mark.parametrize("item, kind", [

@@ -54,6 +54,10 @@ _FORM_WORDS = re.compile(r"\s+(?:patch|gel|cream|tablets?|capsules?|er|sr|cr|xr|
 _QUALIFIER = re.compile(r"\s*\([^)]*\)|\b(?:extended-release|sublingual|buccal|otic|viscous|oral|topical)\b", re.I)
 _COMBINED = re.compile(r"\s*(?:/|,\s*and\s+|,\s*|\s+and\s+)\s*", re.I)
 MISSPELT_MIN = 6  # shorter words are too near each other to tell a misspelling from another word
+# A salt written after a drug's name ('Ketorolac tromethamine')
+_SALTS = frozenset({"sodium", "potassium", "calcium", "magnesium", "hydrochloride", "hcl", "tromethamine",
+                    "sulfate", "citrate", "tartrate", "bitartrate", "besylate", "succinate", "maleate",
+                    "mesylate", "phosphate", "acetate", "pamoate", "bromide", "fumarate"})
 # Words the drug dictionary reads as drugs but that name services or body parts in items.
 _NOT_DRUGS = frozenset({"pt", "ot", "ct", "mri", "tens", "ice", "heat", "oxygen", "water", "cold", "unit",
                         "support", "brace", "scan", "pillow", "program", "cbc", "bmp", "ekg", "urine"})
@@ -183,12 +187,15 @@ def _drugbank_id(generic: str) -> str | None:
 def dictionary_drugs(words: list[str]) -> Iterator[tuple[Drug, int, int]]:
     """The drugs of the drug dictionary named by `words`, with the words' index range, as
     drug-named-entity-recognition's exact `find_drugs` finds them: two words that name a drug
-    together first, then single words not in such a pair."""
+    together first, then single words not in such a pair. A drug and its salt ('Ketorolac
+    tromethamine', 'Docusate sodium') is the drug, which the dictionary names otherwise."""
     names = drug_dictionary()
     lowered = [w.lower() for w in words]
     paired: set[int] = set()
     for i in range(len(lowered) - 1):
         if drug := names.get(f"{lowered[i]} {lowered[i + 1]}"):
+            if lowered[i + 1] in _SALTS:
+                drug = names.get(lowered[i], drug)
             paired.update((i, i + 1))
             yield drug, i, i + 2
     for i, word in enumerate(lowered):

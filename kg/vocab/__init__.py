@@ -103,4 +103,19 @@ def _drug_dictionary() -> dict[str, Drug]:
         data = pickle.load(f)  # the package's own file, read as the package reads it
     drugs = data["drug_canonical_to_data"]
     return {variant: Drug(str(drugs.get(canonical, {}).get("name", "")), drugs.get(canonical, {}).get("drugbank_id"))
-            for variant, (canonical, *_) in data["drug_variant_to_canonical"].items()}
+            for variant, (canonical, *_) in data["drug_variant_to_canonical"].items()
+            if is_a_drug(drugs.get(canonical, {}))}
+
+
+# MeSH trees of what the dictionary lists beside drugs: pharmacologic actions and uses ("Analgesics,
+# Opioid", "Anti-Inflammatory Agents, Non-Steroidal"), enzymes, proteins ("Proton Pumps") and
+# biological factors. A letter's "opioid medication" or "topical analgesic" names no drug.
+_NOT_DRUG_TREES = ("D27", "D08", "D12", "D23")
+
+
+def is_a_drug(data: dict) -> bool:
+    """A dictionary entry is a drug unless all it has is MeSH trees of classes, enzymes or proteins:
+    no DrugBank or MedlinePlus id (insulin and etanercept, proteins with ids, stay drugs)."""
+    trees = data.get("mesh_tree") or ()
+    return bool(data.get("drugbank_id") or data.get("medline_plus_id")
+                or not trees or not all(tree.startswith(_NOT_DRUG_TREES) for tree in trees))
