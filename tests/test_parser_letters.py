@@ -542,9 +542,40 @@ def test_body_regions_read_off_real_diagnoses():
     ("Non-MTUS Citation Official Disability Guidelines-Treatment in Workers Compensation (ODG-TWC), Pain Procedure "
      "Summary", [("ODG", (), ("Pain procedure summary",))]),
     ("Non-MTUS Citation Work Loss Data Institute, ODG, Low Back", [("ODG", (), ("Low back",))]),
+    ("Non-MTUS Citation Medical Food, Official Disability Guidelines, Pain chapter",
+     [("ODG", (), ("Medical food", "Pain chapter"))]),
+    ("MTUS Official Disability Guidelines (ODG) Pain (Chronic) Chapter, Opioids",  # ODG's name in an MTUS clause
+     [("ODG", (), ("Pain (Chronic) chapter", "Opioids"))]),
+    # the guideline's page count after a range
+    ("MTUS Chronic Pain Medical Treatment Guidelines Page(s): 41-42, 63-64 of 127.",
+     [("MTUS-CPMTG", (41, 42, 63, 64), ())]),
+    # an edition written out between two titles of one guideline
+    ("MTUS ACOEM Practice Guidelines, Second Edition (2004), Chapter 11, Forearm, Wrist, and Hand Complaints, "
+     "pages 268-269", [("MTUS-ACOEM", (268, 269), ())]),
+    # a further 'Non-MTUS Citation' is a source of its own
+    ("Non-MTUS Citation Official Disability Guidelines (ODG), Pain Chapter, Insomnia Treatment; and Non-MTUS "
+     "Citation Ambien Prescribing Information", [("ODG", (), ("Pain chapter", "Insomnia treatment")),
+                                                 ("OTHER", (), ("Ambien prescribing information",))]),
 ])
 def test_guideline_line_wordings(line, citations):
     reading = clean(f"Decision based on {line}")
+    found = parse_guideline_line(reading, 0, len(reading.text), "reviewer").citations
+    assert [(c.guideline, c.pages, c.sections) for c in found] == citations
+
+
+@pytest.mark.parametrize("line, citations", [
+    ("The Expert Reviewer based his/her decision on the MTUS ACOEM Chapter 12 page 303.", [("MTUS-ACOEM", (303,), ())]),
+    ("The Claims Administrator based its decision on the MTUS Chronic Pain Medical Treatment Guidelines, pages 76-78.",
+     [("MTUS-CPMTG", (76, 77, 78), ())]),
+    ("The Expert Reviewer found that the MTUS was not applicable and based his/her decision on the Non-MTUS Official "
+     "Disability Guidelines (ODG), Knee & Leg Chapter, Continuous passive motion (CPM).",
+     [("ODG", (), ("Knee & leg chapter", "Continuous passive motion (CPM)"))]),
+    ("The Expert Reviewer found the MTUS did not apply. The Expert Reviewer based his/her decision on the Non-MTUS "
+     "Official Disability Guidelines (ODG) Pain, TENS", [("ODG", (), ("Pain", "TENS"))]),
+])
+def test_guideline_line_as_a_sentence(line, citations):
+    """The party's decision named in a sentence instead of 'Decision based on'."""
+    reading = clean(line)
     found = parse_guideline_line(reading, 0, len(reading.text), "reviewer").citations
     assert [(c.guideline, c.pages, c.sections) for c in found] == citations
 

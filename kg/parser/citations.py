@@ -13,8 +13,12 @@ from kg.record import Citation, Party
 from kg.vocab import load
 
 NO_EVIDENCE = re.compile(r"did\s+not\s+cite\s+any\s+medical\s+evidence", re.I)
-CLAUSE = re.compile(r"Decision\s+based\s+on\s+|(?:,?\s+and\s+)?Other\s+Medical\s+Treatment\s+Guidelines?"
-                    r"(?:\s+or\s+Medical\s+Evidence)?(?:\s*:\s*|\s+)", re.I)
+# Where a clause of a guideline line begins: "Decision based on", "The Expert Reviewer based his/her decision
+# on the", "Other Medical Treatment Guideline or Medical Evidence:", and a further "Non-MTUS Citation"
+CLAUSE = re.compile(r"Decision\s+based\s+on\s+|\bbased\s+(?:his/her|his|her|its)\s+decision\s+on\s+(?:the\s+)?"
+                    r"|(?:,?\s+and\s+)?Other\s+Medical\s+Treatment\s+Guidelines?"
+                    r"(?:\s+or\s+Medical\s+Evidence)?(?:\s*:\s*|\s+)"
+                    r"|(?<=\S)(?:[;,]?\s+and|;)\s+(?:the\s+)?(?=Non\s*-?\s*MTUS\s+Citation)", re.I)
 MTUS_HEAD = re.compile(r"\s*(?:the\s+)?(?:CA[- ])?MTUS\b[,:]?\s*(?:\(\w+\)\s*)?", re.I)
 NON_MTUS_HEAD = re.compile(r"\s*Non\s*-?\s*MTUS(?:\s+Citation)?:?\s*", re.I)
 _TO = r"(?:\s*[-–]\s*|\s+to\s+)"  # a page range: "63-65", "29 to 31"
@@ -23,6 +27,7 @@ PAGES = re.compile(
     # a number that words follow ("29, 2 sessions") is no page, but 'and' joins pages ("74-96 and 124")
     rf"(?P<v>\d+(?:{_TO}\d+)?(?:\s*(?:,|;|and|&)\s*\d+(?:{_TO}\d+)?(?![\d.]*\s*(?!(?:and|to)\b)[A-Za-z(]{{2}}))*)",
     re.I)
+OF_PAGES = re.compile(r"(?<=\d)\s+of\s+\d+\b", re.I)  # "page 29 of 127": the guideline's length
 PAGE_RANGE = re.compile(rf"(?P<a>\d+)(?:{_TO}(?P<b>\d+))?", re.I)
 SECTIONS = re.compile(r"Sections?\s*\(s\)\s*:|Sections?:", re.I)
 # ODG's name in its forms: "Official Disability Guidelines (ODG)", "ODG-TWC", "Official Disability Guidelines-
@@ -82,7 +87,8 @@ def _mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Citation
     out = []
     for i, (s, e, code) in enumerate(titles):
         seg_end = titles[i + 1][0] if i + 1 < len(titles) else end
-        out.append(_citation(clean, party, code, s, e, seg_end))
+        name = ODG_NAME.match(clean.text, s, seg_end) if code == "ODG" else None  # "... Guidelines (ODG)"
+        out.append(_citation(clean, party, code, s, max(e, name.end()) if name else e, seg_end))
     return out
 
 
@@ -132,7 +138,7 @@ def _non_overlapping(titles: list[tuple[int, int, str]]) -> list[tuple[int, int,
 
 
 # What may stand between two titles of one guideline: punctuation, its edition and year.
-_TITLE_GAP = re.compile(r"[\s,()]*(?:2nd\s+Edition[\s,()]*)?(?:2004[\s,()]*)?", re.I)
+_TITLE_GAP = re.compile(r"[\s,()]*(?:(?:2nd|Second|3rd|Third)\s+Edition[\s,()]*)?(?:2004[\s,()]*)?", re.I)
 
 
 def _merge(titles: list[tuple[int, int, str]], text: str) -> list[tuple[int, int, str]]:
@@ -185,7 +191,7 @@ def _citation(clean: CleanText, party: Party, code: str, start: int, body_start:
 def parse_pages(text: str) -> list[int]:
     """Pages named in `text` ("Page(s): 29; 64", "Page 63-65", "pages 29 and 65"), ranges expanded."""
     pages: set[int] = set()
-    for m in PAGES.finditer(text):
+    for m in PAGES.finditer(OF_PAGES.sub("", text)):
         for r in PAGE_RANGE.finditer(m.group("v")):
             a = int(r.group("a"))
             b = int(r.group("b")) if r.group("b") else a
@@ -200,7 +206,7 @@ def _sections(body: str) -> list[str]:
     """Sections or topics a citation names, in order, without page references."""
     marker = SECTIONS.search(body)
     text = body[marker.end():] if marker else body
-    text = _regulations().sub(";", PAGES.sub(";", _PART_OF_MTUS.sub("", text)))
+    text = _regulations().sub(";", PAGES.sub(";", OF_PAGES.sub("", _PART_OF_MTUS.sub("", text))))
     out: list[str] = []
     for piece in _split_topics(text):
         topic = piece.strip(" ,.:;")
@@ -208,7 +214,8 @@ def _sections(body: str) -> list[str]:
         while topic != previous:
             previous, topic = topic, _NOISE.sub("", topic).strip(" ,.:;")
         topic = sentence_case(topic)
-        if re.search(r"[A-Za-z]{2}", topic) and not _CONNECTIVE.fullmatch(topic) and topic not in out:
+        if (re.search(r"[A-Za-z]{2}", topic) and not _CONNECTIVE.fullmatch(topic) and not ODG_NAME.fullmatch(topic)
+                and topic not in out):
             out.append(topic)
     return out
 
