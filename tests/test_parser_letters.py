@@ -239,6 +239,11 @@ def test_section_named_like_a_chapter_is_a_section():
     ("cervicalgia, anxiety and depression", ["cervicalgia", "anxiety", "depression"]),
     ("lumbago, lumbar radiculopathy and cervical disc displacement",
      ["lumbago", "lumbar radiculopathy", "cervical disc displacement"]),
+    # two places share one condition
+    ("cervical and lumbar strain", ["cervical and lumbar strain"]),
+    ("insomnia, neck and low back pain", ["insomnia", "neck and low back pain"]),
+    ("cervical, thoracic and lumbar spine, shoulders and elbows",  # places only (CM17-0011730)
+     ["cervical", "thoracic and lumbar spine", "shoulders", "elbows"]),
 ])
 def test_diagnosis_lists_split_at_the_final_and(written, labels):
     text = (LETTERS / "CM17-0010728.txt").read_text().replace(
@@ -645,6 +650,13 @@ def test_injury_date_wordings(sentence, day):
     ("The patient is a 45 year old male who filed a claim for an injury to the left shoulder on 1/1/2010.", []),
     ("It is documented that the patient had a functional assessment. Surgery was to confirm the diagnosis of "
      "carpal tunnel syndrome.", []),  # neither an assessment without its colon nor a diagnosis to confirm
+
+    ("She is diagnosed with (1) Left knee osteoarthritis (2) Lumbar spondylosis (3) Depression. UR denied it.",
+     ["left knee osteoarthritis", "lumbar spondylosis", "depression"]),
+    ("Patient is a 57 y/o M with DOI 4/4/2004. Dx: L4-5 disc herniation, s/p laminectomy. The request was denied.",
+     ["l4-5 disc herniation", "s/p laminectomy"]),
+    ("Diagnoses were noted to include bilateral carpal tunnel syndrome.", ["bilateral carpal tunnel syndrome"]),
+    ("The diagnoses on this date were lumbago and sciatica.", ["lumbago", "sciatica"]),
 ])
 def test_diagnosis_list_wordings(sentence, labels):
     reading = clean(sentence)

@@ -44,11 +44,12 @@ _END = r"(?=\.\s|\.$|\.\)|\)|$)"
 _DIAGNOSES = r"(?:diagnos(?:es|is)|diagnostic\s+impressions?)"  # "The diagnostic impression is X"
 DIAGNOSIS_LISTS = (
     re.compile(r"diagnos[ie]s\s*\((?P<v>[^)]+)\)", re.I),
-    re.compile(_DIAGNOSES + r"(?:\s+(?:at\s+th(?:at|e)\s+time|on\s+that\s+(?:date|day)|then))?\s+(?:that\s+)?"
+    re.compile(_DIAGNOSES + r"(?:\s+(?:at\s+th(?:at|e|is)\s+(?:time|visit)|on\s+th(?:at|is)\s+(?:date|day|visit)|"
+               r"then))?\s+(?:that\s+)?"
                r"(?:was|were|is|are|include[sd]?|included|ha(?:ve|s)\s+included|"
-               r"consist(?:s|ed)?\s+of)(?:\s*:\s*|\s+)(?:(?:noted|documented|listed|reported)\s+(?:to\s+be\s+)?)?"
+               r"consist(?:s|ed)?\s+of)(?:\s*:\s*|\s+)(?:(?:noted|documented|listed|reported)\s+(?:to\s+(?:be|include)\s+)?)?"
                r"(?:as\s+)?(?:having\s+)?:?\s*(?P<v>.+?)" + _END, re.I | re.S),
-    re.compile(r"\b" + _DIAGNOSES + r"\s*:\s*(?P<v>.+?)" + _END, re.I | re.S),  # "Current diagnoses: X, Y."
+    re.compile(r"\b(?:" + _DIAGNOSES + r"|Dx)\s*:\s*(?P<v>.+?)" + _END, re.I | re.S),  # "Current diagnoses: X, Y."
     re.compile(r"\b(?:has|have|had|carries|carried|with|indicate[sd]?|document(?:s|ed)?|note[sd]?|list(?:s|ed)?|"
                r"reflect(?:s|ed)?)\s+(?:an?\s+|the\s+)?" + _DIAGNOSES + r"\s+of\s+(?P<v>.+?)"
                + _END, re.I | re.S),  # "The injured worker has a diagnosis of X", "records indicate a diagnosis of X"
@@ -214,8 +215,8 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
     return [(s, e) for s, e in (_trim(text, s, e) for s, e in ranges) if e > s]
 
 
-# "1. X 2. Y", "1) X, 2) Y", or one a line: a number not glued to a word or a decimal point.
-_NUMBER_MARK = re.compile(r"(?<![\w.-])(\d{1,2})[.)][ \t\n]+")
+# "1. X 2. Y", "1) X, 2) Y", "(1) X (2) Y", or one a line: a number not glued to a word or a decimal point.
+_NUMBER_MARK = re.compile(r"(?<![\w.-])(?:\((?=\d{1,2}\)))?(\d{1,2})[.)][ \t\n]+")
 _SENTENCE_BREAK = re.compile(r"\.(?:\s+|$)")
 _PROSE_AFTER = re.compile(r"\.\s+(?=[A-Z][a-z])")  # a sentence after an item ends the list
 
@@ -265,9 +266,18 @@ def _without_final_and(text: str, s: int, e: int) -> tuple[int, int]:
     return (s, s + m.start()) if m else (s, e)
 
 
+# A word that names where, never what: 'cervical and lumbar strain' is one diagnosis of two places
+_PLACE_WORD = re.compile(r"(?:cervical|thoracic|lumbar|lumbosacral|neck|back|upper|lower|left|right|bilateral|"
+                         r"shoulders?|knees?|wrists?|hands?|elbows?|hips?|ankles?|feet|foot)", re.I)
+
+
 def _two_diagnoses(left: str, right: str) -> bool:
     """'anxiety and depression' are two; 'thoracic sprain and strain' is one (the qualifier is shared);
-    'lumbar radiculopathy and depression' are two (the last word is a condition the rest does not name)."""
+    'lumbar radiculopathy and depression' are two (the last word is a condition the rest does not name);
+    'cervical and lumbar strain' and 'neck and low back pain' are one (the condition is shared)."""
+    words = right.split()
+    if _PLACE_WORD.fullmatch(left.strip()) and len(words) > 1 and not _PLACE_WORD.fullmatch(words[-1]):
+        return False
     if len(right.split()) > 1 or len(left.split()) == 1:
         return True
     own = set(regions_of(right.lower()))
