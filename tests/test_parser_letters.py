@@ -778,6 +778,15 @@ def test_utilization_review_wordings(sentence, day, action):
      ["Preventive Medicine", "Occupational Medicine"], ["TX"]),
     ("Certification(s)/Specialty: Psychologist\nState(s) of Licensure: California\nHe/she is familiar with it.",
      ["Psychologist"], ["CA"]),
+    # subspecialties, a board not yet passed, a profession without a field
+    ("The expert reviewer is Board Certified in Anesthesiology, has subspecialties in Pain Medicine and Critical Care "
+     "and is licensed to practice in Ohio.", ["Anesthesiology", "Pain Medicine", "Critical Care"], ["OH"]),
+    ("The expert reviewer is Board Eligible in Physical Medicine and Rehabilitation and is licensed to practice in "
+     "California.", ["Physical Medicine & Rehabilitation"], ["CA"]),
+    ("The expert reviewer is a Board Certified Chiropractor and is licensed to practice in California.",
+     ["Chiropractor"], ["CA"]),
+    ("The expert reviewer holds a license in Chiropractic and Acupuncture and is licensed to practice in California.",
+     ["Chiropractic", "Acupuncture"], ["CA"]),
 ])
 def test_reviewer_wordings(sentence, specialties, states):
     reading = clean(sentence)

@@ -23,14 +23,16 @@ LICENSURE_FIELD = re.compile(_LICENSURE_LABEL + r":?\s*" + _FIELD_VALUE, re.I)
 _ANY_FIELD_LABEL = re.compile(_SPECIALTY_LABEL + "|" + _LICENSURE_LABEL, re.I)
 # Sentence wording: "is Board Certified in A, has a subspecialty in B and is licensed to practice in X."
 BOARD_SENTENCE = re.compile(
-    r"Board\s+Certified\s+in\s+(?P<v>.+?)"
-    r"(?=,?\s+(?:has\s+a\s+subspecialty|and\s+is\s+licensed|is\s+licensed|(?:and\s+)?holds?\s+an?\s)|\.)", re.I | re.S)
+    r"Board\s+(?:Certified|Eligible)\s+in\s+(?P<v>.+?)"
+    r"(?=,?\s+(?:has\s+(?:a\s+)?subspecialt|and\s+is\s+licensed|is\s+licensed|(?:and\s+)?holds?\s+an?\s)|\.)",
+    re.I | re.S)
 SUBSPECIALTY_SENTENCE = re.compile(
-    r"subspecialty\s+in\s+(?P<v>.+?)(?=,?\s+and\s+is\s+licensed|,?\s+is\s+licensed|\.)", re.I | re.S)
-# A reviewer without a board ("is Licensed in Chiropractic", "is a licensed Psychologist") names the
-# profession in the same sentence.
+    r"subspecialt(?:y|ies)\s+in\s+(?P<v>.+?)(?=,?\s+and\s+is\s+licensed|,?\s+is\s+licensed|\.)", re.I | re.S)
+# A reviewer without a board in a field ("is Licensed in Chiropractic", "is a licensed Psychologist", "is a
+# Board Certified Chiropractor", "holds a license in Chiropractic") names the profession in the same sentence.
 LICENSED_PROFESSION = re.compile(
-    r"expert\s+reviewer\s+is\s+(?:an?\s+)?(?:licensed\s+(?:in\s+)?)?(?!Board\b)(?P<v>[A-Z][^,.]*?)"
+    r"expert\s+reviewer\s+(?:is\s+(?:an?\s+)?(?:Board\s+Certified\s+)?(?:licensed\s+(?:in\s+)?)?|"
+    r"holds?\s+an?\s+license\s+in\s+)(?!Board\b|an?\s)(?P<v>[A-Z][^,.]*?)"
     r",?\s+and\s+is\s+licensed\s+to\s+practice", re.I | re.S)
 # "licensed to practice (medicine) in X", "licensed in the State of X", "holds a license in X and Y": only
 # the names of states count (a profession in its place, "licensed in Acupuncture", is no state).
