@@ -590,6 +590,11 @@ def test_guideline_line_as_a_sentence(line, citations):
     ("Patient is a 45 yo M with DOI 5/5/2012.", dt.date(2012, 5, 5)),
     ("The injured worker is a 51 year-old female who was injured on 2/1/2014.", dt.date(2014, 2, 1)),
     ("The IW is a 33 year old male. He was hurt on 06/08/2015 while lifting.", dt.date(2015, 6, 8)),
+    # the event that injured the worker
+    ("This 45 year old male sustained injuries to his back in a fall from a ladder at work on 3/3/2010.",
+     dt.date(2010, 3, 3)),
+    ("The patient was involved in a work-related motor vehicle accident on 3/3/2010.", dt.date(2010, 3, 3)),
+    ("The patient is a 45 year old male who tripped and fell at work on 3/3/2010.", dt.date(2010, 3, 3)),
 ])
 def test_injury_date_wordings(sentence, day):
     reading = clean(sentence)

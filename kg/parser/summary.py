@@ -35,7 +35,8 @@ _SEX_VALUES = {"female": "female", "woman": "female", "lady": "female", "f": "fe
 
 _D = DATE_TEXT
 INJURY_DATE = re.compile(
-    rf"(?:date\s+of\s+injury|injury\s+date|\bDOI\b|injur(?:y|ies|ed)|occupational\s+claim|claim|\bhurt)\b"
+    rf"(?:date\s+of\s+injury|injury\s+date|\bDOI\b|injur(?:y|ies|ed)|occupational\s+claim|claim|\bhurt|"
+    rf"accident|\bfell|\bfall|tripped|slipped)\b"
     rf"[^.;]{{0,40}}?(?P<v>{_D})", re.I)
 INJURY_REGIONS = re.compile(r"injur(?:y|ies|ed)\s+(?:to|of)\s+(?:the\s+|his\s+|her\s+)?(?P<v>[^.;]+)", re.I)
 
