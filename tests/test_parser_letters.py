@@ -269,6 +269,7 @@ def test_diagnosis_lists_split_at_the_final_and(written, labels):
     # "age N" after a word for the worker
     ("The claimant is a female, age 61, with neck pain", 61, "female"),
     ("The patient, aged 53, is a man who had surgery at age 16", 53, "male"),
+    ("The injured worker is a 45-year-old (45 yo) female who sustained an injury", 45, "female"),
 ])
 def test_age_and_sex_wordings(phrase, age, sex):
     text = (LETTERS / "CM17-0021791.txt").read_text().replace("This is a 66 year old male", phrase)

@@ -27,6 +27,7 @@ AGE_OF_WORKER = re.compile(r"\b(?:patient|worker|claimant|applicant|employee|mal
 # "a 59-year-old, right hand dominant, male"; a verb or a clause ends the phrase.
 _DESCRIBER = r"(?!(?:who|with|and|was|is|has|had|who's)\b)[A-Za-z][\w-]*"
 SEX = re.compile(rf"\b(?:an?|the|this)\s+(?:now\s+)?(?:(?:\d{{1,3}}|{_AGE_IN_WORDS}){_AGE_WORDS},?\s+"
+                 rf"(?:\([^()]{{1,20}}\),?\s+)?"  # "a 45-year-old (45 yo) female"
                  rf"(?:{_DESCRIBER},?\s+){{0,4}}?)?(?P<v>female|male|woman|man|gentleman|lady)\b", re.I)
 SEX_LETTER = re.compile(rf"\b\d{{1,3}}(?i:{_AGE_WORDS})\s+(?P<v>[MF])\b")  # "a 45 yo M"
 PRONOUN = re.compile(r"\b(?:(?P<he>he|his|him|himself)|she|her|hers|herself)\b", re.I)
