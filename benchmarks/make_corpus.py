@@ -7,9 +7,10 @@ the shared scorer checks extraction at scale:
   python ../shared/tools/score_extraction.py OUT_DIR/truth.json d.csv c.csv
 Letters come in the 2014 layout (blank lines between text lines) and the 2016 layout (cover page,
 PDF-style wrapping), with both reviewer wordings, every date format, 1 to 6 disputed items drawn
-from brand names, generics, misspellings, compounds and services, citations with every page
-format, wrapped item lines, partial authorizations, about 9 in 10 decisions upheld, extraction
-artefacts on a share of letters, and a few percent of bad inputs (listed under "rejected").
+from brand names, generics, misspellings, compounds, services and classes of drugs ("Muscle relaxant
+#60"), citations with every page format, wrapped item lines, partial authorizations, about 9 in 10
+decisions upheld, extraction artefacts on a share of letters, and a few percent of bad inputs
+(listed under "rejected").
 """
 
 from __future__ import annotations
@@ -121,6 +122,13 @@ SERVICES: list[tuple[str, str, str]] = [  # item, guideline code, section
     ("Home health care 4 hours a day", "MTUS-CPMTG", "Home health services"),
     ("Trigger point injections", "MTUS-CPMTG", "Trigger point injections"),
 ]
+# Items that name a class of drugs and no drug: item, quantity, MTUS section
+CLASS_ITEMS: list[tuple[str, int | None, str]] = [
+    ("Muscle relaxant #60", 60, "Muscle relaxants (for pain)"), ("Topical analgesic cream 240gm", None,
+                                                                  "Topical analgesics"),
+    ("Unspecified sleep aid #30", 30, "Insomnia treatment"), ("Anti-inflammatory medication #60", 60, "NSAIDs"),
+    ("Opioid pain medication", None, "Opioids, criteria for use"),
+]
 SPECIALTIES = ["Occupational Medicine", "Anesthesiology", "Physical Medicine & Rehabilitation", "Internal Medicine",
                "Family Practice", "Orthopedic Surgery", "Preventive Medicine", "Neurology", "Psychiatry",
                "Emergency Medicine", "Chiropractic Medicine", "Acupuncture"]
@@ -210,6 +218,9 @@ def make_item(rng: random.Random) -> Item:
     if kind < 0.35:
         name, code, section = rng.choice(SERVICES)
         return Item(name, [], None, None, None, section, code)
+    if kind < 0.36:
+        name, quantity, section = rng.choice(CLASS_ITEMS)
+        return Item(name, [], None, quantity, None, section)
     if kind < 0.45:
         parts = rng.sample(COMPOUND_PARTS, rng.randint(2, 5))
         text = "/".join(f"{misspelt(n, rng)} {rng.choice([1, 2, 5, 10, 15, 20])}%" for n, _ in parts)

@@ -434,6 +434,27 @@ def test_drug_names_not_classes(item, generics):
     assert [i.generic for i in item_details(reading, 0, len(reading.text)).ingredients] == generics
 
 
+@pytest.mark.parametrize("item, drug_class, quote, kind", [
+    ("Muscle relaxant #60", "muscle relaxant", "Muscle relaxant", None),
+    ("Topical analgesic cream 240gm", "topical analgesic", "Topical analgesic", None),
+    ("Anti-inflammatory medication #60", "NSAID", "Anti-inflammatory", None),
+    ("Unspecified sleep aid", "sedative-hypnotic", "sleep aid", None),
+    ("Proton pump inhibitor #30", "proton pump inhibitor", "Proton pump inhibitor", None),
+    # a service's rule comes first: these name a class but request a service
+    ("Genetic testing for opioid abuse", None, None, "laboratory test"),
+    ("Opioid detoxification program", None, None, "inpatient care"),
+    ("Steroid injection, left knee", None, None, "injection"),
+    # a drug named is the drug, not its class; nothing named is 'other'
+    ("Cyclobenzaprine (muscle relaxant) 10mg #60", None, None, None),
+    ("Unknown medication", None, None, "other"),
+])
+def test_an_item_naming_a_class_of_drugs(item, drug_class, quote, kind):
+    reading = clean(item)
+    details = item_details(reading, 0, len(reading.text))
+    got = (details.drug_class.value, details.drug_class.span.quote) if details.drug_class else (None, None)
+    assert (*got, details.service_type) == (drug_class, quote, kind)
+
+
 @pytest.mark.parametrize("item, kind", [
     ("Urine toxicology screen", "drug test"), ("Lumbar epidural steroid injection", "epidural steroid injection"),
     ("Aquatic therapy x 12", "physical therapy"), ("Trigger point injections x 4", "injection"),

@@ -8,8 +8,13 @@ import pytest
 from typer.testing import CliRunner
 
 from kg.answer import run, table_rows
+from kg.build import build
 from kg.cli import app
 from kg.queries import QueryError, TooManyRows, all_queries, named_query, select_result
+from kg.resources import data_dir
+from kg.store import Store
+
+from .conftest import LETTERS
 
 runner = CliRunner()
 
@@ -106,6 +111,23 @@ def test_outcome_rates_by_class_service_year_specialty(sample_store):
     assert specialties["Orthopedic Surgery"] == ["15", "10", "5", "0.667"]
     assert specialties["Anesthesiology"] == ["1", "1", "0", "1"]
     assert rows(sample_store, "stats-by-outcome") == [["Upheld", "64"], ["Overturned", "8"]]
+
+
+def test_a_request_naming_a_class_of_drugs_counts_for_the_class_not_as_a_service(tmp_path):
+    """'Muscle relaxant #60' names no drug: it counts with Lorzone's chlorzoxazone under muscle relaxant,
+    in the kept tallies and in the query over every decision, and is no service of type 'other'."""
+    text = (LETTERS / "CM17-0005412.txt").read_text(encoding="utf-8")
+    (tmp_path / "CM17-0005412.txt").write_text(text, encoding="utf-8")
+    (tmp_path / "class-request.txt").write_text(text.replace(
+        "Lorzone 750mg one by mouth three times a day #45:", "Muscle relaxant #60:"), encoding="utf-8")
+    with Store(tmp_path / "store") as store:
+        assert build([tmp_path / "CM17-0005412.txt", tmp_path / "class-request.txt"], store).ok
+        assert rows(store, "uphold-rate-by-drug-class") == [["muscle relaxant", "2", "2", "0", "1"]]
+        direct = table_rows(store, named_query(str(data_dir("queries") / "direct" / "uphold-rate-by-drug-class.rq")),
+                            {})[1]
+        assert direct == [["muscle relaxant", "2", "2", "0", "1"]]
+        assert rows(store, "uphold-rate-by-service-type") == []
+        assert rows(store, "uphold-rate-by-medication") == [["chlorzoxazone", "1", "1", "0", "1"]]
 
 
 def test_cited_sections_and_pages(sample_store):

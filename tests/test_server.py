@@ -26,7 +26,7 @@ from kg.resources import samples_dir
 from kg.server.graphql import PREFIXES, GroupBy, outcome_counts_query
 from kg.store import Store
 
-from .conftest import free_port, start_kg_serve
+from .conftest import LETTERS, free_port, start_kg_serve
 
 IMR = "https://w3id.org/imr-kg/ontology#"
 COUNT_DECISIONS = f"SELECT (COUNT(?d) AS ?n) WHERE {{ ?d a <{IMR}Decision> }}"
@@ -254,6 +254,27 @@ def test_graphql_decisions_with_filters_and_nested_fields(server):
     hostile = _gql(server, "query($m: String) { decisions(filter: {medication: $m}) { total } }",
                    {"m": '"} } DROP ALL'})
     assert hostile["data"]["decisions"]["total"] == 0
+
+
+def test_graphql_a_request_naming_a_class_of_drugs(tmp_path):
+    """'Muscle relaxant #60' names no drug: GraphQL gives its class, filters and groups decisions by it."""
+    text = (LETTERS / "CM17-0005412.txt").read_text(encoding="utf-8")
+    (tmp_path / "class-request.txt").write_text(text.replace(
+        "Lorzone 750mg one by mouth three times a day #45:", "Muscle relaxant #60:"), encoding="utf-8")
+    with Store(tmp_path / "store") as store:
+        assert build([tmp_path / "class-request.txt"], store).ok
+    base, proc = start_kg_serve(tmp_path / "store")
+    try:
+        data = _gql(base, """{ decisions(filter: {drugClass: "muscle relaxant"}) { total items { request {
+            text drugClass serviceType medications { name } } } } }""")["data"]["decisions"]
+        request = {"text": "Muscle relaxant #60", "drugClass": "muscle relaxant", "serviceType": None,
+                   "medications": []}
+        assert data == {"total": 1, "items": [{"request": request}]}
+        stats = _gql(base, "{ outcomeCounts(groupBy: DRUG_CLASS) { key upheld overturned } }")["data"]
+        assert stats["outcomeCounts"] == [{"key": "muscle relaxant", "upheld": 1, "overturned": 0}]
+    finally:
+        proc.terminate()
+        proc.wait(10)
 
 
 def test_graphql_letters_statistics_and_pagination(server):

@@ -18,7 +18,7 @@ from kg.build import build
 from kg.cli import app
 from kg.extractor import extraction_key
 from kg.graph import letter_quads
-from kg.parser import parse_file
+from kg.parser import parse_file, parse_text
 from kg.record import Span
 from kg.resources import data_dir
 from kg.store import LetterGraph, RejectedFile, Store, manifest_entries, rejection_entries
@@ -43,6 +43,7 @@ runner = CliRunner()
 
 
 MANIFEST = "manifest"  # not a letter: the manifest graph's entries for one letter and one rejected file
+CLASS_REQUEST = "class-request"  # a real letter whose item names a class of drugs, no drug: "Muscle relaxant #60"
 
 
 @cache
@@ -55,6 +56,10 @@ def letter_graph(stem: str) -> rdflib.Graph:
         own = decode(summarize([(record.letter_id, letter_quads(record))])[0].tallies)
         tallies.update(" ;\n".join(update_operations(change([own], []))))
         return to_rdflib(manifest_entries(letter) + rejection_entries(rejected) + list(tallies))
+    if stem == CLASS_REQUEST:
+        text = (LETTERS / "CM17-0005412.txt").read_text(encoding="utf-8").replace(
+            "Lorzone 750mg one by mouth three times a day #45:", "Muscle relaxant #60:")
+        return to_rdflib(letter_quads(parse_text(text, "class-request", "class-request.txt")))
     return to_rdflib(letter_quads(parse_file(LETTERS / f"{stem}.txt")))
 
 
@@ -113,7 +118,7 @@ def _break(shape: rdflib.URIRef) -> tuple[rdflib.Graph, str]:
     path = sg.value(shape, SH.path)
     classes = list(sg.objects(shape, SH.targetClass))
     for stem in ("004_cb07c567c7678ea3", "CM17-0003284", "001_31f77f8318a90c33", "CM16-0249170",
-                 "CM17-0007142", "000_ed7318db5454d5ef", MANIFEST):
+                 "CM17-0007142", "000_ed7318db5454d5ef", MANIFEST, CLASS_REQUEST):
         g = copy(stem)
         for cls in classes:
             for focus in g.subjects(RDF.type, cls):
@@ -295,6 +300,17 @@ def _first(g: rdflib.Graph, cls: rdflib.URIRef) -> rdflib.term.Node:
 def test_item_both_drug_and_service_violates_xone():
     g = copy("000_ed7318db5454d5ef")
     g.add((_first(g, IMR.TreatmentRequest), IMR.serviceType, rdflib.URIRef("https://w3id.org/imr-kg/id/service-type/imaging")))
+    assert ("s:TreatmentRequest", None) in {(v.shape, v.path) for v in validate_graph(g).violations}
+
+
+def test_an_item_naming_a_class_of_drugs_conforms_and_is_neither_drug_nor_service():
+    g = copy(CLASS_REQUEST)
+    assert validate_graph(g).conforms
+    request = _first(g, IMR.TreatmentRequest)
+    drug_class = g.value(request, IMR.requestedDrugClass)
+    assert str(g.value(drug_class, rdflib.URIRef("http://www.w3.org/2004/02/skos/core#prefLabel"))) == "muscle relaxant"
+    assert g.value(request, IMR.serviceType) is None and g.value(request, IMR.medication) is None
+    g.add((request, IMR.serviceType, rdflib.URIRef("https://w3id.org/imr-kg/id/service-type/imaging")))
     assert ("s:TreatmentRequest", None) in {(v.shape, v.path) for v in validate_graph(g).violations}
 
 

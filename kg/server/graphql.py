@@ -46,6 +46,7 @@ SCHEMA_MAP: dict[str, tuple[str, dict[str, str]]] = {
     "TreatmentRequest": ("imr:TreatmentRequest", {"text": "imr:itemText", "strength_mg": "imr:strengthMg",
                                                   "quantity": "imr:quantity", "refills": "imr:refills",
                                                   "directions": "imr:directions", "service_type": "imr:serviceType",
+                                                  "drug_class": "imr:requestedDrugClass",
                                                   "medications": "imr:medication"}),
     "Medication": ("imr:Medication", {"name": "skos:prefLabel", "drug_class": "imr:drugClass",
                                       "drugbank_id": "imr:drugbankId"}),
@@ -140,6 +141,8 @@ class TreatmentRequest:
     refills: int | None
     directions: str | None
     service_type: str | None
+    drug_class: str | None = strawberry.field(
+        description="The class of drugs the request names when it names no drug ('Muscle relaxant #60').")
 
     @strawberry.field
     async def medications(self, info: strawberry.Info) -> list[Medication]:
@@ -217,6 +220,10 @@ class DecisionFilter:
     text: str | None = None
 
 
+# A request's drug classes: its medications' classes, or the class it names instead of a drug
+_DRUG_CLASS = "(imr:medication/imr:drugClass|imr:requestedDrugClass)/skos:prefLabel"
+
+
 def _filter_patterns(f: DecisionFilter | None) -> str:
     if f is None:
         return ""
@@ -224,7 +231,7 @@ def _filter_patterns(f: DecisionFilter | None) -> str:
     if f.medication:
         parts.append(f"?r imr:medication/skos:prefLabel {_term(f.medication.lower())} .")
     if f.drug_class:
-        parts.append(f"?r imr:medication/imr:drugClass/skos:prefLabel {_term(f.drug_class)} .")
+        parts.append(f"?r {_DRUG_CLASS} {_term(f.drug_class)} .")
     if f.outcome:
         parts.append(f"?d imr:outcome {_term(f.outcome.value)} .")
     if f.guideline_section:
@@ -256,6 +263,7 @@ _DECISION_FIELDS = """
   OPTIONAL { ?r imr:strengthMg ?strength } OPTIONAL { ?r imr:quantity ?quantity }
   OPTIONAL { ?r imr:refills ?refills } OPTIONAL { ?r imr:directions ?directions }
   OPTIONAL { ?r imr:serviceType/skos:prefLabel ?service }
+  OPTIONAL { ?r imr:requestedDrugClass/skos:prefLabel ?requested_class }
 """
 
 
@@ -267,7 +275,8 @@ def _decision(row: dict[str, str]) -> Decision:
         medically_necessary=None if "necessary" not in row else row["necessary"] == "true",
         request=TreatmentRequest(iri=row["r"], text=row["item"], strength_mg=num("strength", float),
                                  quantity=num("quantity", float), refills=num("refills", int),
-                                 directions=row.get("directions"), service_type=row.get("service")))
+                                 directions=row.get("directions"), service_type=row.get("service"),
+                                 drug_class=row.get("requested_class")))
 
 
 async def _decisions_by_iri(runner: QueryRunner, iris: list[str]) -> list[Decision]:
@@ -335,7 +344,7 @@ def _page_args(limit: int, offset: int) -> tuple[int, int]:
 
 _GROUPS = {
     GroupBy.MEDICATION: "?d imr:decides/imr:medication/skos:prefLabel ?key .",
-    GroupBy.DRUG_CLASS: "?d imr:decides/imr:medication/imr:drugClass/skos:prefLabel ?key .",
+    GroupBy.DRUG_CLASS: f"?d imr:decides/{_DRUG_CLASS} ?key .",
     GroupBy.SECTION: "?d imr:citation/imr:section/skos:prefLabel ?key .",
     GroupBy.SPECIALTY: "?l imr:hasDecision ?d ; imr:reviewedBy/(imr:specialty|imr:subspecialty)/skos:prefLabel ?key .",
     GroupBy.SERVICE_TYPE: "?d imr:decides/imr:serviceType/skos:prefLabel ?key .",

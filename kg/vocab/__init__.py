@@ -23,6 +23,7 @@ class Vocabulary:
 
     drug_aliases: dict[str, tuple[str, ...]]
     drug_classes: dict[str, str]
+    drug_class_names: tuple[tuple[str, re.Pattern[str]], ...]  # "muscle relaxant" in an item naming no drug
     service_rules: tuple[tuple[str, re.Pattern[str]], ...]
     guideline_codes: dict[str, str]
     mtus_titles: tuple[tuple[str, re.Pattern[str]], ...]
@@ -55,6 +56,7 @@ def load() -> Vocabulary:
     return Vocabulary(
         drug_aliases={k: tuple(v) for k, v in drugs["aliases"].items()},
         drug_classes=dict(drugs["classes"]),
+        drug_class_names=_rules(drugs["class_names"]),
         service_rules=_rules(_read("services.json")["rules"]),
         guideline_codes=dict(guidelines["codes"]),
         mtus_titles=_rules(guidelines["mtus_titles"]),
