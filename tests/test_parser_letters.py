@@ -583,6 +583,12 @@ def test_body_regions_read_off_real_diagnoses():
     ("Non-MTUS Citation Official Disability Guidelines (ODG), Pain Chapter, Insomnia Treatment; and Non-MTUS "
      "Citation Ambien Prescribing Information", [("ODG", (), ("Pain chapter", "Insomnia treatment")),
                                                  ("OTHER", (), ("Ambien prescribing information",))]),
+    # a Non-MTUS source after a Section(s) list is a source of its own, not one more section
+    ("MTUS Knee Complaints 2004, Section(s): Summary, and Non-MTUS Official Disability Guidelines (ODG), Knee & Leg, "
+     "Online Edition, MRIs", [("MTUS-ACOEM", (), ("Summary",)), ("ODG", (), ("Knee & leg", "MRIs"))]),
+    ("MTUS Chronic Pain Medical Treatment 2016, Section(s): Physical Medicine; Non-MTUS Official Disability "
+     "Guidelines (ODG), Low Back Chapter",
+     [("MTUS-CPMTG", (), ("Physical medicine",)), ("ODG", (), ("Low back chapter",))]),
 ])
 def test_guideline_line_wordings(line, citations):
     reading = clean(f"Decision based on {line}")
@@ -599,6 +605,10 @@ def test_guideline_line_wordings(line, citations):
      [("ODG", (), ("Knee & leg chapter", "Continuous passive motion (CPM)"))]),
     ("The Expert Reviewer found the MTUS did not apply. The Expert Reviewer based his/her decision on the Non-MTUS "
      "Official Disability Guidelines (ODG) Pain, TENS", [("ODG", (), ("Pain", "TENS"))]),
+    # the 2016 letters' own sentence before 'Decision based on' names no source
+    ("The Expert Reviewer based their decision on recommendation(s) outside of the MTUS Guidelines. Decision based on "
+     "Non-MTUS Citation Official Disability Guidelines (ODG) Neck & upper back, Cervical pillow.",
+     [("ODG", (), ("Neck & upper back", "Cervical pillow"))]),
 ])
 def test_guideline_line_as_a_sentence(line, citations):
     """The party's decision named in a sentence instead of 'Decision based on'."""

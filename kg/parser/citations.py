@@ -14,11 +14,14 @@ from kg.vocab import load
 
 NO_EVIDENCE = re.compile(r"did\s+not\s+cite\s+any\s+medical\s+evidence", re.I)
 # Where a clause of a guideline line begins: "Decision based on", "The Expert Reviewer based his/her decision
-# on the", "Other Medical Treatment Guideline or Medical Evidence:", and a further "Non-MTUS Citation"
-CLAUSE = re.compile(r"Decision\s+based\s+on\s+|\bbased\s+(?:his/her|his|her|its)\s+decision\s+on\s+(?:the\s+)?"
+# on the MTUS" (not "... on recommendation(s) outside of the MTUS"), "Other Medical Treatment Guideline or
+# Medical Evidence:", and a further "Non-MTUS" source ("Section(s): Summary, and Non-MTUS ODG, Knee")
+_NAMED_SOURCE = r"(?:CA\s+)?(?:MTUS|Non\s*-?\s*MTUS|Official\s+Disability|ODG|ACOEM|American\s+College|Chronic\s+Pain)"
+CLAUSE = re.compile(r"Decision\s+based\s+on\s+"
+                    rf"|\bbased\s+(?:his/her|his|her|its|their)\s+decision\s+on\s+(?:the\s+)?(?={_NAMED_SOURCE})"
                     r"|(?:,?\s+and\s+)?Other\s+Medical\s+Treatment\s+Guidelines?"
                     r"(?:\s+or\s+Medical\s+Evidence)?(?:\s*:\s*|\s+)"
-                    r"|(?<=\S)(?:[;,]?\s+and|;)\s+(?:the\s+)?(?=Non\s*-?\s*MTUS\s+Citation)", re.I)
+                    r"|(?<=\S)(?:[;,]?\s+and|;)\s+(?:the\s+)?(?=Non\s*-?\s*MTUS\b)", re.I)
 MTUS_HEAD = re.compile(r"\s*(?:the\s+)?(?:CA[- ])?MTUS\b[,:]?\s*(?:\(\w+\)\s*)?", re.I)
 NON_MTUS_HEAD = re.compile(r"\s*Non\s*-?\s*MTUS(?:\s+Citation)?:?\s*", re.I)
 _TO = r"(?:\s*[-–]\s*|\s+to\s+)"  # a page range: "63-65", "29 to 31"
@@ -37,7 +40,7 @@ ODG_NAME = re.compile(r"\s*(?:Work\s+Loss\s+Data\s+Institute[\s,]*)?(?:Official\
                       r"(?:\s*\((?:ODG|TWC|ODG[-\s]?TWC)\))?(?:\s*-\s*TWC\b)?[\s,:]*", re.I)
 _TOPIC_BREAK = re.compile(r";|\.\s+|\.$|,\s+(?=[A-Z0-9])")
 _NOISE = re.compile(r"^(?:and|or|X)\b\s*|^of\s+\d+$|\bX?\s*(?<![/-])(?:2004|2007|2009|2016)\s*:?$|,?\s+and$|[\s.,:;]+$"
-                    r"|\s+topic$", re.I)  # "When to Continue Opioids topic"
+                    r"|\s+topic$|^(?:online|web)\s+edition$", re.I)  # "When to Continue Opioids topic"
 # Words that join one source to the next ("pages 76-80 and on the Non-MTUS ODG"): no topic
 _CONNECTIVE = re.compile(r"(?:(?:and|on|the|in|also|Non\s*-?\s*MTUS|Citation)\b[\s,:]*)+", re.I)
 MAX_PAGE_RANGE = 60  # wider "ranges" are misread numbers, not pages
