@@ -493,7 +493,7 @@ def test_service_types(item, kind):
     # a labral tear or impingement of the hip is no shoulder's
     ("labral tear of the hip", ("hip",)), ("hip impingement", ("hip",)), ("femoroacetabular impingement", ("hip",)),
     ("shoulder impingement syndrome", ("shoulder",)), ("ac joint arthritis", ("shoulder",)),
-    ("si joint dysfunction", ("low back",)),
+    ("si joint dysfunction", ("low back",)), ("whiplash injury", ("neck",)), ("bicipital tendinitis", ("shoulder",)),
 ])
 def test_body_regions_of_a_diagnosis(written, regions):
     assert regions_of(written.lower()) == regions
