@@ -473,6 +473,9 @@ def test_an_item_naming_a_class_of_drugs(item, drug_class, quote, kind):
     ("Nursing care 4 hours a day", "home health"),
     ("Durable medical equipment", "durable medical equipment"), ("DME: shower chair", "durable medical equipment"),
     ("Hearing aids", "durable medical equipment"), ("Vestibular therapy x 6", "physical therapy"),
+    ("ORIF right ankle", "surgery"), ("Removal of hardware, left wrist", "surgery"), ("Echocardiogram", "imaging"),
+    ("Home exercise program", "physical therapy"), ("Shoulder immobilizer", "durable medical equipment"),
+    ("Vascutherm rental x 30 days", "durable medical equipment"), ("Relaxation training", "psychological treatment"),
 ])
 def test_service_types(item, kind):
     assert service_type(item) == kind
