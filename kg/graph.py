@@ -209,9 +209,10 @@ def _decision(e: _Emitter, d: Decision) -> None:
     if d.service_type:
         e.add(request, imr("serviceType"), e.concept(iris.service_type(d.service_type), "ServiceType",
                                                       d.service_type))
-    if d.drug_class:
-        e.fact(request, "requestedDrugClass", d.drug_class,
-               e.concept(iris.drug_class(d.drug_class.value), "DrugClass", d.drug_class.value))
+    if d.requested_drug_class:
+        label = d.requested_drug_class.value
+        e.fact(request, "requestedDrugClass", d.requested_drug_class,
+               e.concept(iris.drug_class(label), "DrugClass", label))
     for n, ing in enumerate(d.ingredients, start=1):
         _ingredient(e, request, iris.part(lid, "decision", str(d.number), "ingredient", str(n)), ing)
 

@@ -118,7 +118,7 @@ class Decision:
     original_request: Fact[str] | None = None
     authorized_portion: Fact[str] | None = None
     ingredients: tuple[Ingredient, ...] = ()
-    drug_class: Fact[str] | None = None  # a class of drugs an item names instead of a drug ("Muscle relaxant")
+    requested_drug_class: Fact[str] | None = None  # a class an item names instead of a drug ("Muscle relaxant")
     service_type: str | None = None
     strength_mg: Fact[float] | None = None
     directions: Fact[str] | None = None

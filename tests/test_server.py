@@ -266,8 +266,8 @@ def test_graphql_a_request_naming_a_class_of_drugs(tmp_path):
     base, proc = start_kg_serve(tmp_path / "store")
     try:
         data = _gql(base, """{ decisions(filter: {drugClass: "muscle relaxant"}) { total items { request {
-            text drugClass serviceType medications { name } } } } }""")["data"]["decisions"]
-        request = {"text": "Muscle relaxant #60", "drugClass": "muscle relaxant", "serviceType": None,
+            text requestedDrugClass serviceType medications { name } } } } }""")["data"]["decisions"]
+        request = {"text": "Muscle relaxant #60", "requestedDrugClass": "muscle relaxant", "serviceType": None,
                    "medications": []}
         assert data == {"total": 1, "items": [{"request": request}]}
         stats = _gql(base, "{ outcomeCounts(groupBy: DRUG_CLASS) { key upheld overturned } }")["data"]

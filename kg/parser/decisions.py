@@ -128,7 +128,7 @@ def _decision(clean: CleanText, number: int, item_start: int, outcome: re.Match[
         original_request=clean.fact(clean.flat(*partial.span("orig")), *partial.span("orig")) if partial else None,
         authorized_portion=clean.fact(clean.flat(*partial.span("auth")), *partial.span("auth")) if partial else None,
         ingredients=details.ingredients,
-        drug_class=details.drug_class,
+        requested_drug_class=details.requested_drug_class,
         service_type=details.service_type,
         strength_mg=details.strength_mg,
         directions=details.directions,

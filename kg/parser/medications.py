@@ -66,7 +66,7 @@ _NOT_DRUGS = frozenset({"pt", "ot", "ct", "mri", "tens", "ice", "heat", "oxygen"
 @dataclass(frozen=True)
 class ItemDetails:
     ingredients: tuple[Ingredient, ...]
-    drug_class: Fact[str] | None
+    requested_drug_class: Fact[str] | None
     service_type: str | None
     strength_mg: Fact[float] | None
     directions: Fact[str] | None
@@ -232,7 +232,7 @@ def service_type(text: str) -> str:
     return "other"
 
 
-def _drug_class(clean: CleanText, start: int, end: int) -> Fact[str] | None:
+def _requested_drug_class(clean: CleanText, start: int, end: int) -> Fact[str] | None:
     """The class of drugs an item names when it names no drug and no service ('Muscle relaxant #60',
     'Topical analgesic cream'): the first class whose words the item has."""
     for label, pattern in load().drug_class_names:
@@ -263,11 +263,11 @@ def item_details(clean: CleanText, start: int, end: int) -> ItemDetails:
     dose_start = max(drug_end, strength[2] if strength else start)
     directions = _directions(clean, dose_start, end) if ingredients else None
     service = None if ingredients else service_type(clean.flat(start, end))
-    drug_class = _drug_class(clean, start, end) if service == "other" else None
+    requested = _requested_drug_class(clean, start, end) if service == "other" else None
     return ItemDetails(
         ingredients=ingredients,
-        drug_class=drug_class,
-        service_type=None if drug_class else service,
+        requested_drug_class=requested,
+        service_type=None if requested else service,
         strength_mg=clean.fact(float(strength[0]), strength[1], strength[2]) if strength else None,
         directions=directions,
         quantity=clean.fact(float(quantity[0]), quantity[1], quantity[2]) if quantity else None,

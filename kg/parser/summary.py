@@ -280,7 +280,7 @@ def _two_diagnoses(left: str, right: str) -> bool:
     words = right.split()
     if _PLACE_WORD.fullmatch(left.strip()) and len(words) > 1 and not _PLACE_WORD.fullmatch(words[-1]):
         return False
-    if len(right.split()) > 1 or len(left.split()) == 1:
+    if len(words) > 1 or len(left.split()) == 1:
         return True
     own = set(regions_of(right.lower()))
     return bool(own) and own <= _CONDITIONS and not own & set(regions_of(left.lower()))

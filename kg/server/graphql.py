@@ -46,7 +46,7 @@ SCHEMA_MAP: dict[str, tuple[str, dict[str, str]]] = {
     "TreatmentRequest": ("imr:TreatmentRequest", {"text": "imr:itemText", "strength_mg": "imr:strengthMg",
                                                   "quantity": "imr:quantity", "refills": "imr:refills",
                                                   "directions": "imr:directions", "service_type": "imr:serviceType",
-                                                  "drug_class": "imr:requestedDrugClass",
+                                                  "requested_drug_class": "imr:requestedDrugClass",
                                                   "medications": "imr:medication"}),
     "Medication": ("imr:Medication", {"name": "skos:prefLabel", "drug_class": "imr:drugClass",
                                       "drugbank_id": "imr:drugbankId"}),
@@ -141,7 +141,7 @@ class TreatmentRequest:
     refills: int | None
     directions: str | None
     service_type: str | None
-    drug_class: str | None = strawberry.field(
+    requested_drug_class: str | None = strawberry.field(
         description="The class of drugs the request names when it names no drug ('Muscle relaxant #60').")
 
     @strawberry.field
@@ -276,7 +276,7 @@ def _decision(row: dict[str, str]) -> Decision:
         request=TreatmentRequest(iri=row["r"], text=row["item"], strength_mg=num("strength", float),
                                  quantity=num("quantity", float), refills=num("refills", int),
                                  directions=row.get("directions"), service_type=row.get("service"),
-                                 drug_class=row.get("requested_class")))
+                                 requested_drug_class=row.get("requested_class")))
 
 
 async def _decisions_by_iri(runner: QueryRunner, iris: list[str]) -> list[Decision]:
