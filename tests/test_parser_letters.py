@@ -828,6 +828,17 @@ def test_utilization_review_wordings(sentence, day, action):
      ["Chiropractor"], ["CA"]),
     ("The expert reviewer holds a license in Chiropractic and Acupuncture and is licensed to practice in California.",
      ["Chiropractic", "Acupuncture"], ["CA"]),
+
+    # the District of Columbia however written, and a state named with its word 'State'
+    ("The expert reviewer is Board Certified in Neurology and is licensed to practice in Washington, DC.",
+     ["Neurology"], ["DC"]),
+    ("The expert reviewer is Board Certified in Neurology and is licensed to practice in Washington, D.C. and "
+     "Maryland.", ["Neurology"], ["DC", "MD"]),
+    ("State(s) of Licensure: Washington D.C., Virginia\nCertification(s)/Specialty: Neurology", ["Neurology"],
+     ["DC", "VA"]),
+    ("State(s) of Licensure: Washington, Oregon\nCertification(s)/Specialty: Neurology", ["Neurology"], ["WA", "OR"]),
+    ("The expert reviewer is Board Certified in Neurology and is licensed to practice in New York State.",
+     ["Neurology"], ["NY"]),
 ])
 def test_reviewer_wordings(sentence, specialties, states):
     reading = clean(sentence)

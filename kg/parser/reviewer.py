@@ -38,7 +38,7 @@ LICENSED_PROFESSION = re.compile(
 # the names of states count (a profession in its place, "licensed in Acupuncture", is no state).
 LICENSED_SENTENCE = re.compile(r"(?:licensed|holds?\s+an?\s+(?:active\s+)?license)\s+"
                                r"(?:to\s+practice\s+(?:medicine\s+)?)?in\s+(?:the\s+(?:states?|commonwealth)\s+of\s+)?"
-                               r"(?P<v>.+?)(?=\.|,?\s+and\s+is\b|,?\s+is\s+Board)", re.I | re.S)
+                               r"(?P<v>.+?)(?=\.(?!\w|\s+(?-i:[a-z]))|,?\s+and\s+is\b|,?\s+is\s+Board)", re.I | re.S)
 
 _LIST_ITEM = re.compile(r"[^,;]+")
 
@@ -79,13 +79,21 @@ def _items(clean: CleanText, start: int, end: int, *, split_and: bool = False) -
     return out
 
 
+_STATE_WORDS = re.compile(r"^(?:the\s+)?(?:state|commonwealth)\s+of\s+|\s+state$", re.I)  # "New York State"
+
+
 def _states(clean: CleanText, start: int, end: int) -> list[Fact[str]]:
+    """USPS codes of the states named in [start, end); "Washington, D.C." is the District alone."""
     names = load().states
     lowered = {k.lower(): v for k, v in names.items()}
     codes = set(names.values())
     out: list[Fact[str]] = []
     for word, s, e in _items(clean, start, end, split_and=True):
-        code = lowered.get(word.lower()) or (word.upper() if word.upper() in codes else None)
+        word = _STATE_WORDS.sub("", word)
+        bare = word.replace(".", "")  # "Washington D.C.", "D.C."
+        code = lowered.get(bare.lower()) or (bare.upper() if bare.upper() in codes else None)
+        if code == "DC" and out and out[-1].value == "WA" and clean.text[out[-1].span.end:s].strip() == ",":
+            out.pop()  # "Washington, DC"
         if code:
             out.append(clean.fact(code, s, e))
     return out
