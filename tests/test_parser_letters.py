@@ -411,6 +411,13 @@ def test_misspelt_drug_names(item, generics):
     ("Gaba/Keto/Lido cream 240gm", [("gabapentin", "DB00996", "anticonvulsant"), ("ketoprofen", "DB01009", "NSAID"),
                                     ("lidocaine", "DB00281", "local anesthetic")]),
     ("Flurbi/Cyclo cream", [("flurbiprofen", "DB00712", "NSAID"), ("cyclobenzaprine", "DB00924", "muscle relaxant")]),
+    # brands the dictionary lacks
+    ("Fenortho 400mg #60", [("fenoprofen", "DB00573", "NSAID")]), ("Actiq 200mcg", [("fentanyl", "DB00813", "opioid")]),
+    ("Intermezzo 3.5mg #30", [("zolpidem", "DB00425", "sedative-hypnotic")]),
+    ("Metaxall 800mg #60", [("metaxalone", "DB00660", "muscle relaxant")]),
+    ("Hypertensa #60", [("hypertensa", None, "medical food")]),
+    ("Qutenza patch", [("capsaicin", None, "topical analgesic")]),
+    ("Salonpas patches #30", [("menthol", None, "topical analgesic"), ("methyl salicylate", "DB09543", "NSAID")]),
 ])
 def test_brand_names_resolve_to_their_generics(item, generics):
     reading = clean(item)
