@@ -418,6 +418,10 @@ def test_misspelt_drug_names(item, generics):
     ("Hypertensa #60", [("hypertensa", None, "medical food")]),
     ("Qutenza patch", [("capsaicin", None, "topical analgesic")]),
     ("Salonpas patches #30", [("menthol", None, "topical analgesic"), ("methyl salicylate", "DB09543", "NSAID")]),
+    # classes of generics an injured worker may also take
+    ("Levorphanol 2mg #60", [("levorphanol", "DB00854", "opioid")]),
+    ("Amlodipine 5mg #30", [("amlodipine", "DB00381", "antihypertensive")]),
+    ("Estradiol 1mg #30", [("estradiol", None, "hormone")]),  # a drug the dictionary lacks: no DrugBank id
 ])
 def test_brand_names_resolve_to_their_generics(item, generics):
     reading = clean(item)
