@@ -745,6 +745,9 @@ def test_utilization_review_date_wordings(sentence, day):
      "modified"),
     ("In a utilization review report of 11/11/2015, the claims administrator failed to approve a request.",
      dt.date(2015, 11, 11), "non-certified"),
+    ("On 3/3/2014, the claims administrator's utilization reviewer denied the request.", dt.date(2014, 3, 3),
+     "denied"),
+    ("The UR reviewer on 3/3/2014 did not certify the request.", dt.date(2014, 3, 3), "non-certified"),
     # the action before the mention, in its sentence
     ("A request for physical therapy that was noncertified by Utilization Review on December 20, 2016.",
      dt.date(2016, 12, 20), "non-certified"),

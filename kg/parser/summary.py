@@ -64,9 +64,10 @@ DIAGNOSIS_LISTS = (
                r"(?=,?\s+(?:reportedly\s+)?associated\s+with|" + _END[3:], re.I | re.S),
 )
 
-# The claims administrator's own words for its UR decision ("the claims administrator denied ...").
-_CA_ACTION = (r"claims\s+administrator\s+(?:denied|non-?certified|modified|partially\s+(?:approved|certified)|"
-              r"failed\s+to\s+approve)")
+# The claims administrator's own words for its UR decision ("the claims administrator denied ...", "the
+# claims administrator's utilization reviewer denied ...").
+_CA_ACTION = (r"claims\s+administrator(?:'s\s+utilization\s+reviewer)?\s+(?:denied|non-?certified|modified|"
+              r"partially\s+(?:approved|certified)|failed\s+to\s+approve)")
 UR_MENTION = re.compile(
     rf"(?:utilization\s+review|\bUR\b|prior\s+(?:peer\s+)?(?:determination|review)|previous\s+review|peer\s+review|"
     rf"adverse\s+determination|non-?certification\s+(?:letter|notice|determination)|denial\s+(?:letter\s+)?dated)"
@@ -85,7 +86,8 @@ CA_MENTION = re.compile(  # searched only in a summary that names the claims adm
 _CLAIMS_ADMINISTRATOR = re.compile(r"claims\s+administrator", re.I)
 _ACTIONS = (r"partially\s+certified|partially\s+approved|conditionally\s+non-?certified|non-?certified|"
             r"noncertified|failed\s+to\s+approve|denied|modified|certified|not\s+medically\s+necessary|"
-            r"not\s+(?:certified|approved)|denial|non-?certification|modification|approved")
+            r"not\s+(?:certified|approved)|did\s+not\s+(?:certify|approve)|denial|non-?certification|modification|"
+            r"approved")
 _ADVERSE = ("denied", "non-certified", "modified")
 UR_ACTION = re.compile(rf"\b(?P<v>{_ACTIONS})\b", re.I)
 PREVIOUS_ACTION = re.compile(rf"\bpreviously\s+(?P<v>{_ACTIONS})\b", re.I)  # the sentence after the mention
@@ -339,6 +341,6 @@ def _action_value(word: str) -> str:
     word = " ".join(word.lower().split())
     if "partially" in word or word.startswith("modifi"):
         return "modified"
-    if "non" in word or word.startswith("not ") or word == "failed to approve":
+    if "non" in word or word.startswith(("not ", "did not ")) or word == "failed to approve":
         return "non-certified"
     return {"denial": "denied", "approved": "certified"}.get(word, word)
