@@ -709,6 +709,10 @@ def test_injury_date_wordings(sentence, day):
      ["l4-5 disc herniation", "s/p laminectomy"]),
     ("Diagnoses were noted to include bilateral carpal tunnel syndrome.", ["bilateral carpal tunnel syndrome"]),
     ("The diagnoses on this date were lumbago and sciatica.", ["lumbago", "sciatica"]),
+    ("She has been treated for right shoulder impingement syndrome, cervical strain and depression.",
+     ["right shoulder impingement syndrome", "cervical strain", "depression"]),
+    ("He has been treated for 3 years with medications.", []),  # a duration, not a diagnosis
+    ("He was diagnosed with a left rotator cuff tear and underwent surgery.", ["left rotator cuff tear"]),
 ])
 def test_diagnosis_list_wordings(sentence, labels):
     reading = clean(sentence)

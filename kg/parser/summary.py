@@ -57,7 +57,8 @@ DIAGNOSIS_LISTS = (
                + _END, re.I | re.S),  # "The injured worker has a diagnosis of X", "records indicate a diagnosis of X"
     re.compile(r"\bAssessments?\s*:\s*(?P<v>.+?)" + _END, re.S),  # a progress note's "Assessment: 1. X 2. Y"
     re.compile(r"diagnosed\s+(?:as\s+having|with)\s+(?P<v>.+?)" + _END, re.I | re.S),
-    re.compile(r"(?:undergoing|being)\s+treat(?:ment|ments|ed)\s+for\s+(?:the\s+diagnosis\s+of\s+)?"
+    re.compile(r"(?:undergoing|being|ha(?:s|ve|d)\s+been)\s+treat(?:ment|ments|ed)\s+for\s+(?:the\s+diagnosis\s+of\s+)?"
+               r"(?!\d|about\b|approximately\b|over\b|several\b|many\b|the\s+past\b)"  # not "treated for 3 years"
                r"(?P<v>.+?)" + _END, re.I | re.S),
     # "has submitted / filed a claim for X(,) (reportedly) associated with an industrial injury"; not "for an injury"
     re.compile(r"(?:submitted|filed)\s+a\s+claim\s+for\s+(?!(?:an?\s+)?(?:[\w-]+\s+)?injur)(?P<v>.+?)"
@@ -192,6 +193,10 @@ def _diagnoses(clean: CleanText, start: int, end: int) -> list[Diagnosis]:
     return out
 
 
+# A verb after the list's last 'and' starts a clause, not a diagnosis: "diagnosed with X and underwent surgery"
+_CLAUSE_AFTER = re.compile(r"(?:underwent|was|were|is|are|has|had|have|received|continues|continued|reports|reported|"
+                           r"complains|complained|presented|returned|developed|states|stated|denies|denied|"
+                           r"subsequently|then)\b", re.I)
 _LEADING_AND = re.compile(r"^\s*(?:and|or|as\s+well\s+as|an?|the)\s+", re.I)
 _LAST_AND = re.compile(r"\s+and\s+")
 
@@ -212,7 +217,9 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
             s += lead.end()
         if i == len(parts) - 1:
             last_and = list(_LAST_AND.finditer(text, s, e))
-            if last_and and _two_diagnoses(text[s:last_and[-1].start()], text[last_and[-1].end():e]):
+            if last_and and _CLAUSE_AFTER.match(text, last_and[-1].end(), e):  # "X and underwent surgery"
+                e = last_and[-1].start()
+            elif last_and and _two_diagnoses(text[s:last_and[-1].start()], text[last_and[-1].end():e]):
                 ranges.append((s, last_and[-1].start()))
                 s = last_and[-1].end()
         ranges.append((s, e))
