@@ -713,6 +713,13 @@ def test_injury_date_wordings(sentence, day):
      ["right shoulder impingement syndrome", "cervical strain", "depression"]),
     ("He has been treated for 3 years with medications.", []),  # a duration, not a diagnosis
     ("He was diagnosed with a left rotator cuff tear and underwent surgery.", ["left rotator cuff tear"]),
+    # ICD-10's descriptions keep what follows their comma
+    ("Diagnoses include radiculopathy, lumbar region, sprain of ligaments of lumbar spine, initial encounter and "
+     "pain in right shoulder.",
+     ["radiculopathy, lumbar region", "sprain of ligaments of lumbar spine, initial encounter",
+      "pain in right shoulder"]),
+    ("The diagnoses included cervicalgia, radiculopathy, cervical region, and carpal tunnel syndrome, bilateral upper "
+     "limbs.", ["cervicalgia", "radiculopathy, cervical region", "carpal tunnel syndrome, bilateral upper limbs"]),
 ])
 def test_diagnosis_list_wordings(sentence, labels):
     reading = clean(sentence)

@@ -223,7 +223,24 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
                 ranges.append((s, last_and[-1].start()))
                 s = last_and[-1].end()
         ranges.append((s, e))
-    return [(s, e) for s, e in (_trim(text, s, e) for s, e in ranges) if e > s]
+    out: list[tuple[int, int]] = []
+    for s, e in (_trim(text, s, e) for s, e in ranges):
+        if out and _ICD_QUALIFIER.fullmatch(text, s, e):  # "radiculopathy, lumbar region" is one
+            out[-1] = (out[-1][0], e)
+        elif e > s:
+            out.append((s, e))
+    return out
+
+
+# What ICD-10's descriptions put after a comma: "Radiculopathy, lumbar region", "Sprain of ligaments of
+# lumbar spine, initial encounter", "Carpal tunnel syndrome, bilateral upper limbs"
+_ICD_QUALIFIER = re.compile(
+    r"(?:(?:cervical|cervicothoracic|thoracic|thoracolumbar|lumbar|lumbosacral|sacral(?:\s+and\s+sacrococcygeal)?|"
+    r"occipito-atlanto-axial|site\s+unspecified)\s+region|multiple\s+sites(?:\s+in\s+spine)?|"
+    r"(?:initial|subsequent)\s+encounter(?:\s+for\s+\w+(?:\s+\w+)?)?|sequela|unspecified(?:\s+(?:site|side))?|"
+    r"not\s+elsewhere\s+classified|(?:right|left|bilateral|unspecified)\s+(?:side|upper\s+limbs?|lower\s+limbs?|"
+    r"upper\s+arms?|forearms?|thighs?|lower\s+legs?|shoulders?|elbows?|wrists?|hands?|hips?|knees?|ankles?(?:\s+and\s+toes)?|"
+    r"feet|foot))", re.I)
 
 
 # "1. X 2. Y", "1) X, 2) Y", "(1) X (2) Y", or one a line: a number not glued to a word or a decimal point.
