@@ -142,7 +142,10 @@ DIAGNOSES = ["cervical radiculopathy", "lumbar radiculopathy", "lumbar degenerat
              "myofascial pain syndrome", "insomnia", "depression", "anxiety", "thoracic sprain and strain",
              "right lateral epicondylitis", "cervical disc displacement", "failed back surgery syndrome",
              "complex regional pain syndrome of the left upper extremity", "gastroesophageal reflux disease",
-             "work-related lumbar strain", "strain of the right shoulder-upper arm"]
+             "work-related lumbar strain", "strain of the right shoulder-upper arm",
+             # ICD-10 descriptions, with a comma of their own
+             "radiculopathy, lumbar region", "sprain of ligaments of lumbar spine, initial encounter",
+             "carpal tunnel syndrome, bilateral upper limbs"]
 NO_EVIDENCE = "The Claims Administrator did not cite any medical evidence for its decision."
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December"]
