@@ -348,7 +348,9 @@ def test_line_end_hyphen_is_a_compound_or_a_broken_word(written, read):
 
 def test_compound_hyphenated_at_a_line_break_keeps_its_hyphen_in_a_diagnosis():
     labels = [d.label for d in _parse("CM16-0236969").diagnoses]
-    assert "fascia and tendon of the right shoulder-upper arm" in labels
+    assert labels == ["strain of the muscles, fascia and tendon of the right shoulder-upper arm",  # ICD-10's words
+                      "right strain of muscle fascia and tendons of the neck",
+                      "right strain of muscle and tendons of the wall of the thoracic spine", "right ulna fracture"]
 
 
 @pytest.mark.parametrize("item, generics", [
@@ -718,6 +720,10 @@ def test_injury_date_wordings(sentence, day):
      "pain in right shoulder.",
      ["radiculopathy, lumbar region", "sprain of ligaments of lumbar spine, initial encounter",
       "pain in right shoulder"]),
+    ("Diagnoses include strain of muscle, fascia and tendon of lower back, initial encounter, cervicalgia, other "
+     "intervertebral disc degeneration, lumbar region and myalgia.",
+     ["strain of muscle, fascia and tendon of lower back, initial encounter", "cervicalgia",
+      "other intervertebral disc degeneration, lumbar region", "myalgia"]),
     ("The diagnoses included cervicalgia, radiculopathy, cervical region, and carpal tunnel syndrome, bilateral upper "
      "limbs.", ["cervicalgia", "radiculopathy, cervical region", "carpal tunnel syndrome, bilateral upper limbs"]),
 ])

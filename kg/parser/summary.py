@@ -203,23 +203,22 @@ _LAST_AND = re.compile(r"\s+and\s+")
 
 def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Split a written list into item ranges: on ';' when the list uses it, else on ',' and the
-    final 'and'."""
-    chunk = text[start:end]
-    separator = ";" if ";" in chunk else ","
+    final 'and'; never inside the words of one diagnosis ('muscle, fascia and tendon')."""
+    separator = ";" if ";" in text[start:end] else ","
+    whole = [m.span() for m in _ONE_DIAGNOSIS.finditer(text, start, end)]
+    cuts = [i for i in range(start, end) if text[i] == separator and not _inside(i, whole)]
+    parts = list(zip([start, *(c + 1 for c in cuts)], [*cuts, end], strict=True))
     ranges: list[tuple[int, int]] = []
-    offset = start
-    parts = chunk.split(separator)
-    for i, part in enumerate(parts):
-        s, e = offset, offset + len(part)
-        offset = e + 1
-        lead = _LEADING_AND.match(part)
+    for i, (s, e) in enumerate(parts):
+        lead = _LEADING_AND.match(text[s:e])
         if lead:
             s += lead.end()
         if i == len(parts) - 1:
-            last_and = list(_LAST_AND.finditer(text, s, e))
+            last_and = [m for m in _LAST_AND.finditer(text, s, e) if not _inside(m.start(), whole)]
             if last_and and _CLAUSE_AFTER.match(text, last_and[-1].end(), e):  # "X and underwent surgery"
                 e = last_and[-1].start()
-            elif last_and and _two_diagnoses(text[s:last_and[-1].start()], text[last_and[-1].end():e]):
+            elif last_and and (_ICD_QUALIFIER.fullmatch(text, *_trim(text, s, last_and[-1].start()))
+                               or _two_diagnoses(text[s:last_and[-1].start()], text[last_and[-1].end():e])):
                 ranges.append((s, last_and[-1].start()))
                 s = last_and[-1].end()
         ranges.append((s, e))
@@ -230,6 +229,15 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
         elif e > s:
             out.append((s, e))
     return out
+
+
+def _inside(at: int, spans: list[tuple[int, int]]) -> bool:
+    return any(s <= at < e for s, e in spans)
+
+
+# Words of one diagnosis that a list's separators would split (ICD-10's "Strain of muscle, fascia and
+# tendon of lower back")
+_ONE_DIAGNOSIS = re.compile(r"muscles?,\s+fascia\s+and\s+tendons?", re.I)
 
 
 # What ICD-10's descriptions put after a comma: "Radiculopathy, lumbar region", "Sprain of ligaments of
