@@ -145,7 +145,8 @@ DIAGNOSES = ["cervical radiculopathy", "lumbar radiculopathy", "lumbar degenerat
              "work-related lumbar strain", "strain of the right shoulder-upper arm",
              # ICD-10 descriptions, with a comma of their own
              "radiculopathy, lumbar region", "sprain of ligaments of lumbar spine, initial encounter",
-             "carpal tunnel syndrome, bilateral upper limbs"]
+             "carpal tunnel syndrome, bilateral upper limbs",
+             "strain of muscle, fascia and tendon of lower back, initial encounter"]
 NO_EVIDENCE = "The Claims Administrator did not cite any medical evidence for its decision."
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December"]
