@@ -859,6 +859,8 @@ def test_utilization_review_wordings(sentence, day, action):
      ["Chiropractor"], ["CA"]),
     ("The expert reviewer holds a license in Chiropractic and Acupuncture and is licensed to practice in California.",
      ["Chiropractic", "Acupuncture"], ["CA"]),
+    ("The expert reviewer is Licensed in Chiropractic, has a subspecialty in Acupuncture and is licensed to practice "
+     "in California.", ["Chiropractic", "Acupuncture"], ["CA"]),
 
     # the District of Columbia however written, and a state named with its word 'State'
     ("The expert reviewer is Board Certified in Neurology and is licensed to practice in Washington, DC.",

@@ -29,11 +29,12 @@ BOARD_SENTENCE = re.compile(
 SUBSPECIALTY_SENTENCE = re.compile(
     r"subspecialt(?:y|ies)\s+in\s+(?P<v>.+?)(?=,?\s+and\s+is\s+licensed|,?\s+is\s+licensed|\.)", re.I | re.S)
 # A reviewer without a board in a field ("is Licensed in Chiropractic", "is a licensed Psychologist", "is a
-# Board Certified Chiropractor", "holds a license in Chiropractic") names the profession in the same sentence.
+# Board Certified Chiropractor", "holds a license in Chiropractic") names the profession in the same sentence,
+# before its subspecialty or its states.
 LICENSED_PROFESSION = re.compile(
     r"expert\s+reviewer\s+(?:is\s+(?:an?\s+)?(?:Board\s+Certified\s+)?(?:licensed\s+(?:in\s+)?)?|"
     r"holds?\s+an?\s+license\s+in\s+)(?!Board\b|an?\s)(?P<v>[A-Z][^,.]*?)"
-    r",?\s+and\s+is\s+licensed\s+to\s+practice", re.I | re.S)
+    r",?\s+(?:and\s+is\s+licensed\s+to\s+practice|has\s+(?:a\s+)?subspecialt)", re.I | re.S)
 # "licensed to practice (medicine) in X", "licensed in the State of X", "holds a license in X and Y": only
 # the names of states count (a profession in its place, "licensed in Acupuncture", is no state).
 LICENSED_SENTENCE = re.compile(r"(?:licensed|holds?\s+an?\s+(?:active\s+)?license)\s+"
