@@ -420,6 +420,11 @@ def test_misspelt_drug_names(item, generics):
     ("Hypertensa #60", [("hypertensa", None, "medical food")]),
     ("Qutenza patch", [("capsaicin", None, "topical analgesic")]),
     ("Salonpas patches #30", [("menthol", None, "topical analgesic"), ("methyl salicylate", "DB09543", "NSAID")]),
+    ("TGHot 180gm", [("camphor", "DB01744", "topical analgesic"), ("capsaicin", None, "topical analgesic"),
+                     ("gabapentin", "DB00996", "anticonvulsant"), ("menthol", None, "topical analgesic"),
+                     ("tramadol", "DB00193", "opioid")]),
+    ("Senokot-S #60", [("docusate", "DB11089", "laxative"), ("sennosides", "DB11365", "laxative")]),
+    ("Augmentin 875mg #20", [("amoxicillin", "DB01060", "antibiotic"), ("clavulanic acid", "DB00766", "antibiotic")]),
     # classes of generics an injured worker may also take
     ("Levorphanol 2mg #60", [("levorphanol", "DB00854", "opioid")]),
     ("Amlodipine 5mg #30", [("amlodipine", "DB00381", "antihypertensive")]),
@@ -441,6 +446,9 @@ def test_brand_names_resolve_to_their_generics(item, generics):
     ("Antidepressant medication", []), ("Anticonvulsants", []), ("Antibiotics", []), ("Hypnotics #30", []),
     ("Proton pump inhibitor #30", []), ("Narcotic analgesics", []), ("Genetic testing for opioid abuse", []),
     ("Kera-Tek analgesic gel 4oz", ["menthol", "methyl salicylate"]),
+    # a dosage form names no drug, nor does 'caps' (capsules; the dictionary's CAPS is a buffer)
+    ("Sprix nasal spray", ["ketorolac"]), ("Omeprazole 20mg caps #60", ["omeprazole"]),
+    ("Gabapentin 300mg CAPS #90", ["gabapentin"]),
 ])
 def test_drug_names_not_classes(item, generics):
     reading = clean(item)

@@ -60,7 +60,8 @@ _SALTS = frozenset({"sodium", "potassium", "calcium", "magnesium", "hydrochlorid
                     "mesylate", "phosphate", "acetate", "pamoate", "bromide", "fumarate"})
 # Words the drug dictionary reads as drugs but that name services or body parts in items.
 _NOT_DRUGS = frozenset({"pt", "ot", "ct", "mri", "tens", "ice", "heat", "oxygen", "water", "cold", "unit",
-                        "support", "brace", "scan", "pillow", "program", "cbc", "bmp", "ekg", "urine"})
+                        "support", "brace", "scan", "pillow", "program", "cbc", "bmp", "ekg", "urine",
+                        "caps"})  # capsules, not the buffer CAPS
 
 
 @dataclass(frozen=True)

@@ -111,8 +111,10 @@ def _drug_dictionary() -> dict[str, Drug]:
 
 # MeSH trees of what the dictionary lists beside drugs: pharmacologic actions and uses ("Analgesics,
 # Opioid", "Anti-Inflammatory Agents, Non-Steroidal"), enzymes, proteins ("Proton Pumps") and
-# biological factors. A letter's "opioid medication" or "topical analgesic" names no drug.
-_NOT_DRUG_TREES = ("D27", "D08", "D12", "D23")
+# biological factors; and dosage forms ("Nasal Sprays", "Tablets, Enteric-Coated": D26.255, with their
+# twins among colloids, D20.280). A letter's "opioid medication", "topical analgesic" or "nasal spray"
+# names no drug.
+_NOT_DRUG_TREES = ("D27", "D08", "D12", "D23", "D26.255", "D20.280")
 
 
 def is_a_drug(data: dict) -> bool:
