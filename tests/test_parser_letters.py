@@ -604,6 +604,20 @@ def test_body_regions_read_off_real_diagnoses():
     # an edition written out between two titles of one guideline
     ("MTUS ACOEM Practice Guidelines, Second Edition (2004), Chapter 11, Forearm, Wrist, and Hand Complaints, "
      "pages 268-269", [("MTUS-ACOEM", (268, 269), ())]),
+    # ACOEM's title in its longer forms, and a bare chapter after its topic: one citation
+    ("MTUS ACOEM Guidelines, Chapter 13, Knee Complaints, Table 13-6, page 347.",
+     [("MTUS-ACOEM", (347,), ("Table 13-6",))]),
+    ("MTUS ACOEM Occupational Medicine Practice Guidelines, Second Edition (2004), Chapter 6, page 115",
+     [("MTUS-ACOEM", (115,), ())]),
+    ("MTUS ACOEM Independent Medical Examinations and Consultations, Chapter 7, page 127",
+     [("MTUS-ACOEM", (127,), ("Independent medical examinations and consultations", "Chapter 7"))]),
+    ("MTUS ACOEM Chapter 7 - Independent Medical Examinations and Consultations, page 127",
+     [("MTUS-ACOEM", (127,), ("Independent medical examinations and consultations",))]),
+    ("MTUS ACOEM, Chapter 6, Pain, Suffering, and the Restoration of Function, page 115",
+     [("MTUS-ACOEM", (115,), ("Pain, suffering, and the restoration of function",))]),
+    # a page range before a label in brackets is read whole
+    ("MTUS Chronic Pain Medical Treatment Guidelines, pp. 22, 67-68 (NSAIDs).", [("MTUS-CPMTG", (22, 67, 68),
+                                                                                 ("NSAIDs",))]),
     # a further 'Non-MTUS Citation' is a source of its own
     ("Non-MTUS Citation Official Disability Guidelines (ODG), Pain Chapter, Insomnia Treatment; and Non-MTUS "
      "Citation Ambien Prescribing Information", [("ODG", (), ("Pain chapter", "Insomnia treatment")),

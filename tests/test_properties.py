@@ -45,6 +45,14 @@ def test_page_ranges_expand(start, width, to):
     assert parse_pages(f"Page(s): {start}{to}{start + width}") == list(range(start, start + width + 1))
 
 
+@given(st.lists(st.tuples(st.integers(1, 390), st.integers(0, 5)), min_size=1, max_size=4),
+       st.sampled_from(["; ", ", ", " and "]), st.sampled_from(["", " (NSAIDs)", " (Opioids, dosing)"]))
+def test_page_lists_with_ranges_and_a_label(ranges, sep, label):
+    """Every range of a list is read whole, also when a label in brackets follows the last one."""
+    text = "Page(s): " + sep.join(f"{a}-{a + w}" if w else str(a) for a, w in ranges) + label + "."
+    assert parse_pages(text) == sorted({p for a, w in ranges for p in range(a, a + w + 1)})
+
+
 @settings(deadline=None)  # the first example loads the drug dictionary (~1 s)
 @given(st.integers(1, 999), st.sampled_from(["#{}", "QTY {}.00", "Qty: {}.00", "QTY: {}"]))
 def test_quantities(n, form):

@@ -27,8 +27,10 @@ NON_MTUS_HEAD = re.compile(r"\s*Non\s*-?\s*MTUS(?:\s+Citation)?:?\s*", re.I)
 _TO = r"(?:\s*[-–]\s*|\s+to\s+)"  # a page range: "63-65", "29 to 31"
 PAGES = re.compile(
     r"(?:\bpages?\s*(?:\(s\))?|\bpgs?\.?|\bpp\.?|\bp\.?)\s*:?\s*"  # "Page(s):", "pages", "pg.", "pp", "p."
-    # a number that words follow ("29, 2 sessions") is no page, but 'and' joins pages ("74-96 and 124")
-    rf"(?P<v>\d+(?:{_TO}\d+)?(?:\s*(?:,|;|and|&)\s*\d+(?:{_TO}\d+)?(?![\d.]*\s*(?!(?:and|to)\b)[A-Za-z(]{{2}}))*)",
+    # a number that words follow ("29, 2 sessions", "2 (two) visits") is no page, but 'and' joins pages ("74-96
+    # and 124") and a label may follow in brackets ("22, 67-68 (NSAIDs)"); a range is read whole or not at all
+    rf"(?P<v>\d+(?:{_TO}\d+)?(?:\s*(?:,|;|and|&)\s*\d+(?:{_TO}\d+)?(?!{_TO}\d)"
+    r"(?![\d.]*\s*(?:(?!(?:and|to)\b)[A-Za-z]{2}|\((?!(?-i:[A-Z])))))*)",
     re.I)
 OF_PAGES = re.compile(r"(?<=\d)\s+of\s+\d+\b", re.I)  # "page 29 of 127": the guideline's length
 PAGE_RANGE = re.compile(rf"(?P<a>\d+)(?:{_TO}(?P<b>\d+))?", re.I)
@@ -40,9 +42,10 @@ ODG_NAME = re.compile(r"\s*(?:Work\s+Loss\s+Data\s+Institute[\s,]*)?(?:Official\
                       r"(?:\s*\((?:ODG|TWC|ODG[-\s]?TWC)\))?(?:\s*-\s*TWC\b)?[\s,:]*", re.I)
 _TOPIC_BREAK = re.compile(r";|\.\s+|\.$|,\s+(?=[A-Z0-9])")
 _NOISE = re.compile(r"^(?:and|or|X)\b\s*|^of\s+\d+$|\bX?\s*(?<![/-])(?:2004|2007|2009|2016)\s*:?$|,?\s+and$|[\s.,:;]+$"
-                    r"|\s+topic$|^(?:online|web)\s+edition$", re.I)  # "When to Continue Opioids topic"
+                    r"|\s+topic$|^(?:online|web)\s+edition$|^[-–]\s+", re.I)  # "When to Continue Opioids topic"
 # Words that join one source to the next ("pages 76-80 and on the Non-MTUS ODG"): no topic
 _CONNECTIVE = re.compile(r"(?:(?:and|on|the|in|also|Non\s*-?\s*MTUS|Citation)\b[\s,:]*)+", re.I)
+_BRACKETED = re.compile(r"\([^()]*\)")
 MAX_PAGE_RANGE = 60  # wider "ranges" are misread numbers, not pages
 # "..., which is (not) part of the MTUS": whether the source is MTUS, which its clause already says
 _PART_OF_MTUS = re.compile(r",?\s*which\s+(?:is|are)\s+(?:not\s+)?(?:a\s+)?part\s+of\s+(?:the\s+)?"
@@ -84,7 +87,7 @@ def _mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Citation
     regulation = _first_regulation(clean.text, start, titles[0][0] if titles else end)
     titles = _merge(([regulation] if regulation else []) + titles, clean.text)
     titles = [t for i, t in enumerate(titles)
-              if _starts_guideline(clean.text, titles[i - 1][1] if i else start, t, follows=i > 0)]
+              if _starts_guideline(clean.text, titles[i - 1] if i else None, start, t)]
     if not titles:
         return [_citation(clean, party, "OTHER", start, start, end, source_name="MTUS")] if end > start else []
     out = []
@@ -95,6 +98,7 @@ def _mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Citation
     return out
 
 
+_BARE_CHAPTER = re.compile(r"Chapter\s+\d+", re.I)
 _JOINED = re.compile(r"(?:,|\band)\s*$", re.I)
 _FULL_TITLE = re.compile(r"Complaints|Disorders|Chapter|Guidelines|Treatment|Approaches|\b(?:2004|2007|2009|2016)\b|"
                          r"ACOEM|American\s+College|\bODG\b", re.I)
@@ -121,15 +125,19 @@ def _odg() -> list[tuple[str, re.Pattern[str]]]:
     return [(code, pattern) for code, pattern in load().non_mtus if code == "ODG"]
 
 
-def _starts_guideline(text: str, after: int, title: tuple[int, int, str], follows: bool) -> bool:
+def _starts_guideline(text: str, previous: tuple[int, int, str] | None, start: int,
+                      title: tuple[int, int, str]) -> bool:
     """A title inside a 'Section(s):' list ('Section(s): Knee') is a section, not a new guideline,
     unless it is a full title joined on ('..., and Shoulder Complaints 2004'); so is a bare body
-    part after another guideline ('Postsurgical Treatment Guidelines, Shoulder')."""
-    before = text[after:title[0]]
+    part after another guideline ('Postsurgical Treatment Guidelines, Shoulder'), and a bare chapter
+    after its guideline's topic ('ACOEM Independent Medical Examinations and Consultations, Chapter 7')."""
+    before = text[previous[1] if previous else start:title[0]]
     full = bool(_FULL_TITLE.search(text, title[0], title[1]))
     if SECTIONS.search(before):
         return bool(_JOINED.search(before)) and full
-    return full or not follows
+    if previous and previous[2] == title[2] and _BARE_CHAPTER.fullmatch(text, title[0], title[1]):
+        return False
+    return full or not previous
 
 
 def _non_overlapping(titles: list[tuple[int, int, str]]) -> list[tuple[int, int, str]]:
@@ -216,6 +224,8 @@ def _sections(body: str) -> list[str]:
         previous = None
         while topic != previous:
             previous, topic = topic, _NOISE.sub("", topic).strip(" ,.:;")
+            if _BRACKETED.fullmatch(topic):  # a page's label in brackets: "67-68 (NSAIDs)"
+                topic = topic[1:-1]
         topic = sentence_case(topic)
         if (re.search(r"[A-Za-z]{2}", topic) and not _CONNECTIVE.fullmatch(topic) and not ODG_NAME.fullmatch(topic)
                 and topic not in out):
