@@ -270,6 +270,7 @@ def test_diagnosis_lists_split_at_the_final_and(written, labels):
     ("The claimant is a female, age 61, with neck pain", 61, "female"),
     ("The patient, aged 53, is a man who had surgery at age 16", 53, "male"),
     ("The injured worker is a 45-year-old (45 yo) female who sustained an injury", 45, "female"),
+    ("The patient is a female who is 45 years of age", 45, "female"),
 ])
 def test_age_and_sex_wordings(phrase, age, sex):
     text = (LETTERS / "CM17-0021791.txt").read_text().replace("This is a 66 year old male", phrase)
@@ -666,6 +667,8 @@ def test_guideline_line_as_a_sentence(line, citations):
      dt.date(2010, 3, 3)),
     ("The patient was involved in a work-related motor vehicle accident on 3/3/2010.", dt.date(2010, 3, 3)),
     ("The patient is a 45 year old male who tripped and fell at work on 3/3/2010.", dt.date(2010, 3, 3)),
+    ("The patient is a 45 year-old female with wrist pain from cumulative trauma through 3/3/2010.",
+     dt.date(2010, 3, 3)),
 ])
 def test_injury_date_wordings(sentence, day):
     reading = clean(sentence)

@@ -13,7 +13,7 @@ from kg.parser.text import CleanText
 from kg.record import Diagnosis, Fact, UtilizationReview
 from kg.vocab import load
 
-_AGE_WORDS = r"(?:[-\s]?(?:years?|yrs?)[-\s]?old\b|\s?(?:y/o|y\.o\.|yo)(?![a-z]))"
+_AGE_WORDS = r"(?:[-\s]?(?:years?|yrs?)[-\s]?old\b|\s?(?:y/o|y\.o\.|yo)(?![a-z])|\s+years?\s+of\s+age\b)"
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 _UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
 _TEENS = {"sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
@@ -37,7 +37,7 @@ _SEX_VALUES = {"female": "female", "woman": "female", "lady": "female", "f": "fe
 _D = DATE_TEXT
 INJURY_DATE = re.compile(
     rf"(?:date\s+of\s+injury|injury\s+date|\bDOI\b|injur(?:y|ies|ed)|occupational\s+claim|claim|\bhurt|"
-    rf"accident|\bfell|\bfall|tripped|slipped)\b"
+    rf"accident|\bfell|\bfall|tripped|slipped|(?:cumulative|continuous)\s+trauma)\b"
     rf"[^.;]{{0,40}}?(?P<v>{_D})", re.I)
 INJURY_REGIONS = re.compile(r"injur(?:y|ies|ed)\s+(?:to|of)\s+(?:the\s+|his\s+|her\s+)?(?P<v>[^.;]+)", re.I)
 
