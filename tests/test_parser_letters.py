@@ -698,6 +698,15 @@ def test_injury_date_wordings(sentence, day):
     ("The diagnoses at that time were lumbar radiculopathy and cervical strain.",
      ["lumbar radiculopathy", "cervical strain"]),
     ("An MRI was ordered to confirm the diagnosis of lumbar radiculopathy.", []),  # a diagnosis to confirm is none
+    # an aside before the list, and who or when between 'diagnoses' and its verb
+    ("The current diagnoses include (but are not limited to) cervicalgia and lumbago.", ["cervicalgia", "lumbago"]),
+    ("The injured worker was diagnosed with (in part) lumbar radiculopathy.", ["lumbar radiculopathy"]),
+    ("Diagnoses per the primary treating physician include lumbar facet arthropathy and sacroiliac joint "
+     "dysfunction.", ["lumbar facet arthropathy", "sacroiliac joint dysfunction"]),
+    ("Diagnoses as of 11/2/2016 include lumbar radiculopathy and lumbar disc protrusion.",
+     ["lumbar radiculopathy", "lumbar disc protrusion"]),
+    ("Diagnoses listed are left knee medial meniscus tear and left knee chondromalacia.",
+     ["left knee medial meniscus tear", "left knee chondromalacia"]),
     # a last word that is a condition of its own is a diagnosis of its own; a body part is not
     ("Diagnoses include lumbar radiculopathy and depression.", ["lumbar radiculopathy", "depression"]),
     ("Diagnoses include right shoulder impingement and GERD.", ["right shoulder impingement", "gerd"]),

@@ -44,19 +44,22 @@ INJURY_REGIONS = re.compile(r"injur(?:y|ies|ed)\s+(?:to|of)\s+(?:the\s+|his\s+|h
 # Sentences that introduce a list of diagnoses; the list runs to the end of the sentence.
 _END = r"(?=\.\s|\.$|\.\)|\)|$)"
 _DIAGNOSES = r"(?:diagnos(?:es|is)|diagnostic\s+impressions?)"  # "The diagnostic impression is X"
+# An aside before the list: "include (but are not limited to) X", "diagnosed with (in part) X"
+_ASIDE = r"(?:\((?=[a-z]{2})[^()]{1,40}\)\s*)?"  # words in lower case, never a list's "(1)" or "(A)"
 DIAGNOSIS_LISTS = (
     re.compile(r"diagnos[ie]s\s*\((?P<v>[^)]+)\)", re.I),
     re.compile(_DIAGNOSES + r"(?:\s+(?:at\s+th(?:at|e|is)\s+(?:time|visit)|on\s+th(?:at|is)\s+(?:date|day|visit)|"
-               r"then))?\s+(?:that\s+)?"
+               r"then|(?:per|according\s+to|by|as\s+of)\s+[^.;:]{1,60}?|listed|documented|noted|reported))?"
+               r"\s+(?:that\s+)?"
                r"(?:was|were|is|are|include[sd]?|included|ha(?:ve|s)\s+included|"
                r"consist(?:s|ed)?\s+of)(?:\s*:\s*|\s+)(?:(?:noted|documented|listed|reported)\s+(?:to\s+(?:be|include)\s+)?)?"
-               r"(?:as\s+)?(?:having\s+)?:?\s*(?P<v>.+?)" + _END, re.I | re.S),
+               r"(?:as\s+)?(?:having\s+)?:?\s*" + _ASIDE + r"(?P<v>.+?)" + _END, re.I | re.S),
     re.compile(r"\b(?:" + _DIAGNOSES + r"|Dx)\s*:\s*(?P<v>.+?)" + _END, re.I | re.S),  # "Current diagnoses: X, Y."
     re.compile(r"\b(?:has|have|had|carries|carried|with|indicate[sd]?|document(?:s|ed)?|note[sd]?|list(?:s|ed)?|"
                r"reflect(?:s|ed)?)\s+(?:an?\s+|the\s+)?" + _DIAGNOSES + r"\s+of\s+(?P<v>.+?)"
                + _END, re.I | re.S),  # "The injured worker has a diagnosis of X", "records indicate a diagnosis of X"
     re.compile(r"\bAssessments?\s*:\s*(?P<v>.+?)" + _END, re.S),  # a progress note's "Assessment: 1. X 2. Y"
-    re.compile(r"diagnosed\s+(?:as\s+having|with)\s+(?P<v>.+?)" + _END, re.I | re.S),
+    re.compile(r"diagnosed\s+(?:as\s+having|with)\s+" + _ASIDE + r"(?P<v>.+?)" + _END, re.I | re.S),
     re.compile(r"(?:undergoing|being|ha(?:s|ve|d)\s+been)\s+treat(?:ment|ments|ed)\s+for\s+(?:the\s+diagnosis\s+of\s+)?"
                r"(?!\d|about\b|approximately\b|over\b|several\b|many\b|the\s+past\b)"  # not "treated for 3 years"
                r"(?P<v>.+?)" + _END, re.I | re.S),
