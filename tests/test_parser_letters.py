@@ -876,6 +876,12 @@ def test_utilization_review_wordings(sentence, day, action):
      ["Foot & Ankle Surgery"], ["OH"]),
     ("The expert reviewer is Board Certified in Spine and Joint Care and is licensed to practice in Ohio.",
      ["Spine & Joint Care"], ["OH"]),  # not known names: kept as written
+    # a slash or brackets join two known specialties; one name stays whole
+    ("The expert reviewer is Board Certified in Anesthesiology/Pain Management and is licensed to practice in "
+     "California.", ["Anesthesiology", "Pain Management"], ["CA"]),
+    ("Certification(s)/Specialty: Orthopaedic Surgery (Hand Surgery)\nState(s) of Licensure: Texas",
+     ["Orthopaedic Surgery", "Hand Surgery"], ["TX"]),
+    ("Certification(s)/Specialty: Spine Care (Adult)\nState(s) of Licensure: Texas", ["Spine Care (Adult)"], ["TX"]),
     ("Certification(s)/Specialty: Internal Medicine and Occupational Medicine", ["Internal Medicine",
                                                                                "Occupational Medicine"], []),
     # a field's value wraps onto short lines, never onto the prose after it

@@ -30,5 +30,10 @@ def title_case(text: str) -> str:
     """'Physical medicine and rehabilitation' -> 'Physical Medicine & Rehabilitation'."""
     text = re.sub(r"\s+and\s+", " & ", " ".join(text.split()).strip(" .,;:"))
     words = text.split(" ")
-    return " ".join(w if _keeps_case(w) or w == "&" else (w.lower() if i and w.lower() in _SMALL else w.capitalize())
+    return " ".join(w if _keeps_case(w) or w == "&" else (w.lower() if i and w.lower() in _SMALL else _capitalized(w))
                     for i, w in enumerate(words))
+
+
+def _capitalized(word: str) -> str:
+    """'surgery' -> 'Surgery', and '(hand' -> '(Hand' (str.capitalize would leave the bracket first)."""
+    return re.sub(r"[a-z]", lambda m: m.group(0).upper(), word.lower(), count=1)

@@ -44,20 +44,26 @@ LICENSED_SENTENCE = re.compile(r"(?:licensed|holds?\s+an?\s+(?:active\s+)?licens
 _LIST_ITEM = re.compile(r"[^,;]+")
 
 
-_AND = re.compile(r"\s+(?:and|&)\s+", re.I)
+# What may join two specialties in one item: 'and', '&', a slash, a subspecialty in brackets after its
+# specialty ('Orthopaedic Surgery (Hand Surgery)').
+_JOIN = re.compile(r"\s+(?:and|&)\s+|\s*/\s*|\s*\(\s*(?=[^()]*$)", re.I)  # cut in the text before ')
 
 
 def _specialty_pieces(part: str) -> list[str]:
-    """'Anesthesiology and Pain Medicine' -> both, when each is a known specialty and the whole is not
-    ('Obstetrics and Gynecology', 'Physical Medicine and Rehabilitation' stay whole)."""
+    """'Anesthesiology and Pain Medicine' (or '/') -> both, when each is a known specialty and the whole
+    is not ('Obstetrics and Gynecology', 'Physical Medicine and Rehabilitation' stay whole)."""
     names = load().specialty_names
-    cuts = list(_AND.finditer(part))
-    if not cuts or specialty_key(part) in names:
+    if specialty_key(part) in names:
+        return [part]
+    bracketed = part.rstrip().endswith(")")
+    body = part.rstrip()[:-1] if bracketed else part  # the pieces never include the closing bracket
+    cuts = list(_JOIN.finditer(body))
+    if not cuts:
         return [part]
     for n in range(1, len(cuts) + 1):  # the fewest pieces that are all known names
         for chosen in combinations(cuts, n):
-            bounds = [0, *(x for c in chosen for x in c.span()), len(part)]
-            pieces = [part[bounds[i]:bounds[i + 1]] for i in range(0, len(bounds), 2)]
+            bounds = [0, *(x for c in chosen for x in c.span()), len(body)]
+            pieces = [body[bounds[i]:bounds[i + 1]] for i in range(0, len(bounds), 2)]
             if all(specialty_key(p) in names for p in pieces):
                 return pieces
     return [part]
