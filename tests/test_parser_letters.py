@@ -854,6 +854,8 @@ def test_utilization_review_wordings(sentence, day, action):
      ["CA"]),
     ("The expert reviewer is a Physical Therapist and is licensed to practice in Oregon.", ["Physical Therapist"],
      ["OR"]),
+    ("The Physician Reviewer is Licensed in Chiropractic and is licensed to practice in California.",
+     ["Chiropractic"], ["CA"]),  # the earlier letters' word for the reviewer
     # states without "to practice"
     ("The expert reviewer is licensed in California and is Board Certified in Orthopedic Surgery.",
      ["Orthopedic Surgery"], ["CA"]),
