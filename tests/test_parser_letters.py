@@ -712,6 +712,20 @@ def test_injury_date_wordings(sentence, day):
     ("Diagnoses include right shoulder impingement and GERD.", ["right shoulder impingement", "gerd"]),
     ("Diagnoses include pain in the left arm and wrist.", ["pain in the left arm and wrist"]),
     ("Diagnoses include thoracic sprain and strain.", ["thoracic sprain and strain"]),
+    # lists without numbers: one a line after the label, bullets, letters, short sentences
+    ("Diagnoses:\nLumbar radiculopathy\nCervical strain with radiation to\nthe left arm\nTreatment has included PT.",
+     ["lumbar radiculopathy", "cervical strain with radiation to the left arm"]),
+    ("The diagnoses are:\n- Lumbar radiculopathy\n- Cervical strain\nShe has had therapy.",
+     ["lumbar radiculopathy", "cervical strain"]),
+    ("Diagnoses: • Lumbar radiculopathy • Cervical strain • Depression. She has had therapy.",
+     ["lumbar radiculopathy", "cervical strain", "depression"]),
+    ("Diagnoses: a. Lumbar radiculopathy b. Cervical strain c. Depression. She has had therapy.",
+     ["lumbar radiculopathy", "cervical strain", "depression"]),
+    ("Diagnoses: Lumbar radiculopathy. Cervical strain. Depression. Treatment has included physical therapy.",
+     ["lumbar radiculopathy", "cervical strain", "depression"]),
+    ("Diagnoses: Lumbar strain. Follow up in 4 weeks.", ["lumbar strain"]),  # names no region or condition
+    ("Diagnoses:\nLumbar radiculopathy, cervical strain and\ndepression. Treatment has included PT.",  # a sentence
+     ["lumbar radiculopathy", "cervical strain", "depression"]),
     # a numbered list ends with its sentence, or at a line without the next number
     ("Diagnoses include: 1. Lumbar radiculopathy 2. Cervical strain. He was seen for 3. visits and more.",
      ["lumbar radiculopathy", "cervical strain"]),

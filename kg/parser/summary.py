@@ -183,10 +183,7 @@ def _diagnoses(clean: CleanText, start: int, end: int) -> list[Diagnosis]:
     out: list[Diagnosis] = []
     for pattern in DIAGNOSIS_LISTS:
         for m in pattern.finditer(clean.text, start, end):
-            numbered = _NUMBER_MARK.match(clean.text, m.start("v"))
-            items = _numbered_items(clean.text, m.start("v"), end) if numbered and numbered.group(1) == "1" \
-                else _split_list(clean.text, *m.span("v"))
-            for s, e in items:
+            for s, e in _list_items(clean.text, m, end):
                 written = clean.flat(s, e)
                 label = written.lower()
                 if label in seen or len(label) < 3:
@@ -194,6 +191,42 @@ def _diagnoses(clean: CleanText, start: int, end: int) -> list[Diagnosis]:
                 seen.add(label)
                 out.append(Diagnosis(clean.fact(written, s, e), label, regions_of(label)))
     return out
+
+
+def _list_items(text: str, m: re.Match[str], end: int) -> list[tuple[int, int]]:
+    """The items of the list a diagnosis pattern found: marked ('1. X 2. Y', 'a) X b) Y', '- X'), one a
+    line after a label that ends its line ('Diagnoses:' / 'Lumbar radiculopathy' / 'Cervical strain'),
+    or written as a sentence."""
+    v_start = m.start("v")
+    mark = _LIST_MARK.match(text, v_start)
+    if mark and _label(mark) == _nth_label(_label(mark), 0):
+        return _numbered_items(text, v_start, end)
+    label = text[m.start():v_start]
+    if label.rstrip(" \t").endswith(":\n"):
+        lines = _unmarked_lines(text, v_start, end)
+        if lines:
+            return lines
+    items = _split_list(text, *m.span("v"))
+    return items + _more_sentences(text, m.end("v"), end) if ":" in label else items
+
+
+# "Diagnoses: Lumbar radiculopathy. Cervical strain. Depression.": a sentence after a label's list that is
+# one short diagnosis
+_NEXT_SENTENCE = re.compile(r"\.[ \t\n]+(?P<s>[A-Z][^.]{1,80}?)(?=\.(?:\s|$))")
+_MAX_SENTENCE_WORDS = 6
+
+
+def _more_sentences(text: str, at: int, end: int) -> list[tuple[int, int]]:
+    """The sentences from `at` (the end of a label's list) on that are each a diagnosis: a few words, no
+    clause, naming a body region or a condition ('Follow up in 4 weeks' names neither)."""
+    spans: list[tuple[int, int]] = []
+    while m := _NEXT_SENTENCE.match(text, at, end):
+        sentence = m.group("s")
+        if _PROSE.search(sentence) or len(sentence.split()) > _MAX_SENTENCE_WORDS or not regions_of(sentence.lower()):
+            break
+        spans.append(m.span("s"))
+        at = m.end("s")
+    return spans
 
 
 # A verb after the list's last 'and' starts a clause, not a diagnosis: "diagnosed with X and underwent surgery"
@@ -254,39 +287,79 @@ _ICD_QUALIFIER = re.compile(
     r"feet|foot))", re.I)
 
 
-# "1. X 2. Y", "1) X, 2) Y", "(1) X (2) Y", or one a line: a number not glued to a word or a decimal point.
-_NUMBER_MARK = re.compile(r"(?<![\w.-])(?:\((?=\d{1,2}\)))?(\d{1,2})[.)][ \t\n]+")
+# "1. X 2. Y", "1) X, 2) Y", "(1) X (2) Y", "a. X b. Y", "- X - Y", "• X • Y", or one a line: a number or
+# letter not glued to a word or a decimal point, or a bullet.
+_LIST_MARK = re.compile(r"(?<![\w.-])(?:\((?=(?:\d{1,2}|[a-hA-H])\)))?(?P<n>\d{1,2}|[a-hA-H])[.)][ \t\n]+"
+                        r"|(?<!\S)(?P<b>[-•*·▪])[ \t]+")
+
+
+def _label(mark: re.Match[str]) -> str:
+    return mark.group("n") or mark.group("b")
+
+
+def _nth_label(first: str, n: int) -> str:
+    """The n-th (from 0) label of a list whose first is `first`: 1, 2, 3; a, b, c; a bullet each time."""
+    if first.isdigit():
+        return str(n + 1)
+    if first.isalpha():
+        return chr(ord("a" if first.islower() else "A") + n)
+    return first
+
+
+# A line of a list without marks: a capital first, a few words, no clause ("Treatment has included PT").
+_PROSE = re.compile(r"[,;:]|\b(?:" + r"underwent|was|were|is|are|has|had|have|received|continues|continued|reports|"
+                    r"reported|complains|complained|presented|returned|developed|states|stated|denies|denied|"
+                    r"included|includes|noted|requested|recommended|will|should)\b", re.I)
+_MAX_LINE_WORDS = 10
+
+
+def _unmarked_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """One item a line from `start`, up to the first line that is prose; a line that goes on in lower
+    case is its item's own. Nothing if the first line is no item (the list is a sentence after all)."""
+    spans: list[tuple[int, int]] = []
+    at = start
+    while at < end:
+        stop = _item_lines_end(text, at, end)
+        line = text[at:stop].strip()
+        if not line[:1].isupper() or _PROSE.search(line) or len(line.split()) > _MAX_LINE_WORDS:
+            break
+        spans.append(_trim(text, at, stop))
+        at = stop + 1
+    return spans
 _SENTENCE_BREAK = re.compile(r"\.(?:\s+|$)")
 _PROSE_AFTER = re.compile(r"\.\s+(?=[A-Z][a-z])")  # a sentence after an item ends the list
 
 
 def _numbered_items(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """The items of a numbered list from its '1.' (at `start`) on. If the numbers begin lines, each
-    item is its line and the list ends at a line without the next number; else each item runs to
-    the next number, and the list ends at a sentence's end that the next number does not follow."""
-    mark = _NUMBER_MARK.match(text, start, end)
+    """The items of a marked list from its first mark (at `start`) on. If the marks begin lines, each
+    item is its line and the list ends at a line without the next mark; else each item runs to the
+    next mark, and the list ends at a sentence's end that the next mark does not follow."""
+    mark = _LIST_MARK.match(text, start, end)
+    if mark is None:
+        return []
+    first = _label(mark)
     first_line_end = text.find("\n", start, end)
-    inline_two = mark is not None and any(m.group(1) == "2" for m in _NUMBER_MARK.finditer(
+    inline_two = any(_label(m) == _nth_label(first, 1) for m in _LIST_MARK.finditer(
         text, mark.end(), first_line_end if first_line_end >= 0 else end))  # "1. X 2. Y" on one line
     one_a_line = (start == 0 or text[start - 1] == "\n") and not inline_two
     spans: list[tuple[int, int]] = []
     while mark:
-        following = len(spans) + 2
+        following = _nth_label(first, len(spans) + 1)
         if one_a_line:
             stop = _item_lines_end(text, mark.end(), end)
-            nxt = _NUMBER_MARK.match(text, stop + 1, end) if stop < end else None
+            nxt = _LIST_MARK.match(text, stop + 1, end) if stop < end else None
             prose = _PROSE_AFTER.search(text, mark.end(), stop)  # "1. anxiety. Treatment to date ..."
             if prose:
                 stop, nxt = prose.start(), None
         else:
-            nxt = next((m for m in _NUMBER_MARK.finditer(text, mark.end(), end) if int(m.group(1)) == following), None)
+            nxt = next((m for m in _LIST_MARK.finditer(text, mark.end(), end) if _label(m) == following), None)
             sentence = _SENTENCE_BREAK.search(text, mark.end(), nxt.start() if nxt else end)
             if sentence and sentence.end() != (nxt.start() if nxt else -1):
                 nxt, stop = None, sentence.start()
             else:
                 stop = nxt.start() if nxt else end
         spans.append((mark.end(), stop))
-        mark = nxt if nxt and int(nxt.group(1)) == following else None
+        mark = nxt if nxt and _label(nxt) == following else None
     return [(s, e) for s, e in (_trim(text, *_without_final_and(text, s, e)) for s, e in spans) if e > s]
 
 
