@@ -353,9 +353,14 @@ def make_letter(i: int, rng: random.Random) -> Letter:
                               f"On {fmt_date(ur, rng)} the request for treatment was {action} by utilization review.",
                               f"The request was previously reviewed on {fmt_date(ur, rng)}. The requested treatment "
                               f"was previously {action} due to lack of documentation."])
-    body = (f"{who} Medical records from {injury.year} to {ur.year} were reviewed. {dx_sentence} Treatment to date "
-            f"has included medications and activity modification. {ur_sentence}")
-    lines += textwrap.wrap(body, width)
+    after = f"Treatment to date has included medications and activity modification. {ur_sentence}"
+    records = f"{who} Medical records from {injury.year} to {ur.year} were reviewed."
+    if rng.random() < 0.1:  # a list one a line, as a progress note lays it out, with or without bullets
+        bullet = rng.choice(["", "- ", "\u2022 "])
+        listed = [f"{bullet}{dx[:1].upper()}{dx[1:]}" for dx in diagnoses]
+        lines += [*textwrap.wrap(records, width), "Diagnoses:", *listed, *textwrap.wrap(after, width)]
+    else:
+        lines += textwrap.wrap(f"{records} {dx_sentence} {after}", width)
     lines += ["", "IMR ISSUES, DECISIONS AND RATIONALES",
               "The Final Determination was based on decisions for the disputed items/services set forth below:", ""]
     truth_decisions = []

@@ -723,6 +723,9 @@ def test_injury_date_wordings(sentence, day):
      ["lumbar radiculopathy", "cervical strain", "depression"]),
     ("Diagnoses: Lumbar radiculopathy. Cervical strain. Depression. Treatment has included physical therapy.",
      ["lumbar radiculopathy", "cervical strain", "depression"]),
+    ("Diagnoses:\nRadiculopathy, lumbar region\nStrain of muscle, fascia and tendon of lower back, initial encounter\n"
+     "Treatment has included PT.", ["radiculopathy, lumbar region",
+                                    "strain of muscle, fascia and tendon of lower back, initial encounter"]),
     ("Diagnoses: Lumbar strain. Follow up in 4 weeks.", ["lumbar strain"]),  # names no region or condition
     ("Diagnoses:\nLumbar radiculopathy, cervical strain and\ndepression. Treatment has included PT.",  # a sentence
      ["lumbar radiculopathy", "cervical strain", "depression"]),

@@ -222,7 +222,8 @@ def _more_sentences(text: str, at: int, end: int) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
     while m := _NEXT_SENTENCE.match(text, at, end):
         sentence = m.group("s")
-        if _PROSE.search(sentence) or len(sentence.split()) > _MAX_SENTENCE_WORDS or not regions_of(sentence.lower()):
+        if (_PROSE.search(sentence) or "," in sentence or len(sentence.split()) > _MAX_SENTENCE_WORDS
+                or not regions_of(sentence.lower())):
             break
         spans.append(m.span("s"))
         at = m.end("s")
@@ -306,11 +307,12 @@ def _nth_label(first: str, n: int) -> str:
     return first
 
 
-# A line of a list without marks: a capital first, a few words, no clause ("Treatment has included PT").
-_PROSE = re.compile(r"[,;:]|\b(?:" + r"underwent|was|were|is|are|has|had|have|received|continues|continued|reports|"
-                    r"reported|complains|complained|presented|returned|developed|states|stated|denies|denied|"
+# A line of a list without marks: a capital first, a few words, no clause ("Treatment has included PT"), not
+# cut off mid-phrase (a wrapped sentence: "Lumbar radiculopathy, cervical strain and").
+_PROSE = re.compile(r"[;:]|[,\s](?:and|or|of|with|to|the)?$|\b(?:underwent|was|were|is|are|has|had|have|received|"
+                    r"continues|continued|reports|reported|complains|complained|presented|returned|developed|states|stated|denies|denied|"
                     r"included|includes|noted|requested|recommended|will|should)\b", re.I)
-_MAX_LINE_WORDS = 10
+_MAX_LINE_WORDS = 14  # ICD-10's "Strain of muscle, fascia and tendon of lower back, initial encounter"
 
 
 def _unmarked_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
