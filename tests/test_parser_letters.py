@@ -712,6 +712,8 @@ def test_injury_date_wordings(sentence, day):
     ("Diagnoses include right shoulder impingement and GERD.", ["right shoulder impingement", "gerd"]),
     ("Diagnoses include pain in the left arm and wrist.", ["pain in the left arm and wrist"]),
     ("Diagnoses include thoracic sprain and strain.", ["thoracic sprain and strain"]),
+    ("Diagnoses include cervical sprain and bilateral wrist strain and sprain with underlying carpal tunnel "
+     "syndrome.", ["cervical sprain", "bilateral wrist strain and sprain with underlying carpal tunnel syndrome"]),
     # lists without numbers: one a line after the label, bullets, letters, short sentences
     ("Diagnoses:\nLumbar radiculopathy\nCervical strain with radiation to\nthe left arm\nTreatment has included PT.",
      ["lumbar radiculopathy", "cervical strain with radiation to the left arm"]),

@@ -273,8 +273,9 @@ def _inside(at: int, spans: list[tuple[int, int]]) -> bool:
 
 
 # Words of one diagnosis that a list's separators would split (ICD-10's "Strain of muscle, fascia and
-# tendon of lower back")
-_ONE_DIAGNOSIS = re.compile(r"muscles?,\s+fascia\s+and\s+tendons?", re.I)
+# tendon of lower back"; "wrist strain and sprain with underlying carpal tunnel syndrome")
+_ONE_DIAGNOSIS = re.compile(r"muscles?,\s+fascia\s+and\s+tendons?|\b(?:strains?\s+and\s+sprains?|sprains?\s+and\s+"
+                            r"strains?)\b", re.I)
 
 
 # What ICD-10's descriptions put after a comma: "Radiculopathy, lumbar region", "Sprain of ligaments of
