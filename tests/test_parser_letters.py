@@ -712,6 +712,13 @@ def test_injury_date_wordings(sentence, day):
     ("Diagnoses include right shoulder impingement and GERD.", ["right shoulder impingement", "gerd"]),
     ("Diagnoses include pain in the left arm and wrist.", ["pain in the left arm and wrist"]),
     ("Diagnoses include thoracic sprain and strain.", ["thoracic sprain and strain"]),
+    # each 'rule out' starts a diagnosis (CM16-0248034, CM17-0006838)
+    ("The injured worker is being treated for numbness and weakness bilateral upper extremities rule out carpal "
+     "tunnel syndrome rule out cervical radiculopathy.", ["numbness and weakness bilateral upper extremities",
+                                                         "rule out carpal tunnel syndrome",
+                                                         "rule out cervical radiculopathy"]),
+    ("The injured worker is being treated for left foot pain and rule out complex regional pain syndrome.",
+     ["left foot pain", "rule out complex regional pain syndrome"]),
     ("Diagnoses include cervical sprain and bilateral wrist strain and sprain with underlying carpal tunnel "
      "syndrome.", ["cervical sprain", "bilateral wrist strain and sprain with underlying carpal tunnel syndrome"]),
     # lists without numbers: one a line after the label, bullets, letters, short sentences

@@ -243,13 +243,15 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
     final 'and'; never inside the words of one diagnosis ('muscle, fascia and tendon')."""
     separator = ";" if ";" in text[start:end] else ","
     whole = [m.span() for m in _ONE_DIAGNOSIS.finditer(text, start, end)]
-    cuts = [i for i in range(start, end) if text[i] == separator and not _inside(i, whole)]
+    cuts = sorted([i for i in range(start, end) if text[i] == separator and not _inside(i, whole)]
+                  + [m.start() for m in _RULE_OUT.finditer(text, start, end)])
     parts = list(zip([start, *(c + 1 for c in cuts)], [*cuts, end], strict=True))
     ranges: list[tuple[int, int]] = []
     for i, (s, e) in enumerate(parts):
         lead = _LEADING_AND.match(text[s:e])
         if lead:
             s += lead.end()
+        s, e = _without_final_and(text, s, e)  # "left foot pain and" before "rule out CRPS"
         if i == len(parts) - 1:
             last_and = [m for m in _LAST_AND.finditer(text, s, e) if not _inside(m.start(), whole)]
             if last_and and _CLAUSE_AFTER.match(text, last_and[-1].end(), e):  # "X and underwent surgery"
@@ -266,6 +268,11 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
         elif e > s:
             out.append((s, e))
     return out
+
+
+# "numbness and weakness rule out carpal tunnel syndrome rule out cervical radiculopathy": each 'rule out'
+# starts a diagnosis of its own, with or without a comma before it
+_RULE_OUT = re.compile(r"(?<=[A-Za-z)])\s(?=\s*(?:rule\s+out|r/o)\b)", re.I)
 
 
 def _inside(at: int, spans: list[tuple[int, int]]) -> bool:
