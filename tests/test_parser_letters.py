@@ -499,6 +499,8 @@ def test_an_item_naming_a_class_of_drugs(item, drug_class, quote, kind):
     ("ORIF right ankle", "surgery"), ("Removal of hardware, left wrist", "surgery"), ("Echocardiogram", "imaging"),
     ("Home exercise program", "physical therapy"), ("Shoulder immobilizer", "durable medical equipment"),
     ("Vascutherm rental x 30 days", "durable medical equipment"), ("Relaxation training", "psychological treatment"),
+    ("Bilateral L4-5 RF ablation", "injection"), ("Right L5 RF neurotomy", "injection"),
+    ("Cervical RFA C5-6", "injection"),
 ])
 def test_service_types(item, kind):
     assert service_type(item) == kind
@@ -959,6 +961,7 @@ def test_issues_heading_variants(heading):
     ("Norco 10/325mg #120 with one refill", 120, 1), ("Norco 10/325mg #120 x2 refills", 120, 2),
     ("Norco 10/325mg #120 RF x 3", 120, 3), ("Norco 10/325mg #120 refills x1", 120, 1),
     ("Norco 10/325mg # 120 refills: 1", 120, 1), ("Norco 10/325mg #120, no refills", 120, 0),
+    ("Prilosec 20mg #60, 2 RF", 60, 2), ("Prilosec 20mg 1 daily, sixty count with two refills", 60, 2),
 ])
 def test_refill_wordings(item, quantity, refills):
     reading = clean(item)
@@ -975,6 +978,9 @@ def test_refill_wordings(item, quantity, refills):
     # a drug's count after 'x', but not a duration
     ("Xanax 0.25mg x 60", 0.25, 60), ("Tramadol 50mg x60", 50, 60), ("Norco 10/325mg x 30 days", 10, None),
     ("Physical therapy x 12", None, None),  # a service's sessions are no quantity
+    # counts written out
+    ("Mobic 15mg no.30", 15, 30), ("Motrin 800 mg, quantity sixty (60)", 800, 60), ("Tylenol No. 3 #60", None, 60),
+    ("Norco 10/325mg 1 tab every 6 hours, 120 count", 10, 120), ("Bilateral L4-5 RF ablation", None, None),
 ])
 def test_strength_and_quantity_wordings(item, strength, quantity):
     reading = clean(item)

@@ -25,26 +25,32 @@ STRENGTH_MG = re.compile(r"(?<![\d.])(?P<v>\d+(?:\.\d+)?)(?:\s*[/-]\s*\d+(?:\.\d
 BARE_STRENGTH = re.compile(
     r"\s*(?P<v>\d+(?:\.\d+)?)(?=\s*[/-]\s*\d|\s*(?:CR|ER|SR|XR|XL|DR|IR|ODT)\b)"
     r"|\s*(?P<v2>\d+\.\d+|[5-9]|\d{2,})(?=\s*(?:#|,(?!\d{3})|$))", re.I)  # not "50,000 IU"
-# "#90", "QTY: 90", and "180 tablets" (ten or more: no dose)
-QUANTITY = re.compile(r"#\s*(?P<v>\d+(?:\.\d+)?)|\b(?:QTY|quantity)\s*[:.]?\s*(?P<v2>\d+(?:\.\d+)?)"
-                      r"|(?<![\d.,/-])(?P<v3>[1-9]\d+)\s+(?:tablets|tabs|capsules|caps|pills|patches)\b", re.I)
+# "#90", "QTY: 90", "quantity sixty (60)", "No. 30", and "180 tablets" or "120 count" (ten or more: no dose)
+_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+QUANTITY = re.compile(r"#\s*(?P<v>\d+(?:\.\d+)?)"
+                      r"|\b(?:QTY|quantity)\s*[:.]?\s*(?:(?:[a-z]+[\s-]+){1,3}\(\s*)?(?P<v2>\d+(?:\.\d+)?)"
+                      r"|(?<![\d.,/-])(?P<v3>[1-9]\d+)\s+(?:tablets|tabs|capsules|caps|pills|patches|count)\b"
+                      r"|\bNo\.\s*(?P<v4>[1-9]\d*)\b"
+                      rf"|\b(?P<v5>{'|'.join(_TENS)})\s+count\b", re.I)
 # A drug's count written "x 60" ("Xanax 0.25mg x 60"): ten or more, no unit of time or sessions after it
 X_COUNT = re.compile(r"\bx\s*(?P<v>[1-9]\d+)\b(?!\s*(?:days?|weeks?|months?|hours?|hrs?|refills?|sessions?|visits?|"
                      r"times?|mg|mcg|gm?s?|grams?|ml|%))", re.I)
 # "Tylenol #3", "Tylenol with Codeine #4": the product's number, not a count
-PRODUCT_NUMBER = re.compile(r"(?:Tylenol|Codeine)\s*#\s*[1-4]\b", re.I)
+PRODUCT_NUMBER = re.compile(r"(?:Tylenol|Codeine)\s*(?:#|No\.)\s*[1-4]\b", re.I)
 _NUMBER_WORDS = {"no": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6,
                  "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
 REFILLS = re.compile(
     r"(?<!#)(?<!#\s)\b(?P<v>\d+|no|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+refills?\b"
-    r"|\brefills?\s*[:x]?\s*(?P<v2>\d+)|\bx\s*(?P<v3>\d+)\s+refills?\b|\bRF\s*x?\s*(?P<v4>\d+)\b", re.I)
+    r"|\brefills?\s*[:x]?\s*(?P<v2>\d+)|\bx\s*(?P<v3>\d+)\s+refills?\b|\bRF\s*x?\s*(?P<v4>\d+)\b"
+    r"|(?<![\w-])(?P<v5>\d)\s*RFs?\b(?!\s*(?:ablation|neurotomy|rhizotomy|lesion|denervation))", re.I)  # "2 RF"
 ASSOCIATED_SERVICE = re.compile(r"^\s*Associated\s+surgical\s+services?:\s*", re.I)
 # Words that make a stretch of an item its directions ("one TID", "1 TAB, PO QHS PRN sleep").
 DOSING = re.compile(
     r"\b(?:t\.?i\.?d|b\.?i\.?d|q\.?i\.?d|q\.?d|qhs|q\d+h|prn|po|daily|nightly|bedtime|by\s+mouth|"
     r"times\s+(?:a|per)\s+day|(?:once|twice)\s+(?:a|per)\s+day|every\s+\d+|as\s+needed|tab(?:let)?s?|cap(?:sule)?s?|"
     r"apply|topical(?:ly)?)\b", re.I)
-DIRECTIONS_END = re.compile(r"#|\bQTY\b|\bquantity\b|\bwith\s+\w+\s+refills?|\b\d+\s+refills?|"
+DIRECTIONS_END = re.compile(r"#|\bQTY\b|\bquantity\b|\bwith\s+\w+\s+refills?|\b\d+\s+refills?|,?\s*\bNo\.\s*\d|"
+                            rf",?\s*\b(?:\d+|{'|'.join(_TENS)})\s+count\b|"
                             r",?\s*\(?\d+\s*(?:gm?s?|grams|ml)\b", re.I)
 # Dosage-form words the dictionary sometimes appends to a generic ("Lidocaine Patch").
 _FORM_WORDS = re.compile(r"\s+(?:patch|gel|cream|tablets?|capsules?|er|sr|cr|xr|hcl|hydrochloride)$", re.I)
@@ -271,7 +277,8 @@ def item_details(clean: CleanText, start: int, end: int) -> ItemDetails:
         service_type=None if requested else service,
         strength_mg=clean.fact(float(strength[0]), strength[1], strength[2]) if strength else None,
         directions=directions,
-        quantity=clean.fact(float(quantity[0]), quantity[1], quantity[2]) if quantity else None,
+        quantity=clean.fact(float(_TENS.get(quantity[0].lower(), quantity[0])), quantity[1], quantity[2])
+        if quantity else None,
         refills=clean.fact(_refill_count(refills[0]), refills[1], refills[2]) if refills else None,
     )
 
