@@ -218,7 +218,7 @@ def diagnoses_exact(truth: Path, cases_csv: Path) -> tuple[int, int]:
     with cases_csv.open(newline="") as f:
         rows = [row for row in csv.DictReader(f) if row["letter"] in letters]
     exact = sum({d.lower() for d in letters[row["letter"]]["diagnoses_must_include"]} ==
-                set(filter(None, row["diagnoses"].split(";"))) for row in rows)
+                set(filter(None, row["diagnoses"].lower().split(";"))) for row in rows)  # as the scorer: any case
     return exact, len(rows)
 
 
