@@ -293,6 +293,18 @@ def test_sex_from_pronouns_when_no_word_names_it(summary, sex):
         assert found.span.quote.lower() in ("his", "her")
 
 
+@pytest.mark.parametrize("summary, age, sex, quote", [
+    ("Sex: Female. Age: 45. Date of injury: 1/2/2012.", 45, "female", "Female"),  # a progress note's fields
+    ("Gender: M. Age: 45. Date of injury: 1/2/2012.", 45, "male", "M"),
+    ("Mr. X is a 45-year-old who fell at work.", 45, "male", "Mr"),  # a title
+    ("Ms. X is a 45-year-old who fell at work.", 45, "female", "Ms"),
+])
+def test_age_and_sex_from_fields_and_titles(summary, age, sex, quote):
+    reading = clean(summary)
+    found = parse_summary(reading, 0, len(reading.text))
+    assert (found.age.value, found.sex.value, found.sex.span.quote) == (age, sex, quote)
+
+
 def test_item_line_wrapped_after_an_abbreviation():
     d = _with_item("Norco 10/325mg one p.o. t.i.d.\n#120: Upheld").decisions[0]
     assert d.item.value == "Norco 10/325mg one p.o. t.i.d. #120"

@@ -22,7 +22,8 @@ _AGE_IN_WORDS = rf"(?:{'|'.join(_TENS)})(?:[-\s](?:{'|'.join(_UNITS)}))?|{'|'.jo
 AGE = re.compile(rf"\b(?:(?P<v>\d{{1,3}})|(?P<w>{_AGE_IN_WORDS})){_AGE_WORDS}", re.I)
 # "The patient, age 53, ..." (only after a word for the worker: "surgery at age 16" is no age)
 AGE_OF_WORKER = re.compile(r"\b(?:patient|worker|claimant|applicant|employee|male|female|man|woman),?\s+"
-                           r"aged?\s*:?\s*(?P<v>\d{2})\b(?!\s*(?:%|/))", re.I)
+                           r"aged?\s*:?\s*(?P<v>\d{2})\b(?!\s*(?:%|/))"
+                           r"|\b(?-i:Age)\s*:\s*(?P<v2>\d{2})\b(?!\s*(?:%|/))", re.I)  # a note's "Age: 44"
 # Up to four words may describe the worker between age and sex: "a 45-year-old right-handed female",
 # "a 59-year-old, right hand dominant, male"; a verb or a clause ends the phrase.
 _DESCRIBER = r"(?!(?:who|with|and|was|is|has|had|who's)\b)[A-Za-z][\w-]*"
@@ -30,9 +31,12 @@ SEX = re.compile(rf"\b(?:an?|the|this)\s+(?:now\s+)?(?:(?:\d{{1,3}}|{_AGE_IN_WOR
                  rf"(?:\([^()]{{1,20}}\),?\s+)?"  # "a 45-year-old (45 yo) female"
                  rf"(?:{_DESCRIBER},?\s+){{0,4}}?)?(?P<v>female|male|woman|man|gentleman|lady)\b", re.I)
 SEX_LETTER = re.compile(rf"\b\d{{1,3}}(?i:{_AGE_WORDS})\s+(?P<v>[MF])\b")  # "a 45 yo M"
+# A note's field ("Sex: Female", "Gender: M") or a title ("Mr. X is a 45-year-old")
+SEX_FIELD = re.compile(r"\b(?:Sex|Gender)\s*:\s*(?P<v>(?i:female|male)|[MF])\b|\b(?P<t>Mr|Mrs|Ms)\.?\s+(?=[A-Z])")
 PRONOUN = re.compile(r"\b(?:(?P<he>he|his|him|himself)|she|her|hers|herself)\b", re.I)
 _SEX_VALUES = {"female": "female", "woman": "female", "lady": "female", "f": "female",
-               "male": "male", "man": "male", "gentleman": "male", "m": "male"}
+               "male": "male", "man": "male", "gentleman": "male", "m": "male", "mr": "male", "mrs": "female",
+               "ms": "female"}
 
 _D = DATE_TEXT
 INJURY_DATE = re.compile(
@@ -123,8 +127,9 @@ def _age(clean: CleanText, start: int, end: int) -> Fact[int] | None:
     m = AGE.search(clean.text, start, end) or AGE_OF_WORKER.search(clean.text, start, end)
     if not m:
         return None
-    if m.group("v"):
-        return clean.fact(int(m.group("v")), *m.span("v"))
+    for group in ("v", "v2"):
+        if m.groupdict().get(group):
+            return clean.fact(int(m.group(group)), *m.span(group))
     words = re.split(r"[-\s]+", m.group("w").lower())
     return clean.fact(sum(_TENS.get(w, 0) + _UNITS.get(w, 0) + _TEENS.get(w, 0) for w in words), *m.span("w"))
 
@@ -133,6 +138,10 @@ def _sex(clean: CleanText, start: int, end: int) -> Fact[str] | None:
     m = SEX.search(clean.text, start, end) or SEX_LETTER.search(clean.text, start, end)
     if m:
         return clean.fact(_SEX_VALUES[m.group("v").lower()], *m.span("v"))
+    field = SEX_FIELD.search(clean.text, start, end)
+    if field:
+        group = "v" if field.group("v") else "t"
+        return clean.fact(_SEX_VALUES[field.group(group).lower()], *field.span(group))
     return _sex_from_pronouns(clean, start, end)
 
 
