@@ -630,6 +630,9 @@ def test_body_regions_read_off_real_diagnoses():
      [("MTUS-ACOEM", (127,), ("Independent medical examinations and consultations",))]),
     ("MTUS ACOEM, Chapter 6, Pain, Suffering, and the Restoration of Function, page 115",
      [("MTUS-ACOEM", (115,), ("Pain, suffering, and the restoration of function",))]),
+    # the 2017 opioid guideline in the singular, and the MTUS's 'Clinical Topics' (its ACOEM chapters)
+    ("MTUS Opioids Treatment Guideline (2017)", [("MTUS-OPIOIDS", (), ())]),
+    ("MTUS Clinical Topics, Section(s): Cold packs", [("MTUS-ACOEM", (), ("Cold packs",))]),
     # a page range before a label in brackets is read whole
     ("MTUS Chronic Pain Medical Treatment Guidelines, pp. 22, 67-68 (NSAIDs).", [("MTUS-CPMTG", (22, 67, 68),
                                                                                  ("NSAIDs",))]),

@@ -148,8 +148,9 @@ def _non_overlapping(titles: list[tuple[int, int, str]]) -> list[tuple[int, int,
     return kept
 
 
-# What may stand between two titles of one guideline: punctuation, its edition and year.
-_TITLE_GAP = re.compile(r"[\s,()]*(?:(?:2nd|Second|3rd|Third)\s+Edition[\s,()]*)?(?:2004[\s,()]*)?", re.I)
+# What may stand between two titles of one guideline: punctuation ('Clinical Topics: Low Back Complaints'),
+# its edition and year.
+_TITLE_GAP = re.compile(r"[\s,():]*(?:(?:2nd|Second|3rd|Third)\s+Edition[\s,()]*)?(?:2004[\s,()]*)?", re.I)
 
 
 def _merge(titles: list[tuple[int, int, str]], text: str) -> list[tuple[int, int, str]]:
