@@ -729,6 +729,11 @@ def test_injury_date_wordings(sentence, day):
     ("Diagnoses include right shoulder impingement and GERD.", ["right shoulder impingement", "gerd"]),
     ("Diagnoses include pain in the left arm and wrist.", ["pain in the left arm and wrist"]),
     ("Diagnoses include thoracic sprain and strain.", ["thoracic sprain and strain"]),
+    # an ICD-10 description after 'and' is a diagnosis of its own (CM17-0003619); a place after it is not
+    ("The current diagnoses are documented as pain in the left upper arm and sprain of the other part of the left "
+     "hand and wrist.", ["pain in the left upper arm", "sprain of the other part of the left hand and wrist"]),
+    ("Diagnoses include pain in the left arm and wrist and unspecified sprain of the left knee.",
+     ["pain in the left arm and wrist", "unspecified sprain of the left knee"]),
     # each 'rule out' starts a diagnosis (CM16-0248034, CM17-0006838)
     ("The injured worker is being treated for numbness and weakness bilateral upper extremities rule out carpal "
      "tunnel syndrome rule out cervical radiculopathy.", ["numbness and weakness bilateral upper extremities",

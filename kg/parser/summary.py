@@ -262,6 +262,10 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
             s += lead.end()
         s, e = _without_final_and(text, s, e)  # "left foot pain and" before "rule out CRPS"
         if i == len(parts) - 1:
+            for m in _LAST_AND.finditer(text, s, e):  # "pain in the left arm and sprain of the left wrist"
+                if m.start() > s and not _inside(m.start(), whole) and _ICD_HEAD.match(text, m.end(), e):
+                    ranges.append((s, m.start()))
+                    s = m.end()
             last_and = [m for m in _LAST_AND.finditer(text, s, e) if not _inside(m.start(), whole)]
             if last_and and _CLAUSE_AFTER.match(text, last_and[-1].end(), e):  # "X and underwent surgery"
                 e = last_and[-1].start()
@@ -277,6 +281,12 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
         elif e > s:
             out.append((s, e))
     return out
+
+
+# How an ICD-10 description begins: a condition of a place ("Pain in left arm", "Sprain of ligaments of
+# lumbar spine", "Other tear of medial meniscus"): after 'and', a diagnosis of its own
+_ICD_HEAD = re.compile(r"(?:(?:other|unspecified)\s+)?(?:pain|sprain|strain|contusion|fracture|tear|laceration|"
+                       r"dislocation|derangement|disorder|injury|crushing\s+injury)\s+(?:of|in|at)\b", re.I)
 
 
 # "numbness and weakness rule out carpal tunnel syndrome rule out cervical radiculopathy": each 'rule out'
