@@ -242,8 +242,11 @@ def test_section_named_like_a_chapter_is_a_section():
     # two places share one condition
     ("cervical and lumbar strain", ["cervical and lumbar strain"]),
     ("insomnia, neck and low back pain", ["insomnia", "neck and low back pain"]),
-    ("cervical, thoracic and lumbar spine, shoulders and elbows",  # places only (CM17-0011730)
-     ["cervical", "thoracic and lumbar spine", "shoulders", "elbows"]),
+    # places after the first item are where its condition is (CM17-0011730), not diagnoses of their own
+    ("strains and sprains sustained cervical, thoracic and lumbar spine, shoulders and elbows",
+     ["strains and sprains sustained cervical, thoracic and lumbar spine, shoulders and elbows"]),
+    ("low back pain, neck, shoulders", ["low back pain, neck, shoulders"]),
+    ("low back pain, neck pain, shoulders", ["low back pain", "neck pain", "shoulders"]),  # not all places
 ])
 def test_diagnosis_lists_split_at_the_final_and(written, labels):
     text = (LETTERS / "CM17-0010728.txt").read_text().replace(

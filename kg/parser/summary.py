@@ -255,6 +255,8 @@ def _split_list(text: str, start: int, end: int) -> list[tuple[int, int]]:
     cuts = sorted([i for i in range(start, end) if text[i] == separator and not _inside(i, whole)]
                   + [m.start() for m in _RULE_OUT.finditer(text, start, end)])
     parts = list(zip([start, *(c + 1 for c in cuts)], [*cuts, end], strict=True))
+    if len(parts) > 1 and all(_PLACES.fullmatch(text[s:e].strip(" .")) for s, e in parts[1:]):
+        return [_trim(text, start, end)]  # "sprains of the neck, shoulders and elbows"
     ranges: list[tuple[int, int]] = []
     for i, (s, e) in enumerate(parts):
         lead = _LEADING_AND.match(text[s:e])
@@ -410,6 +412,10 @@ def _without_final_and(text: str, s: int, e: int) -> tuple[int, int]:
 # A word that names where, never what: 'cervical and lumbar strain' is one diagnosis of two places
 _PLACE_WORD = re.compile(r"(?:cervical|thoracic|lumbar|lumbosacral|neck|back|upper|lower|left|right|bilateral|"
                          r"shoulders?|knees?|wrists?|hands?|elbows?|hips?|ankles?|feet|foot)", re.I)
+
+
+# Words of a list of places alone, which the list's first item's condition is of
+_PLACES = re.compile(rf"(?:(?:{_PLACE_WORD.pattern}|spine|extremit(?:y|ies)|arms?|legs?|and|the|both)\b\s*)+", re.I)
 
 
 def _two_diagnoses(left: str, right: str) -> bool:
