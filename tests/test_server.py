@@ -256,6 +256,23 @@ def test_graphql_decisions_with_filters_and_nested_fields(server):
     assert hostile["data"]["decisions"]["total"] == 0
 
 
+def test_graphql_filters_of_the_case_and_groupings_by_year_and_body_region(server):
+    """The primer's questions by service type, diagnosis, body region, sex and year, asked through GraphQL."""
+    def total(flt: str) -> int:
+        return _gql(server, f"{{ decisions(filter: {{{flt}}}) {{ total }} }}")["data"]["decisions"]["total"]
+
+    assert total('serviceType: "Imaging"') == 17  # X-rays, CT and MRI scans, a bone scan
+    assert total('diagnosis: "Radiculopathy"') == 9  # words of a diagnosis, in any case
+    assert (total('sex: "Female"'), total('sex: "male"')) == (50, 22)
+    neck = _gql(server, '{ decisions(filter: {bodyRegion: "neck", outcome: OVERTURNED}) { items { letterId '
+                        "request { text } } } }")["data"]["decisions"]["items"]
+    assert neck == [{"letterId": "CM16-0248034", "request": {"text": "EMG/NCS of the bilateral upper extremities"}}]
+    years = _gql(server, "{ outcomeCounts(groupBy: YEAR) { key decisions upheld overturned } }")["data"]
+    assert years["outcomeCounts"] == [{"key": "2017", "decisions": 63, "upheld": 55, "overturned": 8}]  # with a cover
+    regions = _gql(server, "{ outcomeCounts(groupBy: BODY_REGION) { key decisions } }")["data"]["outcomeCounts"]
+    assert regions[:2] == [{"key": "low back", "decisions": 44}, {"key": "neck", "decisions": 41}]
+
+
 def test_graphql_a_request_naming_a_class_of_drugs(tmp_path):
     """'Muscle relaxant #60' names no drug: GraphQL gives its class, filters and groups decisions by it."""
     text = (LETTERS / "CM17-0005412.txt").read_text(encoding="utf-8")

@@ -100,6 +100,8 @@ class GroupBy(Enum):
     SECTION = "section"
     SPECIALTY = "specialty"
     SERVICE_TYPE = "service_type"
+    YEAR = "year"  # of the final determination
+    BODY_REGION = "body_region"  # named by a diagnosis or the injury
 
 
 @strawberry.type
@@ -218,6 +220,11 @@ class DecisionFilter:
     decided_from: dt.date | None = None
     decided_to: dt.date | None = None
     text: str | None = None
+    service_type: str | None = None
+    diagnosis: str | None = strawberry.field(default=None, description="Words of a diagnosis of the case, any case.")
+    body_region: str | None = strawberry.field(default=None, description="A body region a diagnosis or the injury "
+                                                                        "names: neck, low back, shoulder, ...")
+    sex: str | None = None
 
 
 # A request's drug classes: its medications' classes, or the class it names instead of a drug
@@ -247,6 +254,16 @@ def _filter_patterns(f: DecisionFilter | None) -> str:
             parts.append(f"FILTER(?fdate >= {_term(f.decided_from)})")
         if f.decided_to:
             parts.append(f"FILTER(?fdate <= {_term(f.decided_to)})")
+    if f.service_type:
+        parts.append(f"?r imr:serviceType/skos:prefLabel {_term(f.service_type.lower())} .")
+    if f.diagnosis:
+        parts.append(f"FILTER EXISTS {{ ?l imr:aboutCase/imr:diagnosis/imr:label ?fdx . "
+                     f"FILTER(CONTAINS(?fdx, LCASE({_term(f.diagnosis)}))) }}")
+    if f.body_region:
+        parts.append(f"FILTER EXISTS {{ ?l imr:aboutCase/(imr:diagnosis|imr:injury)/imr:bodyRegion/skos:prefLabel "
+                     f"{_term(f.body_region.lower())} }}")
+    if f.sex:
+        parts.append(f"?l imr:aboutCase/imr:injuredWorker/imr:sex {_term(f.sex.lower())} .")
     if f.text:
         parts.append("?r imr:itemText ?ftext . OPTIONAL { ?d imr:rationale ?frat } "
                      f"FILTER(CONTAINS(LCASE(?ftext), LCASE({_term(f.text)})) || "
@@ -348,6 +365,9 @@ _GROUPS = {
     GroupBy.SECTION: "?d imr:citation/imr:section/skos:prefLabel ?key .",
     GroupBy.SPECIALTY: "?l imr:hasDecision ?d ; imr:reviewedBy/(imr:specialty|imr:subspecialty)/skos:prefLabel ?key .",
     GroupBy.SERVICE_TYPE: "?d imr:decides/imr:serviceType/skos:prefLabel ?key .",
+    GroupBy.YEAR: "?l imr:hasDecision ?d ; imr:aboutCase/imr:decisionDate ?date . BIND(YEAR(?date) AS ?key)",
+    GroupBy.BODY_REGION: "?l imr:hasDecision ?d ; imr:aboutCase/(imr:diagnosis|imr:injury)/imr:bodyRegion/"
+                         "skos:prefLabel ?key .",
 }
 
 
@@ -357,7 +377,8 @@ def _tally_completeness() -> str:
     mark = tallies_complete_mark()
     return f"{mark.graph_name} {{ {mark.triple} BIND(true AS ?complete) }}"
 _TALLIED = {GroupBy.MEDICATION: "medication", GroupBy.DRUG_CLASS: "drug-class", GroupBy.SPECIALTY: "specialty",
-            GroupBy.SECTION: "section"}
+            GroupBy.SECTION: "section", GroupBy.SERVICE_TYPE: "service-type", GroupBy.YEAR: "year",
+            GroupBy.BODY_REGION: "body-region"}
 
 
 def outcome_counts_query(group_by: GroupBy, *, direct: bool = False) -> str:
@@ -478,7 +499,8 @@ class Query:
         return [Medication(name=r["name"], drug_class=r.get("class"), drugbank_id=r.get("drugbank")) for r in rows]
 
     @strawberry.field(description="Decisions by outcome, grouped by medication, drug class, guideline section, "
-                                  "reviewer specialty or service type; most decisions first.")
+                                  "reviewer specialty, service type, year of the determination or body region; "
+                                  "most decisions first.")
     async def outcome_counts(self, info: strawberry.Info, group_by: GroupBy) -> list[OutcomeCount]:
         runner = info.context["runner"]
         tallied = await _select(runner, f"SELECT ?complete WHERE {{ GRAPH {_tally_completeness()} }}")
