@@ -231,44 +231,34 @@ class DecisionFilter:
 _DRUG_CLASS = "(imr:medication/imr:drugClass|imr:requestedDrugClass)/skos:prefLabel"
 
 
+# Each filter's graph pattern for its value (a typed term, never pasted text), joined to the decision ?d,
+# its request ?r and its letter ?l.
+_FILTERS: dict[str, Callable[[Any], str]] = {
+    "medication": lambda v: f"?r imr:medication/skos:prefLabel {_term(v.lower())} .",
+    "drug_class": lambda v: f"?r {_DRUG_CLASS} {_term(v)} .",
+    "service_type": lambda v: f"?r imr:serviceType/skos:prefLabel {_term(v.lower())} .",
+    "outcome": lambda v: f"?d imr:outcome {_term(v.value)} .",
+    "guideline_section": lambda v: f"?d imr:citation/imr:section/skos:prefLabel ?fsec . "
+                                   f"FILTER(LCASE(?fsec) = LCASE({_term(v)}))",
+    "specialty": lambda v: f"?l imr:reviewedBy/(imr:specialty|imr:subspecialty)/skos:prefLabel {_term(v)} .",
+    "state": lambda v: f"?l imr:reviewedBy/imr:licensedIn/skos:notation {_term(v.upper())} .",
+    "decided_from": lambda v: f"?l imr:aboutCase/imr:decisionDate ?ffrom . FILTER(?ffrom >= {_term(v)})",
+    "decided_to": lambda v: f"?l imr:aboutCase/imr:decisionDate ?fto . FILTER(?fto <= {_term(v)})",
+    "diagnosis": lambda v: f"FILTER EXISTS {{ ?l imr:aboutCase/imr:diagnosis/imr:label ?fdx . "
+                           f"FILTER(CONTAINS(?fdx, LCASE({_term(v)}))) }}",
+    "body_region": lambda v: f"FILTER EXISTS {{ ?l imr:aboutCase/(imr:diagnosis|imr:injury)/imr:bodyRegion/"
+                             f"skos:prefLabel {_term(v.lower())} }}",
+    "sex": lambda v: f"?l imr:aboutCase/imr:injuredWorker/imr:sex {_term(v.lower())} .",
+    "text": lambda v: f"?r imr:itemText ?ftext . OPTIONAL {{ ?d imr:rationale ?frat }} "
+                      f"FILTER(CONTAINS(LCASE(?ftext), LCASE({_term(v)})) || "
+                      f"CONTAINS(LCASE(COALESCE(?frat, \"\")), LCASE({_term(v)})))",
+}
+
+
 def _filter_patterns(f: DecisionFilter | None) -> str:
     if f is None:
         return ""
-    parts = []
-    if f.medication:
-        parts.append(f"?r imr:medication/skos:prefLabel {_term(f.medication.lower())} .")
-    if f.drug_class:
-        parts.append(f"?r {_DRUG_CLASS} {_term(f.drug_class)} .")
-    if f.outcome:
-        parts.append(f"?d imr:outcome {_term(f.outcome.value)} .")
-    if f.guideline_section:
-        parts.append(f"?d imr:citation/imr:section/skos:prefLabel ?fsec . "
-                     f"FILTER(LCASE(?fsec) = LCASE({_term(f.guideline_section)}))")
-    if f.specialty:
-        parts.append(f"?l imr:reviewedBy/(imr:specialty|imr:subspecialty)/skos:prefLabel {_term(f.specialty)} .")
-    if f.state:
-        parts.append(f"?l imr:reviewedBy/imr:licensedIn/skos:notation {_term(f.state.upper())} .")
-    if f.decided_from or f.decided_to:
-        parts.append("?l imr:aboutCase/imr:decisionDate ?fdate .")
-        if f.decided_from:
-            parts.append(f"FILTER(?fdate >= {_term(f.decided_from)})")
-        if f.decided_to:
-            parts.append(f"FILTER(?fdate <= {_term(f.decided_to)})")
-    if f.service_type:
-        parts.append(f"?r imr:serviceType/skos:prefLabel {_term(f.service_type.lower())} .")
-    if f.diagnosis:
-        parts.append(f"FILTER EXISTS {{ ?l imr:aboutCase/imr:diagnosis/imr:label ?fdx . "
-                     f"FILTER(CONTAINS(?fdx, LCASE({_term(f.diagnosis)}))) }}")
-    if f.body_region:
-        parts.append(f"FILTER EXISTS {{ ?l imr:aboutCase/(imr:diagnosis|imr:injury)/imr:bodyRegion/skos:prefLabel "
-                     f"{_term(f.body_region.lower())} }}")
-    if f.sex:
-        parts.append(f"?l imr:aboutCase/imr:injuredWorker/imr:sex {_term(f.sex.lower())} .")
-    if f.text:
-        parts.append("?r imr:itemText ?ftext . OPTIONAL { ?d imr:rationale ?frat } "
-                     f"FILTER(CONTAINS(LCASE(?ftext), LCASE({_term(f.text)})) || "
-                     f"CONTAINS(LCASE(COALESCE(?frat, \"\")), LCASE({_term(f.text)})))")
-    return "\n".join(parts)
+    return "\n".join(pattern(value) for name, pattern in _FILTERS.items() if (value := getattr(f, name)))
 
 
 _DECISION_FIELDS = """
