@@ -746,6 +746,11 @@ def test_injury_date_wordings(sentence, day):
      ["left foot pain", "rule out complex regional pain syndrome"]),
     ("Diagnoses include cervical sprain and bilateral wrist strain and sprain with underlying carpal tunnel "
      "syndrome.", ["cervical sprain", "bilateral wrist strain and sprain with underlying carpal tunnel syndrome"]),
+    # a list that wraps with its number at a line's end is not one a line
+    ("Diagnoses include:\n1. strain of muscle, fascia and tendon of lower back, initial encounter 2.\nmyofascial pain "
+     "syndrome 3. chronic pain syndrome. Treatment to date has included PT.",
+     ["strain of muscle, fascia and tendon of lower back, initial encounter", "myofascial pain syndrome",
+      "chronic pain syndrome"]),
     # lists without numbers: one a line after the label, bullets, letters, short sentences
     ("Diagnoses:\nLumbar radiculopathy\nCervical strain with radiation to\nthe left arm\nTreatment has included PT.",
      ["lumbar radiculopathy", "cervical strain with radiation to the left arm"]),

@@ -370,8 +370,8 @@ def _numbered_items(text: str, start: int, end: int) -> list[tuple[int, int]]:
         return []
     first = _label(mark)
     first_line_end = text.find("\n", start, end)
-    inline_two = any(_label(m) == _nth_label(first, 1) for m in _LIST_MARK.finditer(
-        text, mark.end(), first_line_end if first_line_end >= 0 else end))  # "1. X 2. Y" on one line
+    inline_two = any(_label(m) == _nth_label(first, 1) for m in _LIST_MARK.finditer(  # "1. X 2. Y" on one line,
+        text, mark.end(), first_line_end + 1 if first_line_end >= 0 else end))  # its "2." perhaps at the line's end
     one_a_line = (start == 0 or text[start - 1] == "\n") and not inline_two
     spans: list[tuple[int, int]] = []
     while mark:
