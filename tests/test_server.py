@@ -271,6 +271,24 @@ def test_graphql_filters_of_the_case_and_groupings_by_year_and_body_region(serve
     assert years["outcomeCounts"] == [{"key": "2017", "decisions": 63, "upheld": 55, "overturned": 8}]  # with a cover
     regions = _gql(server, "{ outcomeCounts(groupBy: BODY_REGION) { key decisions } }")["data"]["outcomeCounts"]
     assert regions[:2] == [{"key": "low back", "decisions": 44}, {"key": "neck", "decisions": 41}]
+    assert total("ageFrom: 60") == 8
+
+
+def test_graphql_letters_by_their_case(server):
+    """Cases by diagnosis, body region, age band and sex, a page at a time."""
+    def letters(args: str) -> dict:
+        return _gql(server, f"{{ letters({args}) {{ total items {{ id age sex }} }} }}")["data"]["letters"]
+
+    radiculopathy = letters('filter: {diagnosis: "Radiculopathy"}')
+    assert radiculopathy["total"] == 5
+    assert radiculopathy["items"][:2] == [{"id": "000_ed7318db5454d5ef", "age": 53, "sex": "female"},
+                                          {"id": "004_cb07c567c7678ea3", "age": 63, "sex": "female"}]
+    band = letters('filter: {sex: "female", ageFrom: 50, ageTo: 60}')
+    assert band["total"] == 6 and all(50 <= x["age"] <= 60 and x["sex"] == "female" for x in band["items"])
+    knee = letters('filter: {bodyRegion: "knee"}, limit: 2, offset: 1')
+    assert knee == {"total": 3, "items": [{"id": "CM17-0013625", "age": 40, "sex": "female"},
+                                          {"id": "CM17-0021791", "age": 66, "sex": "male"}]}
+    assert letters("filter: {}")["total"] == 28  # no filter given: every letter
 
 
 def test_graphql_a_request_naming_a_class_of_drugs(tmp_path):

@@ -68,6 +68,8 @@ def _term(value: str | int | dt.date) -> str:
     """A user value as a SPARQL term, written by pyoxigraph's serializer (quotes escaped)."""
     if isinstance(value, dt.date):
         return str(ox.Literal(value.isoformat(), datatype=ox.NamedNode("http://www.w3.org/2001/XMLSchema#date")))
+    if isinstance(value, int):
+        return str(ox.Literal(value))  # an xsd:integer, compared as a number
     return str(ox.Literal(str(value)))
 
 
@@ -225,6 +227,21 @@ class DecisionFilter:
     body_region: str | None = strawberry.field(default=None, description="A body region a diagnosis or the injury "
                                                                         "names: neck, low back, shoulder, ...")
     sex: str | None = None
+    age_from: int | None = None
+    age_to: int | None = None
+
+
+@strawberry.input(description="What a letter's case and reviewer must have; every given field must hold.")
+class LetterFilter:
+    diagnosis: str | None = strawberry.field(default=None, description="Words of a diagnosis of the case, any case.")
+    body_region: str | None = None
+    sex: str | None = None
+    age_from: int | None = None
+    age_to: int | None = None
+    specialty: str | None = None
+    state: str | None = None
+    decided_from: dt.date | None = None
+    decided_to: dt.date | None = None
 
 
 # A request's drug classes: its medications' classes, or the class it names instead of a drug
@@ -249,16 +266,19 @@ _FILTERS: dict[str, Callable[[Any], str]] = {
     "body_region": lambda v: f"FILTER EXISTS {{ ?l imr:aboutCase/(imr:diagnosis|imr:injury)/imr:bodyRegion/"
                              f"skos:prefLabel {_term(v.lower())} }}",
     "sex": lambda v: f"?l imr:aboutCase/imr:injuredWorker/imr:sex {_term(v.lower())} .",
+    "age_from": lambda v: f"?l imr:aboutCase/imr:injuredWorker/imr:age ?fage_from . FILTER(?fage_from >= {_term(v)})",
+    "age_to": lambda v: f"?l imr:aboutCase/imr:injuredWorker/imr:age ?fage_to . FILTER(?fage_to <= {_term(v)})",
     "text": lambda v: f"?r imr:itemText ?ftext . OPTIONAL {{ ?d imr:rationale ?frat }} "
                       f"FILTER(CONTAINS(LCASE(?ftext), LCASE({_term(v)})) || "
                       f"CONTAINS(LCASE(COALESCE(?frat, \"\")), LCASE({_term(v)})))",
 }
 
 
-def _filter_patterns(f: DecisionFilter | None) -> str:
+def _filter_patterns(f: DecisionFilter | LetterFilter | None) -> str:
     if f is None:
         return ""
-    return "\n".join(pattern(value) for name, pattern in _FILTERS.items() if (value := getattr(f, name)))
+    return "\n".join(pattern(value) for name, pattern in _FILTERS.items()
+                     if (value := getattr(f, name, None)) not in (None, ""))
 
 
 _DECISION_FIELDS = """
@@ -436,8 +456,8 @@ async def _load_letter_index(runner: QueryRunner) -> LetterIndex | None:
     return None if counts is None else LetterIndex.of([(i, n) for i, n in counts])
 
 
-def _unfiltered(f: DecisionFilter | None) -> bool:
-    return f is None or all(getattr(f, name) is None for name in DecisionFilter.__annotations__)
+def _unfiltered(f: DecisionFilter | LetterFilter | None) -> bool:
+    return not _filter_patterns(f)
 
 
 @strawberry.type
@@ -464,15 +484,18 @@ class Query:
         items = await _decisions_by_iri(runner, [r["d"] for r in page])
         return DecisionPage(total=total, items=items)
 
-    @strawberry.field(description="Letters in id order, a page at a time, with the total.")
-    async def letters(self, info: strawberry.Info, limit: int = 50, offset: int = 0) -> LetterPage:
+    @strawberry.field(description="Letters matching every given filter in id order, a page at a time, with the "
+                                  "total.")
+    async def letters(self, info: strawberry.Info, filter: LetterFilter | None = None, limit: int = 50,
+                      offset: int = 0) -> LetterPage:
         limit, offset = _page_args(limit, offset)
         runner = info.context["runner"]
-        index = await _letter_index(info)
+        index = await _letter_index(info) if _unfiltered(filter) else None
         if index is not None:
             return LetterPage(total=len(index.ids), items=await _letters(runner, index.ids[offset:offset + limit]))
-        total = await _select(runner, "SELECT (COUNT(?l) AS ?n) WHERE { ?l a imr:Letter }")
-        ids = await _select(runner, f"SELECT ?id WHERE {{ ?l a imr:Letter ; dcterms:identifier ?id }} "
+        where = f"?l a imr:Letter ; dcterms:identifier ?id .\n{_filter_patterns(filter)}"
+        total = await _select(runner, f"SELECT (COUNT(DISTINCT ?l) AS ?n) WHERE {{ {where} }}")
+        ids = await _select(runner, f"SELECT DISTINCT ?id WHERE {{ {where} }} "
                                   f"ORDER BY ?id LIMIT {limit} OFFSET {offset}")
         return LetterPage(total=int(total[0]["n"]), items=await _letters(runner, [r["id"] for r in ids]))
 
