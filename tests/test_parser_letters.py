@@ -677,6 +677,16 @@ def test_guideline_line_as_a_sentence(line, citations):
     assert [(c.guideline, c.pages, c.sections) for c in found] == citations
 
 
+def test_a_guideline_line_that_lost_its_words_cites_nothing():
+    """'MAXIMUS guideline' with its colon and its words lost by the PDF: no citation, no crash (a fuzzed
+    letter raised 'empty span')."""
+    text = (LETTERS / "CM17-0005412.txt").read_text().replace(
+        "MAXIMUS guideline: Decision based on MTUS Chronic Pain Medical Treatment 2016, \n"
+        "Section(s): Muscle relaxants (for pain).   \n", "MAXIMUS guideline\n")
+    decision = parse_text(text, "x", "x").decisions[0]
+    assert [(c.party, c.guideline) for c in decision.citations] == [("administrator", "ODG")]
+
+
 @pytest.mark.parametrize("sentence, day", [
     ("The patient is a 60 year old obese woman. DOI: 3/4/2010.", dt.date(2010, 3, 4)),
     ("Patient is a 45 yo M with DOI 5/5/2012.", dt.date(2012, 5, 5)),

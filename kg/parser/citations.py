@@ -89,7 +89,8 @@ def _mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Citation
     titles = [t for i, t in enumerate(titles)
               if _starts_guideline(clean.text, titles[i - 1] if i else None, start, t)]
     if not titles:
-        return [_citation(clean, party, "OTHER", start, start, end, source_name="MTUS")] if end > start else []
+        return [] if _blank(clean.text[start:end]) else [_citation(clean, party, "OTHER", start, start, end,
+                                                                    source_name="MTUS")]
     out = []
     for i, (s, e, code) in enumerate(titles):
         seg_end = titles[i + 1][0] if i + 1 < len(titles) else end
@@ -165,12 +166,17 @@ def _merge(titles: list[tuple[int, int, str]], text: str) -> list[tuple[int, int
     return merged
 
 
+def _blank(text: str) -> bool:
+    """Nothing but space and punctuation: no source to cite (a guideline line that lost its words)."""
+    return not text.strip(" \t\n.,;:")
+
+
 def _non_mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Citation]:
     """One citation per named source (ODG, ACOEM), in the order named, each up to the next one
     ('ODG, Pain chapter and ACOEM Practice Guidelines, Chapter 12'); the text before the first
     belongs to it. A clause that names none cites another source, named by its first words."""
     body = clean.text[start:end]
-    if not body.strip(" .,;"):
+    if _blank(body):
         return []
     named = sorted((m.start(), code) for code, pattern in load().non_mtus
                    for m in pattern.finditer(clean.text, start, end))
