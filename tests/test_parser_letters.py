@@ -465,6 +465,7 @@ def test_brand_names_resolve_to_their_generics(item, generics):
     # a dosage form names no drug, nor does 'caps' (capsules; the dictionary's CAPS is a buffer)
     ("Sprix nasal spray", ["ketorolac"]), ("Omeprazole 20mg caps #60", ["omeprazole"]),
     ("Gabapentin 300mg CAPS #90", ["gabapentin"]),
+    ("Ketoprofen 10% in Lipoderm base 120gm", ["ketoprofen"]),  # a compounding base, not a misspelt Lidoderm
 ])
 def test_drug_names_not_classes(item, generics):
     reading = clean(item)

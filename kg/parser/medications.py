@@ -64,10 +64,13 @@ MISSPELT_MIN = 6  # shorter words are too near each other to tell a misspelling 
 _SALTS = frozenset({"sodium", "potassium", "calcium", "magnesium", "hydrochloride", "hcl", "tromethamine",
                     "sulfate", "citrate", "tartrate", "bitartrate", "besylate", "succinate", "maleate",
                     "mesylate", "phosphate", "acetate", "pamoate", "bromide", "fumarate"})
-# Words the drug dictionary reads as drugs but that name services or body parts in items.
+# Words the drug dictionary reads as drugs but that name services or body parts in items; 'caps'
+# (capsules, not the buffer CAPS); and compounding bases, which a misspelling would read as a drug
+# ('Lipoderm' is one edit from Lidoderm).
 _NOT_DRUGS = frozenset({"pt", "ot", "ct", "mri", "tens", "ice", "heat", "oxygen", "water", "cold", "unit",
                         "support", "brace", "scan", "pillow", "program", "cbc", "bmp", "ekg", "urine",
-                        "caps"})  # capsules, not the buffer CAPS
+                        "caps", "lipoderm", "versabase", "pentravan", "lipobase", "mediflo", "ultraderm",
+                        "activemax", "emollient"})
 
 
 @dataclass(frozen=True)
