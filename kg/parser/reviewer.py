@@ -32,7 +32,8 @@ SUBSPECIALTY_SENTENCE = re.compile(
 # Board Certified Chiropractor", "holds a license in Chiropractic") names the profession in the same sentence,
 # before its subspecialty or its states.
 LICENSED_PROFESSION = re.compile(
-    r"(?:(?:expert|physician|professional)\s+)?reviewer\s+(?:is\s+(?:an?\s+)?(?:Board\s+Certified\s+)?(?:licensed\s+(?:in\s+)?)?|"
+    r"(?:(?:expert|physician|professional)\s+)?reviewer\s+"
+    r"(?:is\s+(?:an?\s+)?(?:Board\s+Certified\s+)?(?:licensed\s+(?:in\s+)?)?|"
     r"holds?\s+an?\s+license\s+in\s+)(?!Board\b|an?\s)(?P<v>[A-Z][^,.]*?)"
     r",?\s+(?:and\s+is\s+licensed\s+to\s+practice|has\s+(?:a\s+)?subspecialt)", re.I | re.S)
 # "licensed to practice (medicine) in X", "licensed in the State of X", "holds a license in X and Y": only

@@ -240,9 +240,9 @@ def _more_sentences(text: str, at: int, end: int) -> list[tuple[int, int]]:
 
 
 # A verb after the list's last 'and' starts a clause, not a diagnosis: "diagnosed with X and underwent surgery"
-_CLAUSE_AFTER = re.compile(r"(?:underwent|was|were|is|are|has|had|have|received|continues|continued|reports|reported|"
-                           r"complains|complained|presented|returned|developed|states|stated|denies|denied|"
-                           r"subsequently|then)\b", re.I)
+_CLAUSE_VERBS = (r"underwent|was|were|is|are|has|had|have|received|continues|continued|reports|reported|complains|"
+                 r"complained|presented|returned|developed|states|stated|denies|denied")
+_CLAUSE_AFTER = re.compile(rf"(?:{_CLAUSE_VERBS}|subsequently|then)\b", re.I)
 _LEADING_AND = re.compile(r"^\s*(?:and|or|as\s+well\s+as|an?|the)\s+", re.I)
 _LAST_AND = re.compile(r"\s+and\s+")
 
@@ -338,9 +338,8 @@ def _nth_label(first: str, n: int) -> str:
 
 # A line of a list without marks: a capital first, a few words, no clause ("Treatment has included PT"), not
 # cut off mid-phrase (a wrapped sentence: "Lumbar radiculopathy, cervical strain and").
-_PROSE = re.compile(r"[;:]|[,\s](?:and|or|of|with|to|the)?$|\b(?:underwent|was|were|is|are|has|had|have|received|"
-                    r"continues|continued|reports|reported|complains|complained|presented|returned|developed|states|stated|denies|denied|"
-                    r"included|includes|noted|requested|recommended|will|should)\b", re.I)
+_PROSE = re.compile(rf"[;:]|[,\s](?:and|or|of|with|to|the)?$|\b(?:{_CLAUSE_VERBS}|included|includes|noted|requested|"
+                    r"recommended|will|should)\b", re.I)
 _MAX_LINE_WORDS = 14  # ICD-10's "Strain of muscle, fascia and tendon of lower back, initial encounter"
 
 
@@ -357,6 +356,8 @@ def _unmarked_lines(text: str, start: int, end: int) -> list[tuple[int, int]]:
         spans.append(_trim(text, at, stop))
         at = stop + 1
     return spans
+
+
 _SENTENCE_BREAK = re.compile(r"\.(?:\s+|$)")
 _PROSE_AFTER = re.compile(r"\.\s+(?=[A-Z][a-z])")  # a sentence after an item ends the list
 
