@@ -45,9 +45,9 @@ LICENSED_SENTENCE = re.compile(r"(?:licensed|holds?\s+an?\s+(?:active\s+)?licens
 _LIST_ITEM = re.compile(r"[^,;]+")
 
 
-# What may join two specialties in one item: 'and', '&', a slash, a subspecialty in brackets after its
-# specialty ('Orthopaedic Surgery (Hand Surgery)').
-_JOIN = re.compile(r"\s+(?:and|&)\s+|\s*/\s*|\s*\(\s*(?=[^()]*$)", re.I)  # cut in the text before ')
+# What may join two specialties in one item: 'and', '&', a slash, and the opening bracket of a subspecialty
+# after its specialty ('Orthopaedic Surgery (Hand Surgery)', read without its closing bracket).
+_JOIN = re.compile(r"\s+(?:and|&)\s+|\s*/\s*|\s*\(\s*(?=[^()]*$)", re.I)
 
 
 def _specialty_pieces(part: str) -> list[str]:
