@@ -274,6 +274,7 @@ def test_diagnosis_lists_split_at_the_final_and(written, labels):
     ("The patient, aged 53, is a man who had surgery at age 16", 53, "male"),
     ("The injured worker is a 45-year-old (45 yo) female who sustained an injury", 45, "female"),
     ("The patient is a female who is 45 years of age", 45, "female"),
+    ("The patient is a 45 yr. old female", 45, "female"),
 ])
 def test_age_and_sex_wordings(phrase, age, sex):
     text = (LETTERS / "CM17-0021791.txt").read_text().replace("This is a 66 year old male", phrase)
@@ -301,6 +302,8 @@ def test_sex_from_pronouns_when_no_word_names_it(summary, sex):
     ("Gender: M. Age: 45. Date of injury: 1/2/2012.", 45, "male", "M"),
     ("Mr. X is a 45-year-old who fell at work.", 45, "male", "Mr"),  # a title
     ("Ms. X is a 45-year-old who fell at work.", 45, "female", "Ms"),
+    ("The patient is a 45 y.o.m. who fell at work.", 45, "male", "m"),  # the sex glued to 'y.o.'
+    ("45 YO male injured at work.", 45, "male", "male"),  # no article
 ])
 def test_age_and_sex_from_fields_and_titles(summary, age, sex, quote):
     reading = clean(summary)

@@ -13,7 +13,8 @@ from kg.parser.text import CleanText
 from kg.record import Diagnosis, Fact, UtilizationReview
 from kg.vocab import load
 
-_AGE_WORDS = r"(?:[-\s]?(?:years?|yrs?)[-\s]?old\b|\s?(?:y/o|y\.o\.|yo)(?![a-z])|\s+years?\s+of\s+age\b)"
+_AGE_WORDS = (r"(?:[-\s]?(?:years?|yrs?\.?)[-\s]?old\b|\s?(?:y/o|y\.o\.|yo)(?:(?<=\.)[mf]\.?)?(?![a-z])"
+              r"|\s+years?\s+of\s+age\b)")  # "45 yr. old", "45 y.o.m."
 _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 _UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
 _TEENS = {"sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
@@ -30,7 +31,9 @@ _DESCRIBER = r"(?!(?:who|with|and|was|is|has|had|who's)\b)[A-Za-z][\w-]*"
 SEX = re.compile(rf"\b(?:an?|the|this)\s+(?:now\s+)?(?:(?:\d{{1,3}}|{_AGE_IN_WORDS}){_AGE_WORDS},?\s+"
                  rf"(?:\([^()]{{1,20}}\),?\s+)?"  # "a 45-year-old (45 yo) female"
                  rf"(?:{_DESCRIBER},?\s+){{0,4}}?)?(?P<v>female|male|woman|man|gentleman|lady)\b", re.I)
-SEX_LETTER = re.compile(rf"\b\d{{1,3}}(?i:{_AGE_WORDS})\s+(?P<v>[MF])\b")  # "a 45 yo M"
+# "a 45 yo M", "45 YO male" (no article), "a 45 y.o.m."
+SEX_LETTER = re.compile(rf"\b\d{{1,3}}(?i:{_AGE_WORDS})[,\s]+(?P<v>[MF]|(?i:female|male))\b"
+                        r"|\b\d{1,3}\s?(?i:y\.o\.)(?P<g>[mfMF])\b")
 # A note's field ("Sex: Female", "Gender: M") or a title ("Mr. X is a 45-year-old")
 SEX_FIELD = re.compile(r"\b(?:Sex|Gender)\s*:\s*(?P<v>(?i:female|male)|[MF])\b|\b(?P<t>Mr|Mrs|Ms)\.?\s+(?=[A-Z])")
 PRONOUN = re.compile(r"\b(?:(?P<he>he|his|him|himself)|she|her|hers|herself)\b", re.I)
@@ -137,7 +140,8 @@ def _age(clean: CleanText, start: int, end: int) -> Fact[int] | None:
 def _sex(clean: CleanText, start: int, end: int) -> Fact[str] | None:
     m = SEX.search(clean.text, start, end) or SEX_LETTER.search(clean.text, start, end)
     if m:
-        return clean.fact(_SEX_VALUES[m.group("v").lower()], *m.span("v"))
+        group = "v" if m.group("v") else "g"
+        return clean.fact(_SEX_VALUES[m.group(group).lower()], *m.span(group))
     field = SEX_FIELD.search(clean.text, start, end)
     if field:
         group = "v" if field.group("v") else "t"
