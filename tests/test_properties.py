@@ -22,7 +22,8 @@ from kg.vocab import load
 DATES = st.dates(min_value=dt.date(1960, 1, 1), max_value=dt.date(2039, 12, 31))
 
 
-@given(DATES, st.sampled_from(["%B %d, %Y", "%m/%d/%Y", "%m-%d-%Y", "%b %d, %Y", "%Y-%m-%d"]))
+@given(DATES, st.sampled_from(["%B %d, %Y", "%m/%d/%Y", "%m-%d-%Y", "%b %d, %Y", "%Y-%m-%d", "%d %B %Y",
+                               "%m.%d.%Y"]))
 def test_dates_round_trip(day, fmt):
     assert parse_date(f"injured on {day.strftime(fmt)}.") == day
 

@@ -22,8 +22,10 @@ _MONTH_NAME = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|J
 # One pattern for every date form; named groups tell which form matched.
 DATE = re.compile(
     rf"(?P<mname>{_MONTH_NAME})\.?\s+(?P<mday>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<myear>\d{{4}})"
+    rf"|(?<!\d)(?P<dday>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<dname>{_MONTH_NAME})\.?,?\s+(?P<dyear>\d{{4}})"  # 4 March 2010
     r"|(?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})"
-    r"|(?P<m>\d{1,2})\s?[/-]\s?(?P<d>\d{1,2})\s?[/-]\s?(?P<y>\d{4}|\d{2})(?!\d)",
+    r"|(?P<m>\d{1,2})\s?[/-]\s?(?P<d>\d{1,2})\s?[/-]\s?(?P<y>\d{4}|\d{2})(?!\d)"
+    r"|(?<![\d.])(?P<pm>\d{1,2})\.(?P<pd>\d{1,2})\.(?P<py>\d{4})(?!\d|\.\d)",  # 3.4.2010 (a four-digit year only)
     re.IGNORECASE,
 )
 
@@ -43,8 +45,13 @@ def date_from_match(m: re.Match[str]) -> dt.date | None:
         if m.group("mname"):
             return dt.date(int(m.group("myear")), _MONTHS[m.group("mname").lower().rstrip(".")],
                            int(m.group("mday")))
+        if m.group("dname"):
+            return dt.date(int(m.group("dyear")), _MONTHS[m.group("dname").lower().rstrip(".")],
+                           int(m.group("dday")))
         if m.group("iy"):
             return dt.date(int(m.group("iy")), int(m.group("im")), int(m.group("id")))
+        if m.group("pm"):
+            return dt.date(int(m.group("py")), int(m.group("pm")), int(m.group("pd")))
         return dt.date(expand_year(int(m.group("y"))), int(m.group("m")), int(m.group("d")))
     except (ValueError, KeyError):
         return None
