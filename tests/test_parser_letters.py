@@ -991,6 +991,17 @@ def test_reviewer_wordings(sentence, specialties, states):
     assert ([s.name.value for s in reviewer.specialties], [s.value for s in reviewer.states]) == (specialties, states)
 
 
+@pytest.mark.parametrize("written, as_written", [
+    ("MAXIMUS guideline:", "MAXIMUS guidelines:"), ("MAXIMUS guideline:", "MAXIMUS guideline(s):"),
+    ("Claims Administrator guideline:", "Claims Administrator Guidelines:"),
+])
+def test_block_labels_in_the_plural(written, as_written):
+    """A label's last word in the plural is the same label: the reviewer's citation stays the reviewer's."""
+    text = (LETTERS / "CM17-0005412.txt").read_text().replace(written, as_written)
+    cites = parse_text(text, "x", "x").decisions[0].citations
+    assert [(c.party, c.guideline) for c in cites] == [("administrator", "ODG"), ("reviewer", "MTUS-CPMTG")]
+
+
 @pytest.mark.parametrize("heading", ["IMR ISSUE, DECISION AND RATIONALE", "IMR ISSUES, DECISIONS, AND RATIONALES",
                                      "IMR Issues, Decisions & Rationales"])
 def test_issues_heading_variants(heading):

@@ -19,10 +19,10 @@ OUTCOME_LINE = re.compile(r"(?:(?:\s+is)?\s*(?::|\s-)\s*|" + _WITHOUT_COLON + r"
 
 
 def _label(words: str) -> re.Pattern[str]:
-    """A block's label: 'Words:' anywhere, or the words as written starting a line without the colon
-    (a character the PDF lost)."""
-    spaced = r"\s+".join(words.split())
-    return re.compile(rf"(?i:{spaced}\s*:)|^[ \t]*{spaced}\b", re.M)
+    """A block's label, its last word perhaps plural ('MAXIMUS guidelines', 'guideline(s)'): 'Words:'
+    anywhere, or the words as written starting a line without the colon (a character the PDF lost)."""
+    spaced = r"\s+".join(words.split()) + r"(?:s|\(s\))?"
+    return re.compile(rf"(?i:{spaced}\s*:)|^[ \t]*{spaced}(?!\w)", re.M)
 
 
 ADMIN_GUIDELINE = _label("Claims Administrator guideline")
