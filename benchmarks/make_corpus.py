@@ -333,6 +333,8 @@ def make_letter(i: int, rng: random.Random) -> Letter:
                       f"This case involves a now {age}-year-old {sex} with a history of an occupational claim from "
                       f"{fmt_date(injury, rng)}.",
                       f"The injured worker is a {age}-year-old right-handed {sex}. DOI: {fmt_date(injury, rng)}.",
+                      f"The patient is a {sex} who is {age} years of age, with a cumulative trauma injury through "
+                      f"{fmt_date(injury, rng)}.",
                       # the sex only in pronouns
                       f"The applicant is a represented {age}-year-old former warehouse worker who has filed a claim "
                       f"for {diagnoses[0]} reportedly associated with an industrial injury of {fmt_date(injury, rng)}. "
@@ -345,7 +347,8 @@ def make_letter(i: int, rng: random.Random) -> Letter:
                               f"Diagnoses included {dx_text}.",
                               f"The injured worker was diagnosed as having {dx_text}.",
                               f"The injured worker is undergoing treatment for {dx_text}.",
-                              f"Diagnoses include: {numbered}."])
+                              f"Diagnoses include: {numbered}.",
+                              f"Diagnoses per the primary treating physician include {dx_text}."])
     action = rng.choice(["denied", "non-certified", "modified"])
     ur_sentence = rng.choice([f"The Utilization Review (UR) dated {fmt_date(ur, rng)}, {action} the requests.",
                               f"Utilization review from {fmt_date(ur, rng)} {action} the request.",
