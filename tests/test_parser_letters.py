@@ -735,6 +735,7 @@ def test_injury_date_wordings(sentence, day):
     # an aside before the list, and who or when between 'diagnoses' and its verb
     ("The current diagnoses include (but are not limited to) cervicalgia and lumbago.", ["cervicalgia", "lumbago"]),
     ("The injured worker was diagnosed with (in part) lumbar radiculopathy.", ["lumbar radiculopathy"]),
+    ("The provider diagnosed her with a left knee meniscal tear.", ["left knee meniscal tear"]),
     ("Diagnoses per the primary treating physician include lumbar facet arthropathy and sacroiliac joint "
      "dysfunction.", ["lumbar facet arthropathy", "sacroiliac joint dysfunction"]),
     ("Diagnoses as of 11/2/2016 include lumbar radiculopathy and lumbar disc protrusion.",

@@ -66,7 +66,8 @@ DIAGNOSIS_LISTS = (
                r"reflect(?:s|ed)?)\s+(?:an?\s+|the\s+)?" + _DIAGNOSES + r"\s+of\s+(?P<v>.+?)"
                + _END, re.I | re.S),  # "The injured worker has a diagnosis of X", "records indicate a diagnosis of X"
     re.compile(r"\bAssessments?\s*:\s*(?P<v>.+?)" + _END, re.S),  # a progress note's "Assessment: 1. X 2. Y"
-    re.compile(r"diagnosed\s+(?:as\s+having|with)\s+" + _ASIDE + r"(?P<v>.+?)" + _END, re.I | re.S),
+    re.compile(r"diagnosed\s+(?:(?:him|her|the\s+(?:patient|claimant|(?:injured\s+)?worker))\s+)?(?:as\s+having|with)\s+"
+               + _ASIDE + r"(?P<v>.+?)" + _END, re.I | re.S),  # "The provider diagnosed her with X"
     re.compile(r"(?:undergoing|being|ha(?:s|ve|d)\s+been)\s+treat(?:ment|ments|ed)\s+for\s+(?:the\s+diagnosis\s+of\s+)?"
                r"(?!\d|about\b|approximately\b|over\b|several\b|many\b|the\s+past\b)"  # not "treated for 3 years"
                r"(?P<v>.+?)" + _END, re.I | re.S),
