@@ -520,6 +520,8 @@ def test_an_item_naming_a_class_of_drugs(item, drug_class, quote, kind):
     ("Vascutherm rental x 30 days", "durable medical equipment"), ("Relaxation training", "psychological treatment"),
     ("Bilateral L4-5 RF ablation", "injection"), ("Right L5 RF neurotomy", "injection"),
     ("Cervical RFA C5-6", "injection"),
+    ("Hepatic and renal function tests", "laboratory test"), ("LFTs", "laboratory test"),
+    ("Hemoglobin A1c", "laboratory test"),
 ])
 def test_service_types(item, kind):
     assert service_type(item) == kind
