@@ -157,6 +157,14 @@ def test_citation_kinds_and_no_evidence():
     assert no_evidence.citations == ()
 
 
+@pytest.mark.parametrize("line", ["None cited.", "No guidelines cited", "N/A", "Not provided.",
+                                  "The claims administrator did not cite any guidelines."])
+def test_a_line_saying_in_few_words_that_nothing_was_cited(line):
+    reading = clean(line)
+    found = parse_guideline_line(reading, 0, len(reading.text), "administrator")
+    assert (found.no_evidence, found.citations) == (True, ())
+
+
 def test_other_source_is_kept_by_name():
     assistant = _parse("CM17-0007142").decisions[1]
     admin = [c for c in assistant.citations if c.party == "administrator"]

@@ -12,7 +12,10 @@ from kg.parser.text import CleanText
 from kg.record import Citation, Party
 from kg.vocab import load
 
-NO_EVIDENCE = re.compile(r"did\s+not\s+cite\s+any\s+medical\s+evidence", re.I)
+NO_EVIDENCE = re.compile(r"did\s+not\s+cite\s+any\s+(?:medical\s+evidence|guidelines?)", re.I)
+# A line that says so in fewer words: "None cited.", "No guidelines cited", "N/A"
+NOTHING_CITED = re.compile(r"\s*(?:(?:none|no\s+(?:guidelines?|medical\s+evidence|citations?))(?:\s+(?:was|were))?"
+                           r"(?:\s+(?:cited|provided|given))?|N/?A|not\s+(?:cited|provided|applicable))[\s.]*", re.I)
 # Where a clause of a guideline line begins: "Decision based on", "The Expert Reviewer based his/her decision
 # on the MTUS" (not "... on recommendation(s) outside of the MTUS"), "Other Medical Treatment Guideline or
 # Medical Evidence:", and a further "Non-MTUS" source ("Section(s): Summary, and Non-MTUS ODG, Knee")
@@ -60,7 +63,7 @@ class GuidelineLine:
 
 def parse_guideline_line(clean: CleanText, start: int, end: int, party: Party) -> GuidelineLine:
     """Citations one party gave in clean text [start, end)."""
-    if NO_EVIDENCE.search(clean.text, start, end):
+    if NO_EVIDENCE.search(clean.text, start, end) or NOTHING_CITED.fullmatch(clean.text, start, end):
         return GuidelineLine((), True)
     bounds = [m.end() for m in CLAUSE.finditer(clean.text, start, end)] or [start]
     citations: list[Citation] = []
