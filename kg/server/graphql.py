@@ -211,37 +211,28 @@ class OutcomeCount:
     overturned: int
 
 
-@strawberry.input
-class DecisionFilter:
-    medication: str | None = None
-    drug_class: str | None = None
-    outcome: Outcome | None = None
-    guideline_section: str | None = None
-    specialty: str | None = None
-    state: str | None = None
-    decided_from: dt.date | None = None
-    decided_to: dt.date | None = None
-    text: str | None = None
-    service_type: str | None = None
+@strawberry.input(description="What a letter's case and reviewer must have; every given field must hold.")
+class LetterFilter:
     diagnosis: str | None = strawberry.field(default=None, description="Words of a diagnosis of the case, any case.")
     body_region: str | None = strawberry.field(default=None, description="A body region a diagnosis or the injury "
                                                                         "names: neck, low back, shoulder, ...")
     sex: str | None = None
     age_from: int | None = None
     age_to: int | None = None
-
-
-@strawberry.input(description="What a letter's case and reviewer must have; every given field must hold.")
-class LetterFilter:
-    diagnosis: str | None = strawberry.field(default=None, description="Words of a diagnosis of the case, any case.")
-    body_region: str | None = None
-    sex: str | None = None
-    age_from: int | None = None
-    age_to: int | None = None
     specialty: str | None = None
     state: str | None = None
     decided_from: dt.date | None = None
     decided_to: dt.date | None = None
+
+
+@strawberry.input(description="What a decision, its request and its letter must have; every given field must hold.")
+class DecisionFilter(LetterFilter):
+    medication: str | None = None
+    drug_class: str | None = None
+    service_type: str | None = None
+    outcome: Outcome | None = None
+    guideline_section: str | None = None
+    text: str | None = None
 
 
 # A request's drug classes: its medications' classes, or the class it names instead of a drug
