@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from functools import cache
 
+# Tens written as words: an age ("a forty-five year old male") and a count ("sixty count")
+TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+
 # 'anti' is counted 1,174 times and 'inflammatory' 814, while pieces of broken words are rare:
 # 'cation' 50, 'electro' 353. Of 141 long words broken after four letters in real and generated
 # letters, two broke into two such words: 'para' / 'spinal' and 'late' / 'rally'.

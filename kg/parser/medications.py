@@ -10,7 +10,7 @@ from functools import cache, lru_cache
 
 from rapidfuzz import distance, process
 
-from kg.parser.lexicon import common_words
+from kg.parser.lexicon import TENS, common_words
 from kg.parser.text import CleanText
 from kg.record import Fact, Ingredient
 from kg.vocab import Drug, drug_dictionary, load
@@ -26,12 +26,11 @@ BARE_STRENGTH = re.compile(
     r"\s*(?P<v>\d+(?:\.\d+)?)(?=\s*[/-]\s*\d|\s*(?:CR|ER|SR|XR|XL|DR|IR|ODT)\b)"
     r"|\s*(?P<v2>\d+\.\d+|[5-9]|\d{2,})(?=\s*(?:#|,(?!\d{3})|$))", re.I)  # not "50,000 IU"
 # "#90", "QTY: 90", "quantity sixty (60)", "No. 30", and "180 tablets" or "120 count" (ten or more: no dose)
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 QUANTITY = re.compile(r"#\s*(?P<v>\d+(?:\.\d+)?)"
                       r"|\b(?:QTY|quantity)\s*[:.]?\s*(?:(?:[a-z]+[\s-]+){1,3}\(\s*)?(?P<v2>\d+(?:\.\d+)?)"
                       r"|(?<![\d.,/-])(?P<v3>[1-9]\d+)\s+(?:tablets|tabs|capsules|caps|pills|patches|count)\b"
                       r"|\bNo\.\s*(?P<v4>[1-9]\d*)\b"
-                      rf"|\b(?P<v5>{'|'.join(_TENS)})\s+count\b", re.I)
+                      rf"|\b(?P<v5>{'|'.join(TENS)})\s+count\b", re.I)
 # A drug's count written "x 60" ("Xanax 0.25mg x 60"): ten or more, no unit of time or sessions after it
 X_COUNT = re.compile(r"\bx\s*(?P<v>[1-9]\d+)\b(?!\s*(?:days?|weeks?|months?|hours?|hrs?|refills?|sessions?|visits?|"
                      r"times?|mg|mcg|gm?s?|grams?|ml|%))", re.I)
@@ -50,7 +49,7 @@ DOSING = re.compile(
     r"times\s+(?:a|per)\s+day|(?:once|twice)\s+(?:a|per)\s+day|every\s+\d+|as\s+needed|tab(?:let)?s?|cap(?:sule)?s?|"
     r"apply|topical(?:ly)?)\b", re.I)
 DIRECTIONS_END = re.compile(r"#|\bQTY\b|\bquantity\b|\bwith\s+\w+\s+refills?|\b\d+\s+refills?|,?\s*\bNo\.\s*\d|"
-                            rf",?\s*\b(?:\d+|{'|'.join(_TENS)})\s+count\b|"
+                            rf",?\s*\b(?:\d+|{'|'.join(TENS)})\s+count\b|"
                             r",?\s*\(?\d+\s*(?:gm?s?|grams|ml)\b", re.I)
 # Dosage-form words the dictionary sometimes appends to a generic ("Lidocaine Patch").
 _FORM_WORDS = re.compile(r"\s+(?:patch|gel|cream|tablets?|capsules?|er|sr|cr|xr|hcl|hydrochloride)$", re.I)
@@ -280,7 +279,7 @@ def item_details(clean: CleanText, start: int, end: int) -> ItemDetails:
         service_type=None if requested else service,
         strength_mg=clean.fact(float(strength[0]), strength[1], strength[2]) if strength else None,
         directions=directions,
-        quantity=clean.fact(float(_TENS.get(quantity[0].lower(), quantity[0])), quantity[1], quantity[2])
+        quantity=clean.fact(float(TENS.get(quantity[0].lower(), quantity[0])), quantity[1], quantity[2])
         if quantity else None,
         refills=clean.fact(_refill_count(refills[0]), refills[1], refills[2]) if refills else None,
     )

@@ -9,17 +9,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from kg.parser.dates import DATE, DATE_TEXT, date_from_match
+from kg.parser.lexicon import TENS
 from kg.parser.text import CleanText
 from kg.record import Diagnosis, Fact, UtilizationReview
 from kg.vocab import load
 
 _AGE_WORDS = (r"(?:[-\s]?(?:years?|yrs?\.?)[-\s]?old\b|\s?(?:y/o|y\.o\.|yo)(?:(?<=\.)[mf]\.?)?(?![a-z])"
               r"|\s+years?\s+of\s+age\b)")  # "45 yr. old", "45 y.o.m."
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
 _UNITS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9}
 _TEENS = {"sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19}
 # an age in words: "a forty-five year old male"
-_AGE_IN_WORDS = rf"(?:{'|'.join(_TENS)})(?:[-\s](?:{'|'.join(_UNITS)}))?|{'|'.join(_TEENS)}"
+_AGE_IN_WORDS = rf"(?:{'|'.join(TENS)})(?:[-\s](?:{'|'.join(_UNITS)}))?|{'|'.join(_TEENS)}"
 AGE = re.compile(rf"\b(?:(?P<v>\d{{1,3}})|(?P<w>{_AGE_IN_WORDS})){_AGE_WORDS}", re.I)
 # "The patient, age 53, ..." (only after a word for the worker: "surgery at age 16" is no age)
 AGE_OF_WORKER = re.compile(r"\b(?:patient|worker|claimant|applicant|employee|male|female|man|woman),?\s+"
@@ -135,7 +135,7 @@ def _age(clean: CleanText, start: int, end: int) -> Fact[int] | None:
         if m.groupdict().get(group):
             return clean.fact(int(m.group(group)), *m.span(group))
     words = re.split(r"[-\s]+", m.group("w").lower())
-    return clean.fact(sum(_TENS.get(w, 0) + _UNITS.get(w, 0) + _TEENS.get(w, 0) for w in words), *m.span("w"))
+    return clean.fact(sum(TENS.get(w, 0) + _UNITS.get(w, 0) + _TEENS.get(w, 0) for w in words), *m.span("w"))
 
 
 def _sex(clean: CleanText, start: int, end: int) -> Fact[str] | None:
