@@ -407,11 +407,15 @@ def citation(item: Item, rng: random.Random) -> tuple[str, list[int], list[str]]
     if code == "MTUS-CPMTG":
         pages = sorted(rng.sample(range(20, 120), rng.randint(1, 2)))
         page_text, named = pages_text(pages, rng)
-        style = rng.randrange(3)
+        style = rng.randrange(4)
         if style == 0:
             text, got = f"Decision based on MTUS Chronic Pain Medical Treatment 2016, Section(s): {item.section}.", []
         elif style == 1:
             text, got = f"Decision based on MTUS Chronic Pain Treatment Guidelines {item.section} {page_text}.", named
+        elif style == 2:  # the guideline by its own title, and pages without 'page' after a comma
+            got = list(range(pages[0], pages[0] + rng.randint(1, 3) + 1))
+            text = (f"Decision based on {rng.choice(['', 'the ', 'California MTUS '])}Chronic Pain Medical Treatment "
+                    f"Guidelines (2009), {item.section}, {got[0]}-{got[-1]}.")
         else:
             text = f"Decision based on MTUS Chronic Pain Medical Treatment 2009, {item.section}, {page_text}."
             got = named

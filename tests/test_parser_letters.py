@@ -663,6 +663,26 @@ def test_body_regions_read_off_real_diagnoses():
     ("MTUS Chronic Pain Medical Treatment 2016, Section(s): Physical Medicine; Non-MTUS Official Disability "
      "Guidelines (ODG), Low Back Chapter",
      [("MTUS-CPMTG", (), ("Physical medicine",)), ("ODG", (), ("Low back chapter",))]),
+    # a part of the MTUS named by its own title, without 'MTUS', and 'California MTUS'
+    ("Chronic Pain Medical Treatment Guidelines, Section 9792.20, page 1 of 127; Opioids, page 78",
+     [("MTUS-CPMTG", (1, 78), ("Section 9792.20", "Opioids"))]),
+    ("the Chronic Pain Medical Treatment Guidelines (2009), Opioids, pages 76-80, and ODG, Pain chapter",
+     [("MTUS-CPMTG", (76, 77, 78, 79, 80), ("Opioids",)), ("ODG", (), ("Pain chapter",))]),
+    ("California MTUS 2016 Chronic Pain Guidelines, page 113, TENS unit", [("MTUS-CPMTG", (113,), ("TENS unit",))]),
+    ("ACOEM Practice Guidelines, Chapter 12, page 303",
+     [("ACOEM", (303,), ("ACOEM practice guidelines", "Chapter 12"))]),
+    ("Non-MTUS Chronic Pain Medical Treatment Guidelines page 29",
+     [("OTHER", (29,), ("Chronic pain medical treatment guidelines",))]),
+    # an edition's month and year are no section
+    ("CA MTUS Chronic Pain Medical Treatment Guidelines (May 2009), Muscle relaxants (for pain), pg. 63-66",
+     [("MTUS-CPMTG", (63, 64, 65, 66), ("Muscle relaxants (for pain)",))]),
+    # a range after a topic's comma, without 'page'; never a date's or a regulation's numbers
+    ("MTUS: CHRONIC PAIN MEDICAL TREATMENT GUIDELINES, ANTI-EPILEPSY DRUGS (AEDS), 16-18",
+     [("MTUS-CPMTG", (16, 17, 18), ("ANTI-EPILEPSY DRUGS (AEDS)",))]),
+    ("MTUS: ACOEM, CHAPTER 12, LOW BACK COMPLAINTS, 303-305", [("MTUS-ACOEM", (303, 304, 305), ())]),
+    ("ODG, Knee, 7-15-2014", [("ODG", (), ("Knee",))]),
+    ("MTUS Chronic Pain Medical Treatment Guidelines, 8 C.C.R. 9792.20 - 9792.26, Opioids",
+     [("MTUS-CPMTG", (), ("Opioids",))]),
 ])
 def test_guideline_line_wordings(line, citations):
     reading = clean(f"Decision based on {line}")
@@ -683,6 +703,8 @@ def test_guideline_line_wordings(line, citations):
     ("The Expert Reviewer based their decision on recommendation(s) outside of the MTUS Guidelines. Decision based on "
      "Non-MTUS Citation Official Disability Guidelines (ODG) Neck & upper back, Cervical pillow.",
      [("ODG", (), ("Neck & upper back", "Cervical pillow"))]),
+    ("The Expert Reviewer based his/her decision on the California MTUS Chronic Pain Medical Treatment Guidelines, "
+     "page 29.", [("MTUS-CPMTG", (29,), ())]),
 ])
 def test_guideline_line_as_a_sentence(line, citations):
     """The party's decision named in a sentence instead of 'Decision based on'."""

@@ -54,6 +54,13 @@ def test_page_lists_with_ranges_and_a_label(ranges, sep, label):
     assert parse_pages(text) == sorted({p for a, w in ranges for p in range(a, a + w + 1)})
 
 
+@given(st.integers(1, 390), st.integers(1, 10), st.sampled_from(["-", " - ", "–"]), st.sampled_from(["", ".", "; X"]))
+def test_a_bare_range_after_a_topic(start, width, to, after):
+    """'LOW BACK COMPLAINTS, 303-305': a range after a comma is pages, a bare date's numbers never are."""
+    assert parse_pages(f"Opioids, {start}{to}{start + width}{after}") == list(range(start, start + width + 1))
+    assert parse_pages(f"Opioids, {start % 12 + 1}{to}{width}{to}2014") == []
+
+
 @settings(deadline=None)  # the first example loads the drug dictionary (~1 s)
 @given(st.integers(1, 999), st.sampled_from(["#{}", "QTY {}.00", "Qty: {}.00", "QTY: {}"]))
 def test_quantities(n, form):

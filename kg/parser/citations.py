@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
-from kg.parser.dates import DATE
+from kg.parser.dates import DATE, MONTH_NAME
 from kg.parser.labels import sentence_case
 from kg.parser.text import CleanText
 from kg.record import Citation, Party
@@ -19,13 +19,14 @@ NOTHING_CITED = re.compile(r"\s*(?:(?:none|no\s+(?:guidelines?|medical\s+evidenc
 # Where a clause of a guideline line begins: "Decision based on", "The Expert Reviewer based his/her decision
 # on the MTUS" (not "... on recommendation(s) outside of the MTUS"), "Other Medical Treatment Guideline or
 # Medical Evidence:", and a further "Non-MTUS" source ("Section(s): Summary, and Non-MTUS ODG, Knee")
-_NAMED_SOURCE = r"(?:CA\s+)?(?:MTUS|Non\s*-?\s*MTUS|Official\s+Disability|ODG|ACOEM|American\s+College|Chronic\s+Pain)"
+_NAMED_SOURCE = (r"(?:CA\s+|California\s+)?"
+                 r"(?:MTUS|Non\s*-?\s*MTUS|Official\s+Disability|ODG|ACOEM|American\s+College|Chronic\s+Pain)")
 CLAUSE = re.compile(r"Decision\s+based\s+on\s+"
                     rf"|\bbased\s+(?:his/her|his|her|its|their)\s+decision\s+on\s+(?:the\s+)?(?={_NAMED_SOURCE})"
                     r"|(?:,?\s+and\s+)?Other\s+Medical\s+Treatment\s+Guidelines?"
                     r"(?:\s+or\s+Medical\s+Evidence)?(?:\s*:\s*|\s+)"
                     r"|(?<=\S)(?:[;,]?\s+and|;)\s+(?:the\s+)?(?=Non\s*-?\s*MTUS\b)", re.I)
-MTUS_HEAD = re.compile(r"\s*(?:the\s+)?(?:CA[- ])?MTUS\b[,:]?\s*(?:\(\w+\)\s*)?", re.I)
+MTUS_HEAD = re.compile(r"\s*(?:the\s+)?(?:CA[- ]|California\s+)?MTUS\b[,:]?\s*(?:\(\w+\)\s*)?", re.I)
 NON_MTUS_HEAD = re.compile(r"\s*Non\s*-?\s*MTUS(?:\s+Citation)?:?\s*", re.I)
 _TO = r"(?:\s*[-–]\s*|\s+to\s+)"  # a page range: "63-65", "29 to 31"
 PAGES = re.compile(
@@ -35,6 +36,9 @@ PAGES = re.compile(
     rf"(?P<v>\d+(?:{_TO}\d+)?(?:\s*(?:,|;|and|&)\s*\d+(?:{_TO}\d+)?(?!{_TO}\d)"
     r"(?![\d.]*\s*(?:(?!(?:and|to)\b)[A-Za-z]{2}|\((?!(?-i:[A-Z])))))*)",
     re.I)
+# A range named without 'page', after a comma at the end of a topic ("ANTI-EPILEPSY DRUGS (AEDS), 16-18",
+# "LOW BACK COMPLAINTS, 303-305"); never a date ("7-15-14") nor a regulation ("9792.20 - 9792.26")
+BARE_PAGES = re.compile(r"(?<=,)\s*(?P<v>(?<![\d.])\d{1,3}\s*[-–]\s*\d{1,3})(?![\d.]*\d|\s*[-–/]\s*\d)\s*(?=[,;.]|$)")
 OF_PAGES = re.compile(r"(?<=\d)\s+of\s+\d+\b", re.I)  # "page 29 of 127": the guideline's length
 PAGE_RANGE = re.compile(rf"(?P<a>\d+)(?:{_TO}(?P<b>\d+))?", re.I)
 SECTIONS = re.compile(r"Sections?\s*\(s\)\s*:|Sections?:", re.I)
@@ -44,7 +48,9 @@ ODG_NAME = re.compile(r"\s*(?:Work\s+Loss\s+Data\s+Institute[\s,]*)?(?:Official\
                       r"(?:\s*[-–]?\s*Treatment\s+in\s+Workers'?\s*Comp(?:ensation)?)?"
                       r"(?:\s*\((?:ODG|TWC|ODG[-\s]?TWC)\))?(?:\s*-\s*TWC\b)?[\s,:]*", re.I)
 _TOPIC_BREAK = re.compile(r";|\.\s+|\.$|,\s+(?=[A-Z0-9])")
-_NOISE = re.compile(r"^(?:and|or|X)\b\s*|^of\s+\d+$|\bX?\s*(?<![/-])(?:2004|2007|2009|2016)\s*:?$|,?\s+and$|[\s.,:;]+$"
+# an edition's year, its month too ("(May 2009)")
+_NOISE = re.compile(r"^(?:and|or|X)\b\s*|^of\s+\d+$|,?\s+and$|[\s.,:;]+$"
+                    rf"|\bX?\s*(?<![/-])(?:{MONTH_NAME}\.?\s+)?(?:2004|2007|2009|2016)\s*:?$"
                     r"|\s+topic$|^(?:online|web)\s+edition$|^[-–]\s+", re.I)  # "When to Continue Opioids topic"
 # Words that join one source to the next ("pages 76-80 and on the Non-MTUS ODG"): no topic
 _CONNECTIVE = re.compile(r"(?:(?:and|on|the|in|also|Non\s*-?\s*MTUS|Citation)\b[\s,:]*)+", re.I)
@@ -79,6 +85,8 @@ def _clause(clean: CleanText, start: int, end: int, party: Party) -> list[Citati
     if mtus:
         return _mtus(clean, mtus.end(), end, party)
     head = NON_MTUS_HEAD.match(clean.text, start, end)
+    if not head and _mtus_part().match(clean.text, start, end):
+        return _mtus(clean, start, end, party)
     return _non_mtus(clean, head.end() if head else start, end, party)
 
 
@@ -100,6 +108,14 @@ def _mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Citation
         name = ODG_NAME.match(clean.text, s, seg_end) if code == "ODG" else None  # "... Guidelines (ODG)"
         out.append(_citation(clean, party, code, s, max(e, name.end()) if name else e, seg_end))
     return out
+
+
+@cache
+def _mtus_part() -> re.Pattern[str]:
+    """A part of the MTUS named without 'MTUS' ("Chronic Pain Medical Treatment Guidelines, page 29"): the
+    title is the MTUS's own. ACOEM's is not: ACOEM without 'MTUS' is the college's own guideline."""
+    titles = "|".join(pattern.pattern for code, pattern in load().mtus_titles if code != "MTUS-ACOEM")
+    return re.compile(rf"\s*(?:the\s+)?(?:California\s+)?(?:\(?(?:2009|2016)\)?\s+)?(?:{titles})", re.I)
 
 
 _BARE_CHAPTER = re.compile(r"Chapter\s+\d+", re.I)
@@ -212,7 +228,8 @@ def _citation(clean: CleanText, party: Party, code: str, start: int, body_start:
 def parse_pages(text: str) -> list[int]:
     """Pages named in `text` ("Page(s): 29; 64", "Page 63-65", "pages 29 and 65"), ranges expanded."""
     pages: set[int] = set()
-    for m in PAGES.finditer(OF_PAGES.sub("", text)):
+    text = OF_PAGES.sub("", text)
+    for m in PAGES.finditer(text):
         for r in PAGE_RANGE.finditer(m.group("v")):
             a = int(r.group("a"))
             b = int(r.group("b")) if r.group("b") else a
@@ -220,6 +237,10 @@ def parse_pages(text: str) -> list[int]:
                 pages.update(range(a, b + 1))
             else:
                 pages.update({a, b})
+    for m in BARE_PAGES.finditer(text):  # no word says these are pages: only a true range is read
+        r = PAGE_RANGE.fullmatch(m.group("v"))
+        if r and int(r.group("a")) < int(r.group("b")) <= int(r.group("a")) + MAX_PAGE_RANGE:
+            pages.update(range(int(r.group("a")), int(r.group("b")) + 1))
     return sorted(pages)
 
 

@@ -16,13 +16,13 @@ _MONTHS = {
     )
     for m in names
 }
-_MONTH_NAME = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
+MONTH_NAME = (r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?|"
                r"Sept?(?:ember)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)")
 
 # One pattern for every date form; named groups tell which form matched.
 DATE = re.compile(
-    rf"(?P<mname>{_MONTH_NAME})\.?\s+(?P<mday>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<myear>\d{{4}})"
-    rf"|(?<!\d)(?P<dday>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<dname>{_MONTH_NAME})\.?,?\s+(?P<dyear>\d{{4}})"  # 4 March 2010
+    rf"(?P<mname>{MONTH_NAME})\.?\s+(?P<mday>\d{{1,2}})(?:st|nd|rd|th)?,?\s+(?P<myear>\d{{4}})"
+    rf"|(?<!\d)(?P<dday>\d{{1,2}})(?:st|nd|rd|th)?\s+(?P<dname>{MONTH_NAME})\.?,?\s+(?P<dyear>\d{{4}})"  # 4 March 2010
     r"|(?P<iy>\d{4})-(?P<im>\d{1,2})-(?P<id>\d{1,2})"
     r"|(?P<m>\d{1,2})\s?[/-]\s?(?P<d>\d{1,2})\s?[/-]\s?(?P<y>\d{4}|\d{2})(?!\d)"
     r"|(?<![\d.])(?P<pm>\d{1,2})\.(?P<pd>\d{1,2})\.(?P<py>\d{4})(?!\d|\.\d)",  # 3.4.2010 (a four-digit year only)
