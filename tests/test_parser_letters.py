@@ -452,6 +452,13 @@ def test_misspelt_drug_names(item, generics):
                      ("tramadol", "DB00193", "opioid")]),
     ("Senokot-S #60", [("docusate", "DB11089", "laxative"), ("sennosides", "DB11365", "laxative")]),
     ("Augmentin 875mg #20", [("amoxicillin", "DB01060", "antibiotic"), ("clavulanic acid", "DB00766", "antibiotic")]),
+    ("Fiorinal 50/325/40mg #30", [("aspirin", "DB00945", "NSAID"), ("butalbital", "DB00241", "sedative-hypnotic"),
+                                  ("caffeine", None, "stimulant")]),
+    ("Dyotin SR 250mg #90", [("gabapentin", "DB00996", "anticonvulsant")]),
+    ("Cosamin DS #90", [("chondroitin", None, "dietary supplement"), ("glucosamine", None, "dietary supplement")]),
+    ("Apptrim #120", [("apptrim", None, "medical food")]),
+    ("Oxy IR 5mg #60", [("oxycodone", "DB00497", "opioid")]),
+    ("Naprelan 500mg #30", [("naproxen", "DB00788", "NSAID")]),
     # classes of generics an injured worker may also take
     ("Levorphanol 2mg #60", [("levorphanol", "DB00854", "opioid")]),
     ("Amlodipine 5mg #30", [("amlodipine", "DB00381", "antihypertensive")]),
@@ -481,6 +488,19 @@ def test_brand_names_resolve_to_their_generics(item, generics):
 def test_drug_names_not_classes(item, generics):
     reading = clean(item)
     assert [i.generic for i in item_details(reading, 0, len(reading.text)).ingredients] == generics
+
+
+@pytest.mark.parametrize("item, strength", [
+    ("Theraflex 10mg #30", 10.0),  # a name the dictionary lacks: "mg" still says the strength
+    ("Muscle relaxant 350mg #60", 350.0),
+    ("Trigger point injection 10mg", None),  # a service has no strength
+    ("Physical therapy 12 sessions", None),
+])
+def test_strength_of_an_item_without_a_known_drug(item, strength):
+    reading = clean(item)
+    details = item_details(reading, 0, len(reading.text))
+    assert details.ingredients == ()
+    assert (details.strength_mg.value if details.strength_mg else None) == strength
 
 
 @pytest.mark.parametrize("item, drug_class, quote, kind", [

@@ -265,13 +265,15 @@ def item_details(clean: CleanText, start: int, end: int) -> ItemDetails:
     """Drugs, dose and service type of the item written in clean text [start, end)."""
     found, drug_end = find_ingredients(clean, start, end)
     ingredients = tuple(found)
-    strength = _strength(clean, drug_end, start, end) if ingredients else None
+    service = None if ingredients else service_type(clean.flat(start, end))
+    # a drug the dictionary does not know ("Dyotin SR 250mg") still has its strength, when "mg" says so
+    strength = (_strength(clean, drug_end, start, end) if ingredients
+                else _stated_mg(clean, start, end) if service == "other" else None)
     quantity = _number(clean, QUANTITY, start, end, skip=PRODUCT_NUMBER) or (
         _number(clean, X_COUNT, drug_end, end) if ingredients else None)
     refills = _number(clean, REFILLS, start, end)
     dose_start = max(drug_end, strength[2] if strength else start)
     directions = _directions(clean, dose_start, end) if ingredients else None
-    service = None if ingredients else service_type(clean.flat(start, end))
     requested = _requested_drug_class(clean, start, end) if service == "other" else None
     return ItemDetails(
         ingredients=ingredients,
@@ -287,14 +289,20 @@ def item_details(clean: CleanText, start: int, end: int) -> ItemDetails:
 
 def _strength(clean: CleanText, drug_end: int, start: int, end: int) -> tuple[str, int, int] | None:
     """The strength in mg: the first "<n> mg", else a bare strength right after the last drug name."""
-    m = STRENGTH_MG.search(clean.text, start, end)
-    if m:
-        return m.group("v"), *m.span()
+    stated = _stated_mg(clean, start, end)
+    if stated:
+        return stated
     bare = BARE_STRENGTH.match(clean.text, drug_end, end)
     if not bare:
         return None
     group = "v" if bare.group("v") is not None else "v2"
     return bare.group(group), *bare.span(group)
+
+
+def _stated_mg(clean: CleanText, start: int, end: int) -> tuple[str, int, int] | None:
+    """The first "<n> mg": the number, and the words that say it ("10-325mg")."""
+    m = STRENGTH_MG.search(clean.text, start, end)
+    return (m.group("v"), *m.span()) if m else None
 
 
 def _refill_count(word: str) -> int:
