@@ -537,6 +537,10 @@ def test_an_item_naming_a_class_of_drugs(item, drug_class, quote, kind):
     ("Psychotherapy x 6 sessions", "psychological treatment"), ("Pain management follow up", "consultation"),
     ("Spinal cord stimulator trial", "surgery"), ("Intrathecal pump", "surgery"),
     ("Aqua therapy 2x4", "physical therapy"), ("Blood work", "laboratory test"), ("Prolotherapy", "injection"),
+    # what an item is for decides, not the tool that guides it, nor the surgery a visit is about
+    ("Ultrasound guided injection, right shoulder", "injection"), ("Diagnostic ultrasound of the shoulder", "imaging"),
+    ("Right knee injection under fluoroscopic guidance", "injection"), ("Neurosurgery consultation", "consultation"),
+    ("Vascutherapy rental", "durable medical equipment"), ("Ice machine", "durable medical equipment"),
     ("Viscosupplementation", "injection"), ("Multidisciplinary pain program", "functional restoration program"),
     ("Home exercise kit", "durable medical equipment"), ("Inpatient detoxification program", "inpatient care"),
     ("Interpreter services", "interpreter"), ("Transportation to and from medical appointments", "transportation"),
