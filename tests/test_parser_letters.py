@@ -1128,6 +1128,8 @@ def test_conclusion_wordings(sentence, necessary):
     ("Lorzone 750mg #45  Upheld.", "Lorzone 750mg #45", "Upheld"),  # the colon lost too
     ("Lorzone 750mg #45 - Upheld", "Lorzone 750mg #45", "Upheld"),  # a dash for the colon
     ("Epidural steroid injection L4-5 \u2013 Overturned", "Epidural steroid injection L4-5", "Overturned"),
+    ("Lorzone 750mg #45 -- Upheld", "Lorzone 750mg #45", "Upheld"),
+    ("Lorzone 750mg #45 \u2014 Upheld", "Lorzone 750mg #45", "Upheld"),
 ])
 def test_outcome_after_a_period_or_a_dash(line, item, outcome):
     d = _with_item(line).decisions[0]

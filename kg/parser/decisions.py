@@ -14,8 +14,9 @@ from kg.record import Decision, Fact, Outcome
 # the block's next part follows.
 _NEXT_PART = r"\n\s*(?:Claims\s+Administrator\s+guideline|MAXIMUS\s+guideline|Decision\s+rationale)"
 _WITHOUT_COLON = r"(?:\s+is\b)?\s+(?=(?-i:Upheld|Overturned)\.?[ \t]*" + _NEXT_PART + ")"
-OUTCOME_LINE = re.compile(r"(?:(?:\s+is)?\s*(?::|\s-)\s*|" + _WITHOUT_COLON + r")(?P<v>Upheld|Overturned)\.?[ \t]*$",
-                          re.I | re.M)  # "Upheld." too, and a dash for the colon ("#45 - Upheld")
+# "Upheld." too, and a dash for the colon ("#45 - Upheld", "#45 -- Upheld")
+OUTCOME_LINE = re.compile(r"(?:(?:\s+is)?\s*(?::|\s-{1,2})\s*|" + _WITHOUT_COLON
+                          + r")(?P<v>Upheld|Overturned)\.?[ \t]*$", re.I | re.M)
 
 
 def _label(words: str) -> re.Pattern[str]:
