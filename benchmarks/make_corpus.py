@@ -180,7 +180,8 @@ def pages_text(pages: list[int], rng: random.Random) -> tuple[str, list[int]]:
     if style in (1, 4):
         start = pages[0]
         end = start + rng.randint(1, 3)
-        label, to = ("Page(s): ", "-") if style == 1 else (rng.choice(["pp. ", "pages "]), rng.choice(["-", " to "]))
+        label, to = (("Page(s): ", "-") if style == 1
+                     else (rng.choice(["pp. ", "pages "]), rng.choice(["-", " to ", " through "])))
         return f"{label}{start}{to}{end}", list(range(start, end + 1))
     if style == 2:
         return "Page(s): " + "; ".join(map(str, pages)), pages

@@ -705,6 +705,8 @@ def test_body_regions_read_off_real_diagnoses():
      [("MTUS-CPMTG", (16, 17, 18), ("ANTI-EPILEPSY DRUGS (AEDS)",))]),
     ("MTUS: ACOEM, CHAPTER 12, LOW BACK COMPLAINTS, 303-305", [("MTUS-ACOEM", (303, 304, 305), ())]),
     ("ODG, Knee, 7-15-2014", [("ODG", (), ("Knee",))]),
+    ("MTUS Chronic Pain Medical Treatment Guidelines, page 78 through 80, page #113",
+     [("MTUS-CPMTG", (78, 79, 80, 113), ())]),
     ("MTUS Chronic Pain Medical Treatment Guidelines, 8 C.C.R. 9792.20 - 9792.26, Opioids",
      [("MTUS-CPMTG", (), ("Opioids",))]),
 ])

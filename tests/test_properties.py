@@ -35,13 +35,14 @@ def test_two_digit_years_and_unpadded_fields(day):
 
 
 @given(st.lists(st.integers(1, 400), min_size=1, max_size=6, unique=True),
-       st.sampled_from(["Page(s): ", "Page ", "pages ", "Pages: ", "pg. ", "pp. ", "p. ", "pgs ", "pp ", "p "]),
+       st.sampled_from(["Page(s): ", "Page ", "pages ", "Pages: ", "pg. ", "pp. ", "p. ", "pgs ", "pp ", "p ",
+                        "page #"]),
        st.sampled_from(["; ", ", ", " and "]))
 def test_page_lists(pages, label, sep):
     assert parse_pages(label + sep.join(map(str, pages)) + ".") == sorted(pages)
 
 
-@given(st.integers(1, 390), st.integers(0, 10), st.sampled_from(["-", " - ", " to "]))
+@given(st.integers(1, 390), st.integers(0, 10), st.sampled_from(["-", " - ", " to ", " through ", " thru "]))
 def test_page_ranges_expand(start, width, to):
     assert parse_pages(f"Page(s): {start}{to}{start + width}") == list(range(start, start + width + 1))
 

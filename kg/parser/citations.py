@@ -28,13 +28,14 @@ CLAUSE = re.compile(r"Decision\s+based\s+on\s+"
                     r"|(?<=\S)(?:[;,]?\s+and|;)\s+(?:the\s+)?(?=Non\s*-?\s*MTUS\b)", re.I)
 MTUS_HEAD = re.compile(r"\s*(?:the\s+)?(?:CA[- ]|California\s+)?MTUS\b[,:]?\s*(?:\(\w+\)\s*)?", re.I)
 NON_MTUS_HEAD = re.compile(r"\s*Non\s*-?\s*MTUS(?:\s+Citation)?:?\s*", re.I)
-_TO = r"(?:\s*[-–]\s*|\s+to\s+)"  # a page range: "63-65", "29 to 31"
+_TO = r"(?:\s*[-–]\s*|\s+(?:to|through|thru)\s+)"  # a page range: "63-65", "29 to 31", "78 through 80"
 PAGES = re.compile(
-    r"(?:\bpages?\s*(?:\(s\))?|\bpgs?\.?|\bpp\.?|\bp\.?)\s*:?\s*"  # "Page(s):", "pages", "pg.", "pp", "p."
+    # "Page(s):", "pages", "pg.", "pp", "p.", "page #"
+    r"(?:\bpages?\s*(?:\(s\))?|\bpgs?\.?|\bpp\.?|\bp\.?)\s*:?\s*#?\s*"
     # a number that words follow ("29, 2 sessions", "2 (two) visits") is no page, but 'and' joins pages ("74-96
     # and 124") and a label may follow in brackets ("22, 67-68 (NSAIDs)"); a range is read whole or not at all
     rf"(?P<v>\d+(?:{_TO}\d+)?(?:\s*(?:,|;|and|&)\s*\d+(?:{_TO}\d+)?(?!{_TO}\d)"
-    r"(?![\d.]*\s*(?:(?!(?:and|to)\b)[A-Za-z]{2}|\((?!(?-i:[A-Z])))))*)",
+    r"(?![\d.]*\s*(?:(?!(?:and|to|through|thru)\b)[A-Za-z]{2}|\((?!(?-i:[A-Z])))))*)",
     re.I)
 # A range named without 'page', after a comma at the end of a topic ("ANTI-EPILEPSY DRUGS (AEDS), 16-18",
 # "LOW BACK COMPLAINTS, 303-305"); never a date ("7-15-14") nor a regulation ("9792.20 - 9792.26")
