@@ -787,6 +787,10 @@ def test_injury_date_wordings(sentence, day):
      ["lumbar radiculopathy", "cervical strain"]),
     ("Diagnostic impressions: lumbar radiculopathy, cervical strain.", ["lumbar radiculopathy", "cervical strain"]),
     ("The injured worker has a diagnosis of lumbar radiculopathy.", ["lumbar radiculopathy"]),
+    ("The applicant was given diagnoses of lumbar radiculopathy and myofascial pain syndrome.",
+     ["lumbar radiculopathy", "myofascial pain syndrome"]),
+    ("The diagnoses have been noted as lumbar radiculopathy and cervical strain.",
+     ["lumbar radiculopathy", "cervical strain"]),
     ("The diagnoses at that time were lumbar radiculopathy and cervical strain.",
      ["lumbar radiculopathy", "cervical strain"]),
     ("An MRI was ordered to confirm the diagnosis of lumbar radiculopathy.", []),  # a diagnosis to confirm is none
