@@ -274,6 +274,24 @@ def test_graphql_filters_of_the_case_and_groupings_by_year_and_body_region(serve
     assert total("ageFrom: 60") == 8
 
 
+def test_graphql_where_the_parties_rely_on_different_guidelines(server):
+    """The primer's question 7 through GraphQL: the same decisions as the named query guideline-disagreements."""
+    def total(flt: str) -> int:
+        return _gql(server, f"{{ decisions(filter: {{{flt}}}) {{ total }} }}")["data"]["decisions"]["total"]
+
+    named = httpx.get(f"{server}/queries/guideline-disagreements",
+                      headers={"accept": "application/sparql-results+json"}, timeout=30).json()
+    assert total("guidelinesDiffer: true") == len(named["results"]["bindings"]) == 31
+    assert total("guidelinesDiffer: false") == 53 - 31  # of the 53 decisions where both parties cited evidence
+    first = _gql(server, "{ decisions(filter: {guidelinesDiffer: true}, limit: 1) { items { letterId "
+                         "citations { party guideline { code } } } } }")["data"]["decisions"]["items"][0]
+    assert first["letterId"] == "001_31f77f8318a90c33"
+    assert sorted((c["party"], c["guideline"]["code"]) for c in first["citations"]) == [
+        ("administrator", "MTUS-CPMTG"), ("reviewer", "MTUS-CPMTG"), ("reviewer", "ODG")]
+    assert total('guideline: "odg"') == 39  # cited by either party, the code in any case
+    assert total('guideline: "ODG", guidelinesDiffer: false') == 6  # both parties cited ODG and nothing else apart
+
+
 def test_graphql_letters_by_their_case(server):
     """Cases by diagnosis, body region, age band and sex, a page at a time."""
     def letters(args: str) -> dict:
