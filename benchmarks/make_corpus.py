@@ -93,6 +93,9 @@ DRUGS: list[tuple[str, list[str], str]] = [
     ("Flurbiprofen", ["flurbiprofen"], "Topical analgesics"), ("Ketoprofen", ["ketoprofen"], "Topical analgesics"),
     ("Capsaicin", ["capsaicin"], "Capsaicin, topical"), ("Fioricet", ["butalbital", "acetaminophen", "caffeine"],
                                                          "Barbiturate-containing analgesic agents (BCAs)"),
+    ("Fiorinal", ["butalbital", "aspirin", "caffeine"], "Barbiturate-containing analgesic agents (BCAs)"),
+    ("Dyotin SR", ["gabapentin"], "Anti-epilepsy drugs (AEDs)"),
+    ("Naprelan", ["naproxen"], "NSAIDs (non-steroidal anti-inflammatory drugs)"),
     ("Sumatriptan", ["sumatriptan"], "Triptans"), ("Quetiapine", ["quetiapine"], "Atypical antipsychotics"),
     ("Escitalopram", ["escitalopram"], "SSRIs"), ("Bupropion", ["bupropion"], "Bupropion (Wellbutrin)"),
     ("Mirtazapine", ["mirtazapine"], "Antidepressants"), ("Acetaminophen", ["acetaminophen"], "Acetaminophen (APAP)"),
@@ -349,7 +352,9 @@ def make_letter(i: int, rng: random.Random) -> Letter:
                               f"The injured worker was diagnosed as having {dx_text}.",
                               f"The injured worker is undergoing treatment for {dx_text}.",
                               f"Diagnoses include: {numbered}.",
-                              f"Diagnoses per the primary treating physician include {dx_text}."])
+                              f"Diagnoses per the primary treating physician include {dx_text}.",
+                              f"The applicant was given diagnoses of {dx_text}.",
+                              f"The diagnoses have been noted as {dx_text}."])
     action = rng.choice(["denied", "non-certified", "modified"])
     ur_sentence = rng.choice([f"The Utilization Review (UR) dated {fmt_date(ur, rng)}, {action} the requests.",
                               f"Utilization review from {fmt_date(ur, rng)} {action} the request.",
