@@ -208,19 +208,6 @@ def test_the_build_frees_its_letter_by_letter_bookkeeping_before_the_indexes_are
     assert alive_at_save[-1] is False
 
 
-def _counting_releases(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Each `Store.release_memory` call from now on, counted (and still made)."""
-    reopened: list[int] = []
-    release = Store.release_memory
-
-    def releasing(self: Store) -> None:
-        reopened.append(1)
-        release(self)
-
-    monkeypatch.setattr(Store, "release_memory", releasing)
-    return reopened
-
-
 def test_a_write_that_reopens_the_store_at_every_letter_and_index_gives_the_same_store(tmp_path, monkeypatch):
     from kg import build as build_module
     from kg import store as store_module
@@ -229,10 +216,17 @@ def test_a_write_that_reopens_the_store_at_every_letter_and_index_gives_the_same
     for s in (reference, store):  # chunks are written (and the store reopened) while letters are read
         s._kept_indexes._chunk_letters = 2
     build([LETTERS], reference, validate=False)
-    reopened = _counting_releases(monkeypatch)
+    reopened: list[int] = []
+    release = Store.release_memory
+
+    def releasing(self: Store) -> None:
+        reopened.append(1)
+        release(self)
+
     monkeypatch.setattr(store_module, "FLUSH_EVERY", 1)
     monkeypatch.setattr(store_module, "FLUSH_INDEX_BYTES", 1)  # also while the indexes are made
     monkeypatch.setattr(build_module, "BATCH_SIZE", 3)
+    monkeypatch.setattr(Store, "release_memory", releasing)
     assert build([LETTERS], store, validate=False).accepted == 28
     assert len(reopened) > 100  # 10 batches, and each index chunk the letters' kept rows make
     assert len(list((tmp_path / "s").glob("LOG.old.*"))) == 10  # RocksDB leaves one at each opening
@@ -253,10 +247,17 @@ def test_a_write_over_its_memory_budget_releases_it_sooner(tmp_path, monkeypatch
     from kg import memory
     from kg import store as store_module
 
-    reopened = _counting_releases(monkeypatch)
+    reopened: list[int] = []
+    release = Store.release_memory
+
+    def releasing(self: Store) -> None:
+        reopened.append(1)
+        release(self)
+
     monkeypatch.setattr(build_module, "BATCH_SIZE", 3)
     monkeypatch.setattr(store_module, "RELEASE_GAP", 6)
     monkeypatch.setattr(memory, "resident_bytes", lambda: resident)
+    monkeypatch.setattr(Store, "release_memory", releasing)
     assert build([LETTERS], Store(tmp_path / "s"), validate=False).accepted == 28
     # 10 batches (9 of 3 letters, 1 of 1); over budget, a release after every second batch: 6, 12, 18, 24
     assert len(reopened) == releases + 1  # and one after the write, before the indexes are made
