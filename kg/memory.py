@@ -50,15 +50,6 @@ def release() -> None:
         _LIBC.malloc_trim(0)
 
 
-def resident_bytes() -> int:
-    """The process's resident memory now (0 where /proc is not there to say)."""
-    try:
-        with open("/proc/self/statm", "rb") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
 P = ParamSpec("P")
 R = TypeVar("R")
 

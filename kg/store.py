@@ -57,11 +57,6 @@ FLUSH_EVERY = 2000
 # (every 8 MB: 439 MB, but 1.5x the time).
 FLUSH_INDEX_BYTES = 32_000_000
 # At each of those flushes a write also closes RocksDB and opens it again (`release_memory`).
-# It does so sooner when the writer's resident memory passes RSS_BUDGET (checked after each batch, at
-# least RELEASE_GAP letters after the last release): the index blocks RocksDB keeps grow faster as the
-# store grows, so a fixed count of letters let a 100k build's writer reach 1.62x a 10k build's peak.
-RSS_BUDGET = 384 * 2**20
-RELEASE_GAP = 400
 
 # An index longer than this is saved as numbered parts, each a literal of its own: RDF parsers
 # bound one term's size (pyoxigraph's N-Quads parser at 16 MiB), and at 100k letters the files'
@@ -354,8 +349,7 @@ class Store:
             *(q for letter in batch.relisted for q in relisting_entries(letter)),
             *(q for r in batch.rejected for q in rejection_entries(r)), *counted]))
         self._unflushed += len(letters) + len(batch.relisted)
-        if self._unflushed >= FLUSH_EVERY or (
-                self._unflushed >= RELEASE_GAP and memory.resident_bytes() > RSS_BUDGET):
+        if self._unflushed >= FLUSH_EVERY:
             self.release_memory()
             self._unflushed = 0
 

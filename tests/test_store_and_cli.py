@@ -239,30 +239,6 @@ def test_a_write_that_reopens_the_store_at_every_letter_and_index_gives_the_same
         assert store._kept_whole(name, "csv") is not None  # from the index made between reopenings
 
 
-@pytest.mark.parametrize("resident, releases", [(100 * 2**20, 0), (500 * 2**20, 4)])
-def test_a_write_over_its_memory_budget_releases_it_sooner(tmp_path, monkeypatch, resident, releases):
-    """The writer reopens RocksDB when its resident memory passes RSS_BUDGET, every RELEASE_GAP letters
-    at the most, and never under it before FLUSH_EVERY letters: 28 letters, batches of 3, a gap of 6."""
-    from kg import build as build_module
-    from kg import memory
-    from kg import store as store_module
-
-    reopened: list[int] = []
-    release = Store.release_memory
-
-    def releasing(self: Store) -> None:
-        reopened.append(1)
-        release(self)
-
-    monkeypatch.setattr(build_module, "BATCH_SIZE", 3)
-    monkeypatch.setattr(store_module, "RELEASE_GAP", 6)
-    monkeypatch.setattr(memory, "resident_bytes", lambda: resident)
-    monkeypatch.setattr(Store, "release_memory", releasing)
-    assert build([LETTERS], Store(tmp_path / "s"), validate=False).accepted == 28
-    # 10 batches (9 of 3 letters, 1 of 1); over budget, a release after every second batch: 6, 12, 18, 24
-    assert len(reopened) == releases + 1  # and one after the write, before the indexes are made
-
-
 def test_a_store_is_not_reopened_under_a_live_reader_and_a_read_only_one_reopens_read_only(tmp_path):
     store = Store(tmp_path / "s")
     build([LETTERS / "000_ed7318db5454d5ef.txt"], store, validate=False)
