@@ -3,6 +3,7 @@ through real clients: SPARQLWrapper for SPARQL, httpx for GraphQL, named queries
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -23,7 +24,8 @@ from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
 
 from kg.build import build
 from kg.resources import samples_dir
-from kg.server.graphql import PREFIXES, GroupBy, outcome_counts_query
+from kg.server import graphql
+from kg.server.graphql import PREFIXES, GroupBy, LetterIndex, outcome_counts_query
 from kg.store import Store
 
 from .conftest import LETTERS, free_port, start_kg_serve
@@ -357,6 +359,55 @@ def test_graphql_letters_statistics_and_pagination(server):
     one = _gql(server, '{ letter(id: "CM17-0003284") { caseNumber decisionDate decisions { request { text } } } }')
     assert one["data"]["letter"]["caseNumber"] == "CM17-0003284"
     assert len(one["data"]["letter"]["decisions"]) == 5
+
+
+@pytest.mark.parametrize(("flt", "sparql"), [
+    ("outcome: OVERTURNED", '?d imr:outcome "Overturned" .'),
+    ('sex: "female"', '?l imr:aboutCase/imr:injuredWorker/imr:sex "female" .'),
+    ('diagnosis: "radiculopathy"',
+     '?l imr:aboutCase/imr:diagnosis/imr:label ?x . FILTER(CONTAINS(?x, "radiculopathy"))'),
+    ('bodyRegion: "knee", outcome: UPHELD', '?l imr:aboutCase/(imr:diagnosis|imr:injury)/imr:bodyRegion/skos:prefLabel '
+                                           '"knee" . ?d imr:outcome "Upheld" .'),
+    ('guideline: "ODG"', '?d imr:citation/imr:guideline/skos:notation "ODG" .'),
+])
+def test_graphql_filtered_pages_are_the_sorted_matches(server, flt, sparql):
+    """A filtered page, found by walking the letters in order, holds what sorting every match gives."""
+    where = f"?l imr:hasDecision ?d ; dcterms:identifier ?letter . ?d imr:sequence ?seq . {sparql}"
+    direct = httpx.get(f"{server}/sparql", headers={"accept": "application/sparql-results+json"}, params={
+        "query": f"{PREFIXES} SELECT DISTINCT ?d ?letter ?seq WHERE {{ {where} }} ORDER BY ?letter ?seq"})
+    every = [{"letterId": r["letter"]["value"], "sequence": int(r["seq"]["value"])}
+             for r in direct.json()["results"]["bindings"]]
+    assert len(every) > 5
+    for limit, offset in [(3, 0), (4, 5), (50, 0), (5, len(every) - 2), (5, len(every) + 10)]:
+        page = _gql(server, f"{{ decisions(filter: {{{flt}}}, limit: {limit}, offset: {offset}) "
+                            f"{{ total items {{ letterId sequence }} }} }}")["data"]["decisions"]
+        assert page == {"total": len(every), "items": every[offset:offset + limit]}, (limit, offset)
+    letters = sorted({row["letterId"] for row in every})
+    if "?d" not in sparql:  # a condition of the letter: the letters page too
+        page = _gql(server, f"{{ letters(filter: {{{flt}}}, limit: 2, offset: 1) {{ total items {{ id }} }} }}")
+        assert page["data"]["letters"] == {"total": len(letters), "items": [{"id": i} for i in letters[1:3]]}
+
+
+def test_a_walk_through_the_letters_reads_chunks_until_the_page_is_full(monkeypatch):
+    """Chunks grow until the page is found; a walk that would name too many letters is not begun."""
+    index = LetterIndex.of([(f"L{i:04}", 1) for i in range(1000)])
+    matching = [f"L{i:04}" for i in range(0, 1000, 7)]  # 143 letters match
+    asked: list[int] = []
+
+    async def in_letters(ids: list[str], n: int) -> list[dict[str, str]]:
+        asked.append(len(ids))
+        return [{"id": i} for i in ids if i in matching][:n]
+
+    monkeypatch.setattr(graphql, "WALK_MAX_LETTERS", 300)
+    rows = asyncio.run(graphql._walk(index, matches=143, wanted=20, in_letters=in_letters))
+    assert rows == [{"id": i} for i in matching[:20]]
+    assert asked == [218]  # one chunk, sized from the share that matches: 1.5 * 20 * 1000 / 143 + 8
+    asked.clear()
+    rows = asyncio.run(graphql._walk(index, matches=1000, wanted=40, in_letters=in_letters))  # too few were expected
+    assert rows == [{"id": i} for i in matching[:40]] and asked == [68, 136, 272]  # doubling, to the cap
+    assert asyncio.run(graphql._walk(index, matches=10, wanted=20, in_letters=in_letters)) is None  # 3,008 > 300
+    assert asyncio.run(graphql._walk(index, matches=0, wanted=20, in_letters=in_letters)) is None
+    assert asyncio.run(graphql._walk(None, matches=143, wanted=20, in_letters=in_letters)) is None
 
 
 def test_graphql_limits(server):
