@@ -25,8 +25,9 @@ from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
 from kg.build import build
 from kg.resources import samples_dir
 from kg.server import graphql
+from kg.server.execute import execute
 from kg.server.graphql import PREFIXES, GroupBy, LetterIndex, outcome_counts_query
-from kg.store import Store
+from kg.store import Store, tallies_complete_mark
 
 from .conftest import LETTERS, free_port, start_kg_serve
 
@@ -386,6 +387,39 @@ def test_graphql_filtered_pages_are_the_sorted_matches(server, flt, sparql):
     if "?d" not in sparql:  # a condition of the letter: the letters page too
         page = _gql(server, f"{{ letters(filter: {{{flt}}}, limit: 2, offset: 1) {{ total items {{ id }} }} }}")
         assert page["data"]["letters"] == {"total": len(letters), "items": [{"id": i} for i in letters[1:3]]}
+
+
+def test_graphql_filters_without_the_stores_indexes_answer_the_same(server, tmp_path):
+    """A store whose letters do not all keep their tallies and rows (built before they existed) has
+    no letter index and no index of diagnosis labels: its filtered pages are sorted from every match
+    and its diagnoses' labels compared one by one, with the same answers."""
+    with Store(tmp_path / "s") as store:
+        assert build([samples_dir()], store).ok
+        store._store.remove(tallies_complete_mark())
+    base, proc = _start(tmp_path / "s")
+    try:
+        for flt in ('diagnosis: "Radiculopathy"', 'diagnosis: "radiculopathy", sex: "female", ageFrom: 40',
+                    'diagnosis: "no such words"', 'bodyRegion: "knee", outcome: UPHELD', 'decidedFrom: "2017-01-01"'):
+            for kind, fields in (("decisions", "letterId sequence"), ("letters", "id")):
+                query = f"{{ {kind}(filter: {{{flt}}}, limit: 4, offset: 2) {{ total items {{ {fields} }} }} }}"
+                if kind == "letters" and "outcome" in flt:
+                    continue
+                answer = _gql(base, query)
+                assert "errors" not in answer and answer == _gql(server, query), query
+        assert _gql(base, '{ letters(filter: {diagnosis: "radiculopathy"}) { total } }')["data"]["letters"] == {
+            "total": 5}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_a_worker_finds_the_diagnosis_labels_holding_words(sample_store):
+    status, media, body = execute(sample_store, {"kind": "diagnosis-labels", "words": "Knee"}, max_rows=10)
+    assert (status, media) == (200, "application/json")
+    assert json.loads(body) == ["persistent left knee pain", "right knee contusion and injury",
+                                "sprain of unspecified site of the bilateral knees",
+                                "unspecified internal derangement of the bilateral knees"]
+    assert json.loads(execute(sample_store, {"kind": "diagnosis-labels", "words": "xyzzy"}, max_rows=10)[2]) == []
 
 
 def test_a_walk_through_the_letters_reads_chunks_until_the_page_is_full(monkeypatch):

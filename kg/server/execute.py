@@ -32,6 +32,7 @@ _CONTENT_TYPE = {"json": "application/sparql-results+json", "xml": "application/
                  "csv": "text/csv; charset=utf-8", "tsv": "text/tab-separated-values; charset=utf-8"}
 
 Reply = tuple[int, str, bytes | Iterator[bytes]]  # an iterator: a large answer, sent as it is read
+DIAGNOSIS_ROWS = "cases-with-diagnosis"  # the kept query whose index is keyed by diagnosis label
 
 
 class StoreChanged(Exception):
@@ -77,6 +78,8 @@ def execute(store: Store, request: dict[str, Any], max_rows: int) -> Reply:
             return _named(store, request, max_rows)
         if request["kind"] == "letter-index":
             return _letter_index(store)
+        if request["kind"] == "diagnosis-labels":
+            return _diagnosis_labels(store, str(request["words"]))
         return _sparql(store, request, max_rows)
     except SyntaxError as exc:
         return _text(400, f"malformed query: {exc}")
@@ -124,6 +127,15 @@ def _letter_index(store: Store) -> Reply:
         return 200, "application/json", b"null"
     counts = store.letter_decision_counts()
     return 200, "application/json", json.dumps(sorted(counts.items())).encode()
+
+
+def _diagnosis_labels(store: Store, words: str) -> Reply:
+    """The distinct diagnosis labels that hold `words` (JSON), read from the keys of the index of
+    cases-with-diagnosis's kept rows instead of every diagnosis of the store; `null` without one."""
+    values = store.kept_values(DIAGNOSIS_ROWS) if store.tallies_complete() else None
+    if values is None:
+        return 200, "application/json", b"null"
+    return 200, "application/json", json.dumps([v.value for v in kept_tables.values_containing(values, words)]).encode()
 
 
 def _named(store: Store, request: dict[str, Any], max_rows: int) -> Reply:

@@ -279,11 +279,45 @@ _FILTERS: dict[str, Callable[[Any], str]] = {
 }
 
 
-def _filter_patterns(f: DecisionFilter | LetterFilter | None) -> str:
+def _filter_patterns(f: DecisionFilter | LetterFilter | None, diagnosis_labels: list[str] | None = None,
+                     letters_bound: bool = False) -> str:
+    """The filters' patterns; a diagnosis's words as the labels that hold them, when those are known."""
     if f is None:
         return ""
-    return "\n".join(pattern(value) for name, pattern in _FILTERS.items()
-                     if (value := getattr(f, name, None)) not in (None, ""))
+    return "\n".join(_diagnosis_with_labels(diagnosis_labels, letters_bound)
+                     if name == "diagnosis" and diagnosis_labels is not None else pattern(value)
+                     for name, pattern in _FILTERS.items() if (value := getattr(f, name, None)) not in (None, ""))
+
+
+def _diagnosis_with_labels(labels: list[str], letters_bound: bool) -> str:
+    """Letters with a diagnosis of one of these labels: found from the labels (an index lookup each),
+    or, in a query that names its letters, their diagnoses' labels compared with them. Counting at 10k
+    letters: 0.1 s, or 0.16 s comparing the labels, against 0.54 s looking for the words in every
+    diagnosis's label; a walk's query of 34 letters: 0.008 s, or 0.3 s from the labels."""
+    terms = [_term(label) for label in labels]
+    if letters_bound:
+        return (f"?l imr:aboutCase ?fcase . ?fcase imr:diagnosis ?fdiagnosis . ?fdiagnosis imr:label ?fdx . "
+                f"FILTER(?fdx IN ({', '.join(terms)}))" if terms else "FILTER(false)")
+    return (f"VALUES ?fdx {{ {' '.join(terms)} }} ?fdiagnosis imr:label ?fdx . ?fcase imr:diagnosis ?fdiagnosis . "
+            f"{_CASE_OF_LETTER}")
+
+
+@dataclass(frozen=True)
+class _Patterns:
+    """The filters' patterns for a query that starts from them, and for one that names its letters."""
+
+    first: str
+    in_letters: str
+
+
+async def _patterns(runner: QueryRunner, f: DecisionFilter | LetterFilter | None) -> _Patterns:
+    """The filters' patterns, a diagnosis's words looked up among the distinct labels first where the
+    store keeps them (kg.kept)."""
+    labels = None
+    if f is not None and f.diagnosis:
+        answer = await runner.ask({"kind": "diagnosis-labels", "words": f.diagnosis})
+        labels = json.loads(answer.content()) if answer.status == 200 else None
+    return _Patterns(_filter_patterns(f, labels), _filter_patterns(f, labels, letters_bound=True))
 
 
 _DECISION_FIELDS = """
@@ -485,23 +519,24 @@ class _Listing:
     every: str
 
 
-async def _filtered_page(runner: QueryRunner, index: LetterIndex | None, listing: _Listing, filters: str,
+async def _filtered_page(runner: QueryRunner, index: LetterIndex | None, listing: _Listing, filters: _Patterns,
                          offset: int, limit: int) -> tuple[int, list[dict[str, str]]]:
     """How many rows match, and a page of them: walked through the letter index when the matches are
     dense enough (see WALK_MAX_LETTERS), else sorted from every match."""
-    counted = await _select(runner, listing.count.replace("FILTERS", filters))
+    counted = await _select(runner, listing.count.replace("FILTERS", filters.first))
     total = int(counted[0]["n"])
     if offset >= total:
         return total, []
 
     async def in_letters(ids: list[str], n: int) -> list[dict[str, str]]:
-        query = listing.in_letters.replace("LETTERS", _letter_values(ids)).replace("FILTERS", filters)
+        query = listing.in_letters.replace("LETTERS", _letter_values(ids)).replace("FILTERS", filters.in_letters)
         return await _select(runner, f"{query} LIMIT {n}")
 
     walked = await _walk(index, total, offset + limit, in_letters)
     if walked is not None:
         return total, walked[offset:]
-    return total, await _select(runner, f"{listing.every.replace('FILTERS', filters)} LIMIT {limit} OFFSET {offset}")
+    every = listing.every.replace("FILTERS", filters.first)
+    return total, await _select(runner, f"{every} LIMIT {limit} OFFSET {offset}")
 
 
 async def _walk(index: LetterIndex | None, matches: int, wanted: int,
@@ -547,7 +582,7 @@ class Query:
                            f"ORDER BY ?letter ?seq",
                 every=f"SELECT ?d ?letter ?seq WHERE {{ {{ SELECT DISTINCT ?l ?d WHERE {{ FILTERS "
                       f"?l imr:hasDecision ?d . }} }} {_DECISION_KEYS} }} ORDER BY ?letter ?seq"),
-                _filter_patterns(filter), offset, limit)
+                await _patterns(runner, filter), offset, limit)
         return DecisionPage(total=total, items=await _decisions_by_iri(runner, [r["d"] for r in page]))
 
     @strawberry.field(description="Letters matching every given filter in id order, a page at a time, with the "
@@ -559,11 +594,14 @@ class Query:
         index = await _letter_index(info)
         if index is not None and _unfiltered(filter):
             return LetterPage(total=len(index.ids), items=await _letters(runner, index.ids[offset:offset + limit]))
+        patterns = await _patterns(runner, filter)
+        if not patterns.first:  # no filter, and no index of the letters
+            patterns = _Patterns("?l a imr:Letter .", "")
         total, page = await _filtered_page(runner, index, _Listing(
             count="SELECT (COUNT(DISTINCT ?l) AS ?n) WHERE { FILTERS }",
             in_letters="SELECT DISTINCT ?id WHERE { LETTERS ?l dcterms:identifier ?id . FILTERS } ORDER BY ?id",
             every="SELECT ?id WHERE { { SELECT DISTINCT ?l WHERE { FILTERS } } ?l dcterms:identifier ?id } "
-                  "ORDER BY ?id"), _filter_patterns(filter) or "?l a imr:Letter .", offset, limit)
+                  "ORDER BY ?id"), patterns, offset, limit)
         return LetterPage(total=total, items=await _letters(runner, [r["id"] for r in page]))
 
     @strawberry.field(description="One letter by its id (the file name without extension).")
