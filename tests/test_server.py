@@ -423,7 +423,8 @@ def test_a_worker_finds_the_diagnosis_labels_holding_words(sample_store):
 
 
 def test_a_walk_through_the_letters_reads_chunks_until_the_page_is_full(monkeypatch):
-    """Chunks grow until the page is found; a walk that would name too many letters is not begun."""
+    """Chunks grow until the page is found; a walk that would name more letters than there are
+    matches to sort, or more than a query may name, is not begun."""
     index = LetterIndex.of([(f"L{i:04}", 1) for i in range(1000)])
     matching = [f"L{i:04}" for i in range(0, 1000, 7)]  # 143 letters match
     asked: list[int] = []
@@ -433,12 +434,13 @@ def test_a_walk_through_the_letters_reads_chunks_until_the_page_is_full(monkeypa
         return [{"id": i} for i in ids if i in matching][:n]
 
     monkeypatch.setattr(graphql, "WALK_MAX_LETTERS", 300)
-    rows = asyncio.run(graphql._walk(index, matches=143, wanted=20, in_letters=in_letters))
-    assert rows == [{"id": i} for i in matching[:20]]
-    assert asked == [218]  # one chunk, sized from the share that matches: 1.5 * 20 * 1000 / 143 + 8
+    rows = asyncio.run(graphql._walk(index, matches=143, wanted=5, in_letters=in_letters))
+    assert rows == [{"id": i} for i in matching[:5]]
+    assert asked == [61]  # one chunk, sized from the share that matches: 1.5 * 5 * 1000 / 143 + 8
     asked.clear()
     rows = asyncio.run(graphql._walk(index, matches=1000, wanted=40, in_letters=in_letters))  # too few were expected
     assert rows == [{"id": i} for i in matching[:40]] and asked == [68, 136, 272]  # doubling, to the cap
+    assert asyncio.run(graphql._walk(index, matches=143, wanted=20, in_letters=in_letters)) is None  # 218 > 143
     assert asyncio.run(graphql._walk(index, matches=10, wanted=20, in_letters=in_letters)) is None  # 3,008 > 300
     assert asyncio.run(graphql._walk(index, matches=0, wanted=20, in_letters=in_letters)) is None
     assert asyncio.run(graphql._walk(None, matches=143, wanted=20, in_letters=in_letters)) is None

@@ -542,11 +542,12 @@ async def _filtered_page(runner: QueryRunner, index: LetterIndex | None, listing
 async def _walk(index: LetterIndex | None, matches: int, wanted: int,
                 in_letters: Callable[[list[str], int], Awaitable[list[dict[str, str]]]]) -> list[dict[str, str]] | None:
     """The first `wanted` matches in letter order, from the letters of the index a chunk at a time
-    (sized from the share of letters that match), or None when the walk would be long."""
+    (sized from the share of letters that match), or None when the walk would name more letters than
+    there are matches to sort (0.1 s against 0.03 s for 351 matches among 10k letters)."""
     if index is None or not matches or wanted > WALK_MAX_ROWS:
         return None
     size = ceil(1.5 * wanted * len(index.ids) / matches) + 8  # letters expected to hold the page, and a margin
-    if min(size, len(index.ids)) > WALK_MAX_LETTERS:
+    if min(size, len(index.ids)) > min(WALK_MAX_LETTERS, matches):  # sorting the matches reads less
         return None
     rows: list[dict[str, str]] = []
     start = 0

@@ -1,0 +1,85 @@
+"""Seconds for a page of GraphQL `decisions(filter: ...)` with its total, per filter, against the same
+page and count asked as plain SPARQL (every match joined to its letter and sorted) of the same
+server, in one run. Prints the best and worst of --runs for each.
+
+usage: python benchmarks/graphql_filters.py STORE_DIR [--runs N] [--offset N] [--timeout S]
+All traffic stays on 127.0.0.1; the server is `kg serve` with --timeout S (default 300).
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve_rate import free_port, wait_up
+
+PREFIXES = "PREFIX imr: <https://w3id.org/imr-kg/ontology#> PREFIX dcterms: <http://purl.org/dc/terms/> " \
+           "PREFIX skos: <http://www.w3.org/2004/02/skos/core#> "
+# a GraphQL filter, and the SPARQL pattern that says the same of decision ?d and letter ?l
+FILTERS = [
+    ("outcome: OVERTURNED", '?d imr:outcome "Overturned" .'),
+    ('guideline: "ODG"', '?d imr:citation/imr:guideline/skos:notation "ODG" .'),
+    ('medication: "carisoprodol"', '?d imr:decides/imr:medication/skos:prefLabel "carisoprodol" .'),
+    ('sex: "female"', '?l imr:aboutCase/imr:injuredWorker/imr:sex "female" .'),
+    ("ageFrom: 70", "?l imr:aboutCase/imr:injuredWorker/imr:age ?a . FILTER(?a >= 70)"),
+    ('bodyRegion: "knee"', '?l imr:aboutCase/(imr:diagnosis|imr:injury)/imr:bodyRegion/skos:prefLabel "knee" .'),
+    ('diagnosis: "radiculopathy"',
+     '?l imr:aboutCase/imr:diagnosis/imr:label ?x . FILTER(CONTAINS(?x, "radiculopathy"))'),
+    ('text: "opioid"', '?d imr:decides/imr:itemText ?t . OPTIONAL { ?d imr:rationale ?r } '
+                       'FILTER(CONTAINS(LCASE(?t), "opioid") || CONTAINS(LCASE(COALESCE(?r, "")), "opioid"))'),
+]
+
+
+def timed(call) -> tuple[float, object]:
+    start = time.perf_counter()
+    out = call()
+    return time.perf_counter() - start, out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("store", type=Path)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--offset", type=int, default=0)
+    parser.add_argument("--timeout", type=float, default=300)
+    args = parser.parse_args()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen([sys.executable, "-m", "kg.cli", "serve", "--store", str(args.store), "--port", str(port),
+                             "--workers", "1", "--timeout", str(args.timeout)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_up(base + "/health", proc)
+        with httpx.Client(timeout=args.timeout + 30) as client:
+            client.post(base + "/graphql", json={"query": "{ decisions(limit: 1) { total } }"})  # load the index
+            print(f"{'filter':30} {'GraphQL page+total (s)':>24} {'SPARQL page+count (s)':>24} {'ratio':>6}  total")
+            for flt, pattern in FILTERS:
+                gql = (f"{{ decisions(filter: {{{flt}}}, limit: 20, offset: {args.offset}) "
+                       f"{{ total items {{ letterId }} }} }}")
+                where = f"?l imr:hasDecision ?d ; dcterms:identifier ?letter . ?d imr:sequence ?seq . {pattern}"
+                sparql = [f"{PREFIXES} SELECT (COUNT(DISTINCT ?d) AS ?n) WHERE {{ {where} }}",
+                          f"{PREFIXES} SELECT DISTINCT ?d ?letter ?seq WHERE {{ {where} }} ORDER BY ?letter ?seq "
+                          f"LIMIT 20 OFFSET {args.offset}"]
+                ours = [timed(lambda q=gql: client.post(base + "/graphql", json={"query": q}).json())
+                        for _ in range(args.runs)]
+                theirs = [timed(lambda qs=sparql: [client.post(base + "/sparql", data={"query": q},
+                                                               headers={"accept": "application/sparql-results+json"})
+                                                   for q in qs]) for _ in range(args.runs)]
+                a, b = [t for t, _ in ours], [t for t, _ in theirs]
+                answer = ours[-1][1]
+                total = answer["data"]["decisions"]["total"] if answer.get("data") else answer.get("errors")
+                print(f"{flt:30} {min(a):11.3f} - {max(a):<10.3f} {min(b):11.3f} - {max(b):<10.3f} "
+                      f"{min(a) / min(b):6.2f}  {total}", flush=True)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+if __name__ == "__main__":
+    main()
