@@ -581,8 +581,9 @@ class Query:
                 count="SELECT (COUNT(DISTINCT ?d) AS ?n) WHERE { FILTERS ?l imr:hasDecision ?d . }",
                 in_letters=f"SELECT DISTINCT ?d ?letter ?seq WHERE {{ LETTERS {_DECISION_KEYS} FILTERS }} "
                            f"ORDER BY ?letter ?seq",
-                every=f"SELECT ?d ?letter ?seq WHERE {{ {{ SELECT DISTINCT ?l ?d WHERE {{ FILTERS "
-                      f"?l imr:hasDecision ?d . }} }} {_DECISION_KEYS} }} ORDER BY ?letter ?seq"),
+                # the matches' keys only: joining ?l imr:hasDecision ?d again takes 0.56 s instead of 0.02 s
+                every="SELECT ?d ?letter ?seq WHERE { { SELECT DISTINCT ?l ?d WHERE { FILTERS ?l imr:hasDecision ?d . "
+                      "} } ?l dcterms:identifier ?letter . ?d imr:sequence ?seq . } ORDER BY ?letter ?seq"),
                 await _patterns(runner, filter), offset, limit)
         return DecisionPage(total=total, items=await _decisions_by_iri(runner, [r["d"] for r in page]))
 
