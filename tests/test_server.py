@@ -422,6 +422,13 @@ def test_a_worker_finds_the_diagnosis_labels_holding_words(sample_store):
     assert json.loads(execute(sample_store, {"kind": "diagnosis-labels", "words": "xyzzy"}, max_rows=10)[2]) == []
 
 
+def test_a_querys_slots_are_filled_once():
+    """A letter's id or a user's words that spell a slot's name are not filled in again."""
+    filled = graphql._fill("{ LETTERS ?l x ?y . FILTERS }", LETTERS="VALUES ?l { <http://x/FILTERS> }",
+                           FILTERS='?y <p> "LETTERS" .')
+    assert filled == '{ VALUES ?l { <http://x/FILTERS> } ?l x ?y . ?y <p> "LETTERS" . }'
+
+
 def test_a_walk_through_the_letters_reads_chunks_until_the_page_is_full(monkeypatch):
     """Chunks grow until the page is found; a walk that would name more letters than there are
     matches to sort, or more than a query may name, is not begun."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import re
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
@@ -519,23 +520,32 @@ class _Listing:
     every: str
 
 
+_SLOT = re.compile(r"\b(?:FILTERS|LETTERS)\b")
+
+
+def _fill(template: str, **parts: str) -> str:
+    """The template with each slot replaced once: the text put in (a user's words, a letter's id) is
+    not looked at again."""
+    return _SLOT.sub(lambda m: parts[m.group(0)], template)
+
+
 async def _filtered_page(runner: QueryRunner, index: LetterIndex | None, listing: _Listing, filters: _Patterns,
                          offset: int, limit: int) -> tuple[int, list[dict[str, str]]]:
     """How many rows match, and a page of them: walked through the letter index when the matches are
     dense enough (see WALK_MAX_LETTERS), else sorted from every match."""
-    counted = await _select(runner, listing.count.replace("FILTERS", filters.first))
+    counted = await _select(runner, _fill(listing.count, FILTERS=filters.first))
     total = int(counted[0]["n"])
     if offset >= total:
         return total, []
 
     async def in_letters(ids: list[str], n: int) -> list[dict[str, str]]:
-        query = listing.in_letters.replace("LETTERS", _letter_values(ids)).replace("FILTERS", filters.in_letters)
+        query = _fill(listing.in_letters, LETTERS=_letter_values(ids), FILTERS=filters.in_letters)
         return await _select(runner, f"{query} LIMIT {n}")
 
     walked = await _walk(index, total, offset + limit, in_letters)
     if walked is not None:
         return total, walked[offset:]
-    every = listing.every.replace("FILTERS", filters.first)
+    every = _fill(listing.every, FILTERS=filters.first)
     return total, await _select(runner, f"{every} LIMIT {limit} OFFSET {offset}")
 
 
