@@ -168,6 +168,9 @@ GRAPHQL = [  # (query, variables), after tests/test_server.py's
      {"m": "carisoprodol"}),
     ('{ decisions(filter: {outcome: OVERTURNED, specialty: "Orthopedic Surgery"}) { total items { letterId } } }', {}),
     ('{ decisions(filter: {decidedFrom: "2017-02-10", decidedTo: "2017-02-13", state: "tx"}) { total } }', {}),
+    ('{ decisions(filter: {diagnosis: "radiculopathy", ageFrom: 40}, limit: 4, offset: 1) { total items { letterId '
+     'sequence } } }', {}),
+    ('{ letters(filter: {bodyRegion: "knee", sex: "female"}) { total items { id } } }', {}),
     ('{ decisions(filter: {text: "cold therapy"}) { items { request { text serviceType } } } }', {}),
     ('{ decisions(filter: {drugClass: "opioid"}) { total items { letterId request { text } } } }', {}),
     ("{ decisions(limit: 7, offset: 13) { total items { letterId sequence outcome } } }", {}),
