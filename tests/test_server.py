@@ -430,27 +430,32 @@ def test_a_querys_slots_are_filled_once():
 
 
 def test_a_walk_through_the_letters_reads_chunks_until_the_page_is_full(monkeypatch):
-    """Chunks grow until the page is found; a walk that would name more letters than there are
-    matches to sort, or more than a query may name, is not begun."""
+    """Chunks grow to a cap until the page is found; a walk that would read more letters than there
+    are matches to sort, or than the limit, is not begun, and one that finds the matches further on
+    than their share said gives up (the matches are sorted then)."""
     index = LetterIndex.of([(f"L{i:04}", 1) for i in range(1000)])
-    matching = [f"L{i:04}" for i in range(0, 1000, 7)]  # 143 letters match
+    every_7th = [f"L{i:04}" for i in range(0, 1000, 7)]  # 143 letters match
     asked: list[int] = []
 
-    async def in_letters(ids: list[str], n: int) -> list[dict[str, str]]:
-        asked.append(len(ids))
-        return [{"id": i} for i in ids if i in matching][:n]
+    def walk(matches: int, wanted: int, matching: list[str] = every_7th) -> list[dict[str, str]] | None:
+        async def in_letters(ids: list[str], n: int) -> list[dict[str, str]]:
+            asked.append(len(ids))
+            return [{"id": i} for i in ids if i in matching][:n]
+
+        asked.clear()
+        return asyncio.run(graphql._walk(index, matches=matches, wanted=wanted, in_letters=in_letters))
 
     monkeypatch.setattr(graphql, "WALK_MAX_LETTERS", 300)
-    rows = asyncio.run(graphql._walk(index, matches=143, wanted=5, in_letters=in_letters))
-    assert rows == [{"id": i} for i in matching[:5]]
+    monkeypatch.setattr(graphql, "WALK_CHUNK", 100)
+    assert walk(143, 5) == [{"id": i} for i in every_7th[:5]]
     assert asked == [61]  # one chunk, sized from the share that matches: 1.5 * 5 * 1000 / 143 + 8
-    asked.clear()
-    rows = asyncio.run(graphql._walk(index, matches=1000, wanted=40, in_letters=in_letters))  # too few were expected
-    assert rows == [{"id": i} for i in matching[:40]] and asked == [68, 136, 272]  # doubling, to the cap
-    assert asyncio.run(graphql._walk(index, matches=143, wanted=20, in_letters=in_letters)) is None  # 218 > 143
-    assert asyncio.run(graphql._walk(index, matches=10, wanted=20, in_letters=in_letters)) is None  # 3,008 > 300
-    assert asyncio.run(graphql._walk(index, matches=0, wanted=20, in_letters=in_letters)) is None
-    assert asyncio.run(graphql._walk(None, matches=143, wanted=20, in_letters=in_letters)) is None
+    assert walk(400, 20) == [{"id": i} for i in every_7th[:20]] and asked == [83, 100]  # chunks of 100 at most
+    assert walk(1000, 40) is None and asked == [68, 100]  # past twice the 68 letters expected: gives up
+    assert walk(100, 5, matching=[f"L{i:04}" for i in range(900, 1000)]) is None and asked == [83, 100]
+    assert walk(143, 20) is None and asked == []  # 218 letters to read, 143 matches to sort
+    assert walk(10, 20) is None and asked == []  # 3,008 letters > 300
+    assert walk(0, 20) is None
+    assert asyncio.run(graphql._walk(None, matches=143, wanted=20, in_letters=lambda ids, n: None)) is None
 
 
 def test_graphql_limits(server):
