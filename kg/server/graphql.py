@@ -614,7 +614,7 @@ class Query:
             return LetterPage(total=len(index.ids), items=await _letters(runner, index.ids[offset:offset + limit]))
         patterns = await _patterns(runner, filter)
         if not patterns.first:  # no filter, and no index of the letters
-            patterns = _Patterns("?l a imr:Letter .", "")
+            patterns = _Patterns("?l a imr:Letter .", "?l a imr:Letter .")
         total, page = await _filtered_page(runner, index, _Listing(
             count="SELECT (COUNT(DISTINCT ?l) AS ?n) WHERE { FILTERS }",
             in_letters="SELECT DISTINCT ?id WHERE { LETTERS ?l dcterms:identifier ?id . FILTERS } ORDER BY ?id",
@@ -648,7 +648,7 @@ class Query:
 async def _letters(runner: QueryRunner, ids: list[str]) -> list[Letter]:
     if not ids:
         return []
-    values = _values("l", [letter_iri(i).value for i in ids])  # by IRI: 40x faster than by identifier at 10k
+    values = _letter_values(ids)  # by IRI: 40x faster than by identifier at 10k
     rows = await _select(runner, f"""SELECT ?l ?id ?caseNumber ?decisionDate ?age ?sex ?injuryDate
         (GROUP_CONCAT(DISTINCT ?dx; separator="\\u001f") AS ?dxs)
         (GROUP_CONCAT(DISTINCT ?sp; separator="\\u001f") AS ?sps)
