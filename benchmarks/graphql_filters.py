@@ -21,6 +21,8 @@ from serve_rate import free_port, wait_up
 
 PREFIXES = "PREFIX imr: <https://w3id.org/imr-kg/ontology#> PREFIX dcterms: <http://purl.org/dc/terms/> " \
            "PREFIX skos: <http://www.w3.org/2004/02/skos/core#> "
+_TEXT = ('?d imr:decides/imr:itemText ?t . OPTIONAL { ?d imr:rationale ?r } '
+         'FILTER(CONTAINS(LCASE(?t), "opioid") || CONTAINS(LCASE(COALESCE(?r, "")), "opioid"))')
 # a GraphQL filter, and the SPARQL pattern that says the same of decision ?d and letter ?l
 FILTERS = [
     ("outcome: OVERTURNED", '?d imr:outcome "Overturned" .'),
@@ -31,8 +33,10 @@ FILTERS = [
     ('bodyRegion: "knee"', '?l imr:aboutCase/(imr:diagnosis|imr:injury)/imr:bodyRegion/skos:prefLabel "knee" .'),
     ('diagnosis: "radiculopathy"',
      '?l imr:aboutCase/imr:diagnosis/imr:label ?x . FILTER(CONTAINS(?x, "radiculopathy"))'),
-    ('text: "opioid"', '?d imr:decides/imr:itemText ?t . OPTIONAL { ?d imr:rationale ?r } '
-                       'FILTER(CONTAINS(LCASE(?t), "opioid") || CONTAINS(LCASE(COALESCE(?r, "")), "opioid"))'),
+    ('text: "opioid"', _TEXT),
+    ('text: "opioid", medication: "carisoprodol"',
+     f'?d imr:decides/imr:medication/skos:prefLabel "carisoprodol" . {_TEXT}'),
+    ('text: "opioid", sex: "female"', f'?l imr:aboutCase/imr:injuredWorker/imr:sex "female" . {_TEXT}'),
 ]
 
 

@@ -172,6 +172,9 @@ GRAPHQL = [  # (query, variables), after tests/test_server.py's
      'sequence } } }', {}),
     ('{ letters(filter: {bodyRegion: "knee", sex: "female"}) { total items { id } } }', {}),
     ('{ decisions(filter: {text: "cold therapy"}) { items { request { text serviceType } } } }', {}),
+    ('{ decisions(filter: {text: "MRI", outcome: UPHELD}, limit: 5, offset: 2) { total items { letterId sequence } } }',
+     {}),
+    ('{ decisions(filter: {text: "350", medication: "carisoprodol"}) { total items { letterId sequence } } }', {}),
     ('{ decisions(filter: {drugClass: "opioid"}) { total items { letterId request { text } } } }', {}),
     ("{ decisions(limit: 7, offset: 13) { total items { letterId sequence outcome } } }", {}),
     ("{ letters(limit: 5, offset: 1) { total items { id age sex injuryDate specialties states caseNumber "

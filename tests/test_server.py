@@ -15,6 +15,7 @@ import time
 import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -27,6 +28,7 @@ from kg.resources import samples_dir
 from kg.server import graphql
 from kg.server.execute import execute
 from kg.server.graphql import PREFIXES, GroupBy, LetterIndex, outcome_counts_query
+from kg.server.runner import Answer
 from kg.store import Store, tallies_complete_mark
 
 from .conftest import LETTERS, free_port, start_kg_serve
@@ -362,6 +364,11 @@ def test_graphql_letters_statistics_and_pagination(server):
     assert len(one["data"]["letter"]["decisions"]) == 5
 
 
+# A decision whose item text or rationale holds some words, whatever their case
+_TEXT_HOLDS = ("{{ ?d imr:decides/imr:itemText ?t . FILTER(CONTAINS(LCASE(?t), {0})) }} UNION "
+               "{{ ?d imr:rationale ?t . FILTER(CONTAINS(LCASE(?t), {0})) }}")
+
+
 @pytest.mark.parametrize(("flt", "sparql"), [
     ("outcome: OVERTURNED", '?d imr:outcome "Overturned" .'),
     ('sex: "female"', '?l imr:aboutCase/imr:injuredWorker/imr:sex "female" .'),
@@ -370,6 +377,7 @@ def test_graphql_letters_statistics_and_pagination(server):
     ('bodyRegion: "knee", outcome: UPHELD', '?l imr:aboutCase/(imr:diagnosis|imr:injury)/imr:bodyRegion/skos:prefLabel '
                                            '"knee" . ?d imr:outcome "Upheld" .'),
     ('guideline: "ODG"', '?d imr:citation/imr:guideline/skos:notation "ODG" .'),
+    ('text: "MRI"', _TEXT_HOLDS.format('"mri"')),
 ])
 def test_graphql_filtered_pages_are_the_sorted_matches(server, flt, sparql):
     """A filtered page, found by walking the letters in order, holds what sorting every match gives."""
@@ -427,6 +435,64 @@ def test_a_querys_slots_are_filled_once():
     filled = graphql._fill("{ LETTERS ?l x ?y . FILTERS }", LETTERS="VALUES ?l { <http://x/FILTERS> }",
                            FILTERS='?y <p> "LETTERS" .')
     assert filled == '{ VALUES ?l { <http://x/FILTERS> } ?l x ?y . ?y <p> "LETTERS" . }'
+
+
+class _InProcess:
+    """A runner that answers in this process, as a server's worker does."""
+
+    max_rows = 10_000
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def ask(self, request: dict[str, Any], timeout: float | None = None) -> Answer:
+        return Answer(*execute(self.store, request, self.max_rows))
+
+
+@pytest.mark.parametrize("flt", [
+    graphql.DecisionFilter(text="mri"),
+    graphql.DecisionFilter(text="Physical Therapy", outcome=graphql.Outcome.UPHELD),
+    graphql.DecisionFilter(text="350", medication="Carisoprodol"),
+    graphql.DecisionFilter(sex="female"),
+    graphql.DecisionFilter(diagnosis="radiculopathy", age_from=40),
+])
+def test_a_filtered_page_is_the_same_sorted_here_walked_or_sorted_by_the_store(sample_store, monkeypatch, flt):
+    """Few matches are sorted here; more are counted, then walked through the letter index or
+    sorted by the store: the three give the same pages."""
+    runner = _InProcess(sample_store)
+    index = LetterIndex.of(json.loads(execute(sample_store, {"kind": "letter-index"}, 10_000)[2]))
+
+    def pages(few: int, with_index: bool) -> list[tuple[int, list[dict[str, str]]]]:
+        monkeypatch.setattr(graphql, "FEW_MATCHES", few)
+
+        async def every_page() -> list[tuple[int, list[dict[str, str]]]]:
+            patterns = await graphql._patterns(runner, flt)
+            return [await graphql._filtered_page(runner, index if with_index else None, graphql._DECISIONS,
+                                                 patterns, offset, limit)
+                    for limit, offset in [(3, 0), (4, 5), (50, 0), (2, 20), (5, 1000)]]
+        return asyncio.run(every_page())
+
+    here = pages(2_000, True)
+    assert here == pages(0, True) == pages(0, False)
+    assert here[2][0] == len(here[2][1]) > 2  # every match on the page of 50
+    assert [r["letter"] for r in here[2][1]] == sorted(r["letter"] for r in here[2][1])
+
+
+def test_the_text_filter_reads_the_item_and_the_rationale(server):
+    """Words of an item's text or of its decision's rationale, in any case; with a medication, among
+    its decisions only."""
+    def found(flt: str) -> list[tuple[str, int]]:
+        page = _gql(server, f"{{ decisions(filter: {{{flt}}}) {{ total items {{ letterId sequence }} }} }}")
+        items = page["data"]["decisions"]["items"]
+        assert page["data"]["decisions"]["total"] == len(items)
+        return [(i["letterId"], i["sequence"]) for i in items]
+
+    # the cervical pillow's rationale ('to warrant the requested cervical and wedge pillow'), the item 'Wedge pillow'
+    assert found('text: "wedge PILLOW"') == [("CM16-0248471", 3), ("CM16-0248471", 4)]
+    assert found('text: "350", medication: "carisoprodol"') == [("000_ed7318db5454d5ef", 1),
+                                                                  ("001_31f77f8318a90c33", 1),
+                                                                  ("004_cb07c567c7678ea3", 1)]
+    assert found('text: "no such words"') == []
 
 
 def test_a_walk_through_the_letters_reads_chunks_until_the_page_is_full(monkeypatch):
