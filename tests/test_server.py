@@ -444,8 +444,11 @@ class _InProcess:
 
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.generation = 0
+        self.asked: list[str] = []  # the SPARQL queries asked
 
     async def ask(self, request: dict[str, Any], timeout: float | None = None) -> Answer:
+        self.asked += [request["query"]] if request["kind"] == "sparql" else []
         return Answer(*execute(self.store, request, self.max_rows))
 
 
@@ -468,7 +471,7 @@ def test_a_filtered_page_is_the_same_sorted_here_walked_or_sorted_by_the_store(s
         async def every_page() -> list[tuple[int, list[dict[str, str]]]]:
             patterns = await graphql._patterns(runner, flt)
             return [await graphql._filtered_page(runner, index if with_index else None, graphql._DECISIONS,
-                                                 patterns, offset, limit)
+                                                 patterns, offset, limit, graphql.Matched())
                     for limit, offset in [(3, 0), (4, 5), (50, 0), (2, 20), (5, 1000)]]
         return asyncio.run(every_page())
 
@@ -476,6 +479,44 @@ def test_a_filtered_page_is_the_same_sorted_here_walked_or_sorted_by_the_store(s
     assert here == pages(0, True) == pages(0, False)
     assert here[2][0] == len(here[2][1]) > 2  # every match on the page of 50
     assert [r["letter"] for r in here[2][1]] == sorted(r["letter"] for r in here[2][1])
+
+
+def test_the_next_page_of_the_same_filters_is_not_counted_again(sample_store):
+    """A filter's count (or its few rows) is kept for its next pages until the store changes."""
+    runner, matched = _InProcess(sample_store), graphql.Matched(size=2)
+    index = LetterIndex.of(json.loads(execute(sample_store, {"kind": "letter-index"}, 10_000)[2]))
+
+    def page(flt: graphql.DecisionFilter, offset: int) -> tuple[int, list[dict[str, str]]]:
+        async def one() -> tuple[int, list[dict[str, str]]]:
+            patterns = await graphql._patterns(runner, flt)
+            return await graphql._filtered_page(runner, index, graphql._DECISIONS, patterns, offset, 5, matched)
+        return asyncio.run(one())
+
+    def counted() -> int:
+        return sum("COUNT(DISTINCT ?d)" in q for q in runner.asked)
+
+    upheld = graphql.DecisionFilter(outcome=graphql.Outcome.UPHELD)
+    first, second = page(upheld, 0), page(upheld, 5)
+    assert first[0] == second[0] == 64 and counted() == 1 and first[1] != second[1]
+    runner.generation += 1  # the store changed
+    assert page(upheld, 0) == first and counted() == 2
+    mri = graphql.DecisionFilter(text="MRI")
+    asked = len(runner.asked)
+    assert page(mri, 0)[0] == page(mri, 5)[0] == 12 and len(runner.asked) == asked + 1  # its rows, once
+    page(graphql.DecisionFilter(sex="female"), 0)  # a third filter: the least recently used is dropped
+    assert page(upheld, 5) == second and counted() == 4
+
+
+def test_what_filters_matched_is_forgotten_after_its_time(monkeypatch):
+    """A remote store changed by another process keeps its generation: a kept count expires."""
+    now = [1000.0]
+    monkeypatch.setattr(graphql.time, "monotonic", lambda: now[0])
+    matched = graphql.Matched(size=2, seconds=120)
+    matched.put((1, 0, "count"), 7)
+    now[0] += 119
+    assert matched.get((1, 0, "count")) == 7
+    now[0] += 2
+    assert matched.get((1, 0, "count")) is None
 
 
 def test_the_text_filter_reads_the_item_and_the_rationale(server):
