@@ -459,6 +459,12 @@ def test_misspelt_drug_names(item, generics):
     ("Apptrim #120", [("apptrim", None, "medical food")]),
     ("Oxy IR 5mg #60", [("oxycodone", "DB00497", "opioid")]),
     ("Naprelan 500mg #30", [("naproxen", "DB00788", "NSAID")]),
+    ("Norgesic Forte #60", [("aspirin", "DB00945", "NSAID"), ("caffeine", None, "stimulant"),
+                            ("orphenadrine", "DB01173", "muscle relaxant")]),
+    ("Percodan 4.8355/325mg #60", [("aspirin", "DB00945", "NSAID"), ("oxycodone", "DB00497", "opioid")]),
+    ("Zilretta 32mg injection", [("triamcinolone", "DB00620", "corticosteroid")]),
+    ("Flur-Baclo-Cyclo cream", [("flurbiprofen", "DB00712", "NSAID"), ("baclofen", "DB00181", "muscle relaxant"),
+                                ("cyclobenzaprine", "DB00924", "muscle relaxant")]),
     # classes of generics an injured worker may also take
     ("Levorphanol 2mg #60", [("levorphanol", "DB00854", "opioid")]),
     ("Amlodipine 5mg #30", [("amlodipine", "DB00381", "antihypertensive")]),
@@ -523,6 +529,20 @@ def test_an_item_naming_a_class_of_drugs(item, drug_class, quote, kind):
     requested = details.requested_drug_class
     got = (requested.value, requested.span.quote) if requested else (None, None)
     assert (*got, details.service_type) == (drug_class, quote, kind)
+
+
+@pytest.mark.parametrize("item, kind, generics", [
+    # a test of a drug's level or use requests a test, not the drug it names
+    ("Vitamin D level", "laboratory test", []), ("Serum B12 and folate levels", "laboratory test", []),
+    ("Urine drug screen for Norco and Soma", "drug test", []), ("Testosterone levels", "laboratory test", []),
+    # the drug itself, and a level of the spine
+    ("Vitamin D 50,000 IU #12", None, ["vitamin d"]), ("Vitamin B12 injection", None, ["cyanocobalamin"]),
+    ("Testosterone cypionate 200mg/ml injection", None, ["testosterone"]), ("L4-5 single level fusion", "surgery", []),
+])
+def test_a_test_of_a_drug_names_no_drug(item, kind, generics):
+    reading = clean(item)
+    details = item_details(reading, 0, len(reading.text))
+    assert (details.service_type, [i.generic for i in details.ingredients]) == (kind, generics)
 
 
 @pytest.mark.parametrize("item, kind", [

@@ -232,6 +232,9 @@ def _ingredients(clean: CleanText, found: list[tuple[int, int, str, str | None]]
     return out
 
 
+_TESTS = frozenset({"drug test", "laboratory test"})
+
+
 def service_type(text: str) -> str:
     """The service type of a non-drug item ('other' when no rule names it)."""
     text = ASSOCIATED_SERVICE.sub("", text)
@@ -264,8 +267,11 @@ def _number(clean: CleanText, pattern: re.Pattern[str], start: int, end: int,
 def item_details(clean: CleanText, start: int, end: int) -> ItemDetails:
     """Drugs, dose and service type of the item written in clean text [start, end)."""
     found, drug_end = find_ingredients(clean, start, end)
+    service = service_type(clean.flat(start, end))
+    if service in _TESTS:  # a test of a drug's level or use ('Serum B12 level') requests no drug
+        found, drug_end = [], start
     ingredients = tuple(found)
-    service = None if ingredients else service_type(clean.flat(start, end))
+    service = None if ingredients else service
     # a drug the dictionary does not know ("Dyotin SR 250mg") still has its strength, when "mg" says so
     strength = (_strength(clean, drug_end, start, end) if ingredients
                 else _stated_mg(clean, start, end) if service == "other" else None)
