@@ -1117,6 +1117,8 @@ def test_refill_wordings(item, quantity, refills):
     # counts written out
     ("Mobic 15mg no.30", 15, 30), ("Motrin 800 mg, quantity sixty (60)", 800, 60), ("Tylenol No. 3 #60", None, 60),
     ("Norco 10/325mg 1 tab every 6 hours, 120 count", 10, 120), ("Bilateral L4-5 RF ablation", None, None),
+    ("Tizanidine 4mg, sixty tablets", 4, 60), ("Norco 10/325mg, sixty (60) tablets", 10, 60),
+    ("Norco 10/325mg, 60 (sixty) tablets", 10, 60), ("Physical therapy, twenty sessions", None, None),
 ])
 def test_strength_and_quantity_wordings(item, strength, quantity):
     reading = clean(item)

@@ -28,9 +28,10 @@ BARE_STRENGTH = re.compile(
 # "#90", "QTY: 90", "quantity sixty (60)", "No. 30", and "180 tablets" or "120 count" (ten or more: no dose)
 QUANTITY = re.compile(r"#\s*(?P<v>\d+(?:\.\d+)?)"
                       r"|\b(?:QTY|quantity)\s*[:.]?\s*(?:(?:[a-z]+[\s-]+){1,3}\(\s*)?(?P<v2>\d+(?:\.\d+)?)"
-                      r"|(?<![\d.,/-])(?P<v3>[1-9]\d+)\s+(?:tablets|tabs|capsules|caps|pills|patches|count)\b"
+                      r"|(?<![\d.,/-])(?P<v3>[1-9]\d+)\s+(?:\(\s*[a-z-]+\s*\)\s+)?(?:tablets|tabs|capsules|caps|pills|patches|count)\b"
                       r"|\bNo\.\s*(?P<v4>[1-9]\d*)\b"
-                      rf"|\b(?P<v5>{'|'.join(TENS)})\s+count\b", re.I)
+                      rf"|\b(?P<v5>{'|'.join(TENS)})\s+(?:\(\s*\d+\s*\)\s+)?"
+                      r"(?:tablets|tabs|capsules|caps|pills|patches|count)\b", re.I)
 # A drug's count written "x 60" ("Xanax 0.25mg x 60"): ten or more, no unit of time or sessions after it
 X_COUNT = re.compile(r"\bx\s*(?P<v>[1-9]\d+)\b(?!\s*(?:days?|weeks?|months?|hours?|hrs?|refills?|sessions?|visits?|"
                      r"times?|mg|mcg|gm?s?|grams?|ml|%))", re.I)
