@@ -25,10 +25,12 @@ from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
 
 from kg.build import build
 from kg.resources import samples_dir
-from kg.server import graphql
+from kg.server import filtered
 from kg.server.execute import execute
-from kg.server.graphql import PREFIXES, GroupBy, LetterIndex, outcome_counts_query
+from kg.server.filtered import LetterIndex
+from kg.server.graphql import GroupBy, outcome_counts_query
 from kg.server.runner import Answer
+from kg.server.selects import PREFIXES
 from kg.store import Store, tallies_complete_mark
 
 from .conftest import LETTERS, free_port, start_kg_serve
@@ -432,7 +434,7 @@ def test_a_worker_finds_the_diagnosis_labels_holding_words(sample_store):
 
 def test_a_querys_slots_are_filled_once():
     """A letter's id or a user's words that spell a slot's name are not filled in again."""
-    filled = graphql._fill("{ LETTERS ?l x ?y . FILTERS }", LETTERS="VALUES ?l { <http://x/FILTERS> }",
+    filled = filtered.fill("{ LETTERS ?l x ?y . FILTERS }", LETTERS="VALUES ?l { <http://x/FILTERS> }",
                            FILTERS='?y <p> "LETTERS" .')
     assert filled == '{ VALUES ?l { <http://x/FILTERS> } ?l x ?y . ?y <p> "LETTERS" . }'
 
@@ -453,11 +455,8 @@ class _InProcess:
 
 
 @pytest.mark.parametrize("flt", [
-    graphql.DecisionFilter(text="mri"),
-    graphql.DecisionFilter(text="Physical Therapy", outcome=graphql.Outcome.UPHELD),
-    graphql.DecisionFilter(text="350", medication="Carisoprodol"),
-    graphql.DecisionFilter(sex="female"),
-    graphql.DecisionFilter(diagnosis="radiculopathy", age_from=40),
+    {"text": "mri"}, {"text": "Physical Therapy", "outcome": "Upheld"}, {"text": "350", "medication": "Carisoprodol"},
+    {"sex": "female"}, {"diagnosis": "radiculopathy", "age_from": 40},
 ])
 def test_a_filtered_page_is_the_same_sorted_here_walked_or_sorted_by_the_store(sample_store, monkeypatch, flt):
     """Few matches are sorted here; more are counted, then walked through the letter index or
@@ -465,53 +464,53 @@ def test_a_filtered_page_is_the_same_sorted_here_walked_or_sorted_by_the_store(s
     runner = _InProcess(sample_store)
     index = LetterIndex.of(json.loads(execute(sample_store, {"kind": "letter-index"}, 10_000)[2]))
 
-    def pages(few: int, with_index: bool) -> list[tuple[int, list[dict[str, str]]]]:
-        monkeypatch.setattr(graphql, "FEW_MATCHES", few)
+    def found(few: int, with_index: bool) -> list[tuple[int, list[dict[str, str]]]]:
+        monkeypatch.setattr(filtered, "FEW_MATCHES", few)
 
         async def every_page() -> list[tuple[int, list[dict[str, str]]]]:
-            patterns = await graphql._patterns(runner, flt)
-            return [await graphql._filtered_page(runner, index if with_index else None, graphql._DECISIONS,
-                                                 patterns, offset, limit, graphql.Matched())
+            patterns = await filtered.patterns(runner, flt)
+            return [await filtered.filtered_page(runner, index if with_index else None, filtered.DECISIONS,
+                                              patterns, offset, limit, filtered.Matched())
                     for limit, offset in [(3, 0), (4, 5), (50, 0), (2, 20), (5, 1000)]]
         return asyncio.run(every_page())
 
-    here = pages(2_000, True)
-    assert here == pages(0, True) == pages(0, False)
+    here = found(2_000, True)
+    assert here == found(0, True) == found(0, False)
     assert here[2][0] == len(here[2][1]) > 2  # every match on the page of 50
     assert [r["letter"] for r in here[2][1]] == sorted(r["letter"] for r in here[2][1])
 
 
 def test_the_next_page_of_the_same_filters_is_not_counted_again(sample_store):
     """A filter's count (or its few rows) is kept for its next pages until the store changes."""
-    runner, matched = _InProcess(sample_store), graphql.Matched(size=2)
+    runner, matched = _InProcess(sample_store), filtered.Matched(size=2)
     index = LetterIndex.of(json.loads(execute(sample_store, {"kind": "letter-index"}, 10_000)[2]))
 
-    def page(flt: graphql.DecisionFilter, offset: int) -> tuple[int, list[dict[str, str]]]:
+    def page(flt: dict[str, Any], offset: int) -> tuple[int, list[dict[str, str]]]:
         async def one() -> tuple[int, list[dict[str, str]]]:
-            patterns = await graphql._patterns(runner, flt)
-            return await graphql._filtered_page(runner, index, graphql._DECISIONS, patterns, offset, 5, matched)
+            patterns = await filtered.patterns(runner, flt)
+            return await filtered.filtered_page(runner, index, filtered.DECISIONS, patterns, offset, 5, matched)
         return asyncio.run(one())
 
     def counted() -> int:
         return sum("COUNT(DISTINCT ?d)" in q for q in runner.asked)
 
-    upheld = graphql.DecisionFilter(outcome=graphql.Outcome.UPHELD)
+    upheld = {"outcome": "Upheld"}
     first, second = page(upheld, 0), page(upheld, 5)
     assert first[0] == second[0] == 64 and counted() == 1 and first[1] != second[1]
     runner.generation += 1  # the store changed
     assert page(upheld, 0) == first and counted() == 2
-    mri = graphql.DecisionFilter(text="MRI")
+    mri = {"text": "MRI"}
     asked = len(runner.asked)
     assert page(mri, 0)[0] == page(mri, 5)[0] == 12 and len(runner.asked) == asked + 1  # its rows, once
-    page(graphql.DecisionFilter(sex="female"), 0)  # a third filter: the least recently used is dropped
+    page({"sex": "female"}, 0)  # a third filter: the least recently used is dropped
     assert page(upheld, 5) == second and counted() == 4
 
 
 def test_what_filters_matched_is_forgotten_after_its_time(monkeypatch):
     """A remote store changed by another process keeps its generation: a kept count expires."""
     now = [1000.0]
-    monkeypatch.setattr(graphql.time, "monotonic", lambda: now[0])
-    matched = graphql.Matched(size=2, seconds=120)
+    monkeypatch.setattr(filtered.time, "monotonic", lambda: now[0])
+    matched = filtered.Matched(size=2, seconds=120)
     matched.put((1, 0, "count"), 7)
     now[0] += 119
     assert matched.get((1, 0, "count")) == 7
@@ -550,10 +549,10 @@ def test_a_walk_through_the_letters_reads_chunks_until_the_page_is_full(monkeypa
             return [{"id": i} for i in ids if i in matching][:n]
 
         asked.clear()
-        return asyncio.run(graphql._walk(index, matches=matches, wanted=wanted, in_letters=in_letters))
+        return asyncio.run(filtered.walk(index, matches=matches, wanted=wanted, in_letters=in_letters))
 
-    monkeypatch.setattr(graphql, "WALK_MAX_LETTERS", 300)
-    monkeypatch.setattr(graphql, "WALK_CHUNK", 100)
+    monkeypatch.setattr(filtered, "WALK_MAX_LETTERS", 300)
+    monkeypatch.setattr(filtered, "WALK_CHUNK", 100)
     assert walk(143, 5) == [{"id": i} for i in every_7th[:5]]
     assert asked == [61]  # one chunk, sized from the share that matches: 1.5 * 5 * 1000 / 143 + 8
     assert walk(400, 20) == [{"id": i} for i in every_7th[:20]] and asked == [83, 100]  # chunks of 100 at most
@@ -562,7 +561,7 @@ def test_a_walk_through_the_letters_reads_chunks_until_the_page_is_full(monkeypa
     assert walk(143, 20) is None and asked == []  # 218 letters to read, 143 matches to sort
     assert walk(10, 20) is None and asked == []  # 3,008 letters > 300
     assert walk(0, 20) is None
-    assert asyncio.run(graphql._walk(None, matches=143, wanted=20, in_letters=lambda ids, n: None)) is None
+    assert asyncio.run(filtered.walk(None, matches=143, wanted=20, in_letters=lambda ids, n: None)) is None
 
 
 def test_graphql_limits(server):
