@@ -521,14 +521,18 @@ def test_what_filters_matched_is_forgotten_after_its_time(monkeypatch):
 def test_the_text_filter_reads_the_item_and_the_rationale(server):
     """Words of an item's text or of its decision's rationale, in any case; with a medication, among
     its decisions only."""
+    found_all = _gql(server, "{ decisions { total } }")["data"]["decisions"]["total"]
+
     def found(flt: str) -> list[tuple[str, int]]:
-        page = _gql(server, f"{{ decisions(filter: {{{flt}}}) {{ total items {{ letterId sequence }} }} }}")
+        page = _gql(server, f"{{ decisions(filter: {{{flt}}}, limit: 500) {{ total items {{ letterId sequence }} }} }}")
         items = page["data"]["decisions"]["items"]
         assert page["data"]["decisions"]["total"] == len(items)
         return [(i["letterId"], i["sequence"]) for i in items]
 
     # the cervical pillow's rationale ('to warrant the requested cervical and wedge pillow'), the item 'Wedge pillow'
     assert found('text: "wedge PILLOW"') == [("CM16-0248471", 3), ("CM16-0248471", 4)]
+    assert found('text: " wedge\\n  pillow "') == found('text: "wedge pillow"')  # spaced as the letters' texts
+    assert len(found('text: "   "')) == found_all == 72  # no words: no filter
     assert found('text: "350", medication: "carisoprodol"') == [("000_ed7318db5454d5ef", 1),
                                                                   ("001_31f77f8318a90c33", 1),
                                                                   ("004_cb07c567c7678ea3", 1)]

@@ -357,9 +357,12 @@ async def _letter_index(info: strawberry.Info) -> LetterIndex | None:
 
 
 def _given(f: DecisionFilter | LetterFilter | None) -> dict[str, Any]:
-    """The filters a user gave a value, by name; an outcome as its label."""
+    """The filters a user gave a value, by name: words with their spaces as the letters' texts have
+    them (one between words), an outcome as its label."""
     found = {name: getattr(f, name, None) for name in FILTER_NAMES}
-    return {name: v.value if isinstance(v, Enum) else v for name, v in found.items() if v not in (None, "")}
+    found = {name: " ".join(v.split()) if isinstance(v, str) else v.value if isinstance(v, Enum) else v
+             for name, v in found.items()}
+    return {name: v for name, v in found.items() if v not in (None, "")}
 
 
 def _unfiltered(f: DecisionFilter | LetterFilter | None) -> bool:
