@@ -263,6 +263,17 @@ def test_graphql_decisions_with_filters_and_nested_fields(server):
     assert hostile["data"]["decisions"]["total"] == 0
 
 
+@pytest.mark.parametrize(("name", "total"), [
+    ("carisoprodol", 4), ("Soma", 4), (" SOMA 350mg ", 4),  # a brand, as the letters' items are read
+    ("Pepcid", 1), ("famotidine", 1),
+    ("Duexis", 0),  # ibuprofen and famotidine: a decision must name both
+    ("theraflex", 0),  # a name the vocabulary lacks: compared as it is
+])
+def test_graphql_medication_filter_reads_a_brand_as_its_generics(server, name, total):
+    answer = _gql(server, "query($m: String) { decisions(filter: {medication: $m}) { total } }", {"m": name})
+    assert answer["data"]["decisions"]["total"] == total
+
+
 def test_graphql_filters_of_the_case_and_groupings_by_year_and_body_region(server):
     """The primer's questions by service type, diagnosis, body region, sex and year, asked through GraphQL."""
     def total(flt: str) -> int:
@@ -455,8 +466,8 @@ class _InProcess:
 
 
 @pytest.mark.parametrize("flt", [
-    {"text": "mri"}, {"text": "Physical Therapy", "outcome": "Upheld"}, {"text": "350", "medication": "Carisoprodol"},
-    {"sex": "female"}, {"diagnosis": "radiculopathy", "age_from": 40},
+    {"text": "mri"}, {"text": "Physical Therapy", "outcome": "Upheld"},
+    {"text": "350", "medication": ("carisoprodol",)}, {"sex": "female"}, {"diagnosis": "radiculopathy", "age_from": 40},
 ])
 def test_a_filtered_page_is_the_same_sorted_here_walked_or_sorted_by_the_store(sample_store, monkeypatch, flt):
     """Few matches are sorted here; more are counted, then walked through the letter index or

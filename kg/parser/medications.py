@@ -11,7 +11,7 @@ from functools import cache, lru_cache
 from rapidfuzz import distance, process
 
 from kg.parser.lexicon import TENS, common_words
-from kg.parser.text import CleanText
+from kg.parser.text import CleanText, clean
 from kg.record import Fact, Ingredient
 from kg.vocab import Drug, drug_dictionary, load
 
@@ -126,6 +126,14 @@ def find_ingredients(clean: CleanText, start: int, end: int) -> tuple[list[Ingre
             found.append((word.start(), word.end(), generic, _drugbank_id(generic)))
     last_end = max((e for _, e, _, _ in found), default=start)
     return _ingredients(clean, sorted(found), end), last_end
+
+
+def generics_named(name: str) -> tuple[str, ...]:
+    """The generic names a drug's name stands for, as an item naming it is read ('Soma':
+    carisoprodol; 'Norco': hydrocodone and acetaminophen); none for a name the vocabulary lacks."""
+    reading = clean(name)
+    found, _ = find_ingredients(reading, 0, len(reading.text))
+    return tuple(dict.fromkeys(i.generic for i in found))
 
 
 @cache

@@ -33,7 +33,8 @@ DRUG_CLASS = "(imr:medication/imr:drugClass|imr:requestedDrugClass)/skos:prefLab
 _CASE_OF_LETTER = "?l imr:aboutCase ?fcase ."
 _WORKER_OF_LETTER = f"?fcase imr:injuredWorker ?fworker . {_CASE_OF_LETTER}"
 _FILTERS: dict[str, Callable[[Any], str]] = {
-    "medication": lambda v: f"?d imr:decides/imr:medication/skos:prefLabel {term(v.lower())} .",
+    # every generic a name stands for ('Norco': hydrocodone and acetaminophen)
+    "medication": lambda v: " ".join(f"?d imr:decides/imr:medication/skos:prefLabel {term(g)} ." for g in v),
     "drug_class": lambda v: f"?d imr:decides/{DRUG_CLASS} {term(v)} .",
     "service_type": lambda v: f"?d imr:decides/imr:serviceType/skos:prefLabel {term(v.lower())} .",
     "outcome": lambda v: f"?d imr:outcome {term(v)} .",
@@ -84,8 +85,9 @@ def _reads_every_text(given: dict[str, Any]) -> bool:
 
 def filter_patterns(given: dict[str, Any], diagnosis_labels: list[str] | None = None,
                     letters_bound: bool = False) -> str:
-    """The patterns of the filters given (by _FILTERS's names); a diagnosis's words as the labels that
-    hold them, when those are known."""
+    """The patterns of the filters given (by _FILTERS's names; a medication as a tuple of generic
+    names, all of which a decision must name); a diagnosis's words as the labels that hold them,
+    when those are known."""
 
     def pattern(name: str, value: Any) -> str:
         if name == "diagnosis" and diagnosis_labels is not None:

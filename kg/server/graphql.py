@@ -16,6 +16,7 @@ from strawberry.dataloader import DataLoader
 from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 
 from kg.iris import TALLY_GRAPH
+from kg.parser.medications import generics_named
 from kg.server.filtered import (
     DECISION_KEYS,
     DECISIONS,
@@ -358,11 +359,14 @@ async def _letter_index(info: strawberry.Info) -> LetterIndex | None:
 
 def _given(f: DecisionFilter | LetterFilter | None) -> dict[str, Any]:
     """The filters a user gave a value, by name: words with their spaces as the letters' texts have
-    them (one between words), an outcome as its label."""
+    them (one between words), an outcome as its label, a medication as its generic names."""
     found = {name: getattr(f, name, None) for name in FILTER_NAMES}
     found = {name: " ".join(v.split()) if isinstance(v, str) else v.value if isinstance(v, Enum) else v
              for name, v in found.items()}
-    return {name: v for name, v in found.items() if v not in (None, "")}
+    given = {name: v for name, v in found.items() if v not in (None, "")}
+    if "medication" in given:  # a brand as the generics it stands for, as the letters' items are read
+        given["medication"] = generics_named(given["medication"]) or (given["medication"].lower(),)
+    return given
 
 
 def _unfiltered(f: DecisionFilter | LetterFilter | None) -> bool:
