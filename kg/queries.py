@@ -13,12 +13,13 @@ from pathlib import Path
 import pyoxigraph as ox
 
 from kg.namespaces import XSD, XSD_STRING
+from kg.parser.medications import generics_named
 from kg.resources import data_dir
 
 _HEADER = re.compile(r"^#\s*(?P<key>[a-z-]+):\s*(?P<value>.*)$", re.I)
 _CONTINUATION = re.compile(r"^#\s{2,}(?P<value>\S.*)$")
-# "# param: medication string required -- lowercase generic name"
-_PARAM = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*)\s+(?P<type>string|integer|decimal|date|iri)\s+"
+# "# param: medication medication required -- a generic name or a brand"
+_PARAM = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*)\s+(?P<type>string|integer|decimal|date|iri|medication)\s+"
                     r"(?:(?P<required>required)|default=(?P<default>\S+))\s*(?:--\s*(?P<doc>.*))?$", re.I)
 
 
@@ -54,9 +55,20 @@ class Parameter:
                 return ox.Literal(str(float(text)), datatype=ox.NamedNode(XSD + "decimal"))
             if self.type == "date":
                 return ox.Literal(dt.date.fromisoformat(text).isoformat(), datatype=ox.NamedNode(XSD + "date"))
+            if self.type == "medication":
+                return ox.Literal(_generic(text))
         except ValueError as exc:
             raise QueryError(f"parameter {self.name}: {text!r} is not a valid {self.type} ({exc})") from exc
         return ox.Literal(text)
+
+
+def _generic(name: str) -> str:
+    """A medication's generic name as the graph has it, from a brand ('Soma': carisoprodol) or the
+    generic itself; a name the vocabulary lacks as it is (lowercase). A combination has no one name."""
+    generics = generics_named(name)
+    if len(generics) > 1:
+        raise ValueError(f"it names {' and '.join(generics)}: ask for one of them")
+    return generics[0] if generics else " ".join(name.split()).lower()
 
 
 @dataclass(frozen=True)

@@ -57,6 +57,16 @@ def test_decisions_for_carisoprodol_with_their_sentences(sample_store):
     assert " ".join(got[0][4].split()) == "Therefore, the request for Soma tablets 350mg is not medically necessary."
 
 
+def test_a_medication_parameter_reads_a_brand_as_its_generic(sample_store):
+    """'Soma' is carisoprodol, as an item naming it is read; a combination names no one drug."""
+    soma = rows(sample_store, "decisions-for-medication", medication=" SOMA ")
+    assert soma == rows(sample_store, "decisions-for-medication", medication="carisoprodol") and len(soma) == 4
+    assert [r[1] for r in rows(sample_store, "decisions-for-medication", medication="Pepcid")] == ["CM16-0232543"]
+    with pytest.raises(QueryError, match="it names acetaminophen and hydrocodone: ask for one of them"):
+        rows(sample_store, "decisions-for-medication", medication="Norco")
+    assert rows(sample_store, "decisions-for-medication", medication="no such drug") == []
+
+
 def test_decisions_for_medication_as_shaped_for_the_engine_equal_the_plain_optional(sample_store):
     """The named query looks sentences up with LATERAL; a plain OPTIONAL gives the same rows."""
     query = named_query("decisions-for-medication")
@@ -182,8 +192,12 @@ def test_evidence_for_node(sample_store):
 @pytest.mark.parametrize("hostile", ['"} DROP ALL {', "carisoprodol\" } ; DROP ALL ; SELECT * { ?s ?p \"",
                                      "') || true || ('", "\\\" . } }"])
 def test_hostile_parameter_is_data(sample_store, hostile):
+    """Text around a query is only words: none names a medication, or it is read as the drug it
+    names, as an item's words are ('carisoprodol" } ; DROP ALL' is carisoprodol)."""
     before = sample_store.count_quads()
-    assert rows(sample_store, "decisions-for-medication", medication=hostile) == []
+    named = "carisoprodol" in hostile
+    expected = rows(sample_store, "decisions-for-medication", medication="carisoprodol") if named else []
+    assert rows(sample_store, "decisions-for-medication", medication=hostile) == expected
     assert sample_store.count_quads() == before
 
 
@@ -205,7 +219,7 @@ def store_dir(sample_store):
 
 def test_cli_query_formats(store_dir, tmp_path):
     listing = runner.invoke(app, ["query", "--list", "--store", store_dir])
-    assert "decisions-for-medication" in listing.stdout and "medication=<string>" in listing.stdout
+    assert "decisions-for-medication" in listing.stdout and "medication=<medication>" in listing.stdout
     base = ["query", "uphold-rate-by-medication", "--store", store_dir]
     csv_out = runner.invoke(app, [*base, "--format", "csv"]).stdout
     assert csv_out.splitlines()[:2] == ["medication,decisions,upheld,overturned,uphold_rate", "carisoprodol,4,4,0,1"]

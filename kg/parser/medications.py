@@ -131,9 +131,18 @@ def find_ingredients(clean: CleanText, start: int, end: int) -> tuple[list[Ingre
 def generics_named(name: str) -> tuple[str, ...]:
     """The generic names a drug's name stands for, as an item naming it is read ('Soma':
     carisoprodol; 'Norco': hydrocodone and acetaminophen); none for a name the vocabulary lacks."""
+    words = " ".join(name.split()).lower()
+    if words in _generics():  # a generic as the graph names it ('polyethylene glycol 3350', 'senna')
+        return (words,)
     reading = clean(name)
     found, _ = find_ingredients(reading, 0, len(reading.text))
     return tuple(dict.fromkeys(i.generic for i in found))
+
+
+@cache
+def _generics() -> frozenset[str]:
+    vocab = load()
+    return frozenset(vocab.drug_classes) | {g for generics in vocab.drug_aliases.values() for g in generics}
 
 
 @cache
