@@ -586,6 +586,15 @@ def test_graphql_limits(server):
     assert "limit must be" in bad_page["errors"][0]["message"]
     graphiql = httpx.get(server + "/graphql", headers={"accept": "text/html"})
     assert graphiql.status_code == 200 and "graphiql" in graphiql.text.lower()
+    # a body past the server's limit (1 MB), declared or streamed in chunks, is refused before it is read whole
+    large = json.dumps({"query": "query($t: String) { decisions(filter: {text: $t}) { total } }",
+                        "variables": {"t": "x" * 1_100_000}}).encode()
+    declared = httpx.post(server + "/graphql", content=large, headers={"content-type": "application/json"})
+    assert (declared.status_code, declared.text) == (413, "request body larger than 1000000 bytes\n")
+    chunked = httpx.post(server + "/graphql", content=iter([large[i:i + 65536] for i in range(0, len(large), 65536)]),
+                         headers={"content-type": "application/json"})
+    assert chunked.status_code == 413
+    assert _gql(server, '{ decisions(filter: {text: "wedge pillow"}) { total } }')["data"]["decisions"]["total"] == 2
 
 
 def test_letter_page_highlights_every_evidence_span(server):

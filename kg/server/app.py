@@ -226,7 +226,33 @@ def create_app(settings: ServeSettings) -> Starlette:
 def _mount_graphql(app: Starlette, settings: ServeSettings, state: dict[str, QueryRunner]) -> None:
     from kg.server.graphql import graphql_app
 
-    app.router.routes.append(Route("/graphql", graphql_app(settings, lambda: state["runner"]), methods=["GET", "POST"]))
+    graphql = _BodyLimit(graphql_app(settings, lambda: state["runner"]), settings.max_body)
+    app.router.routes.append(Route("/graphql", graphql, methods=["GET", "POST"]))
+
+
+class _BodyLimit:
+    """An ASGI app's requests with at most `limit` bytes of body: a larger one is answered 413 before
+    the app (strawberry, which reads a body whole) sees it, as /sparql answers it."""
+
+    def __init__(self, app: Any, limit: int) -> None:
+        self.app, self.limit = app, limit
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        try:
+            body = await _body(Request(scope, receive), self.limit)
+        except _TooLarge:
+            await _text(413, f"request body larger than {self.limit} bytes")(scope, receive, send)
+            return
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return dict(await receive())
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
 
 
 DROP_KEY_INDEX = f"DELETE WHERE {{ GRAPH {iris.MANIFEST_GRAPH} {{ {iris.MANIFEST_GRAPH} {KEY_INDEX} ?index }} }}"
