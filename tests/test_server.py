@@ -522,11 +522,11 @@ def test_what_filters_matched_is_forgotten_after_its_time(monkeypatch):
     now = [1000.0]
     monkeypatch.setattr(filtered.time, "monotonic", lambda: now[0])
     matched = filtered.Matched(size=2, seconds=120)
-    matched.put((1, 0, "count"), 7)
+    matched.put((1, 0, b"count"), 7)
     now[0] += 119
-    assert matched.get((1, 0, "count")) == 7
+    assert matched.get((1, 0, b"count")) == 7
     now[0] += 2
-    assert matched.get((1, 0, "count")) is None
+    assert matched.get((1, 0, b"count")) is None
 
 
 def test_the_text_filter_reads_the_item_and_the_rationale(server):

@@ -5,6 +5,7 @@ says which filters a user gave; this module says how to find their page."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -223,17 +224,17 @@ class Matched:
     another process keeps its generation), the least recently used dropped first."""
 
     def __init__(self, size: int = 64, seconds: float = 120.0) -> None:
-        self._found: OrderedDict[tuple[int, int, str], tuple[float, int | list[dict[str, str]]]] = OrderedDict()
+        self._found: OrderedDict[tuple[int, int, bytes], tuple[float, int | list[dict[str, str]]]] = OrderedDict()
         self._size, self._seconds = size, seconds
 
-    def get(self, key: tuple[int, int, str]) -> int | list[dict[str, str]] | None:
+    def get(self, key: tuple[int, int, bytes]) -> int | list[dict[str, str]] | None:
         at, found = self._found.get(key, (0.0, None))
         if found is None or time.monotonic() - at > self._seconds:
             return None
         self._found.move_to_end(key)
         return found
 
-    def put(self, key: tuple[int, int, str], found: int | list[dict[str, str]]) -> None:
+    def put(self, key: tuple[int, int, bytes], found: int | list[dict[str, str]]) -> None:
         self._found[key] = (time.monotonic(), found)
         self._found.move_to_end(key)
         while len(self._found) > self._size:
@@ -256,7 +257,8 @@ async def filtered_page(runner: QueryRunner, index: LetterIndex | None, listing:
     filters that read every text list their matches first, and sort them here when they are few."""
     every = fill(listing.every, FILTERS=filters.first)
     count = fill(listing.count, FILTERS=filters.first)
-    key = (id(runner), runner.generation, count)
+    # the count's digest: a diagnosis's labels can make a query of many kilobytes
+    key = (id(runner), runner.generation, hashlib.sha256(count.encode()).digest())
     known = matched.get(key)
     if isinstance(known, list):
         return len(known), known[offset:offset + limit]
