@@ -28,7 +28,7 @@ import pyoxigraph as ox
 
 from kg import iris
 from kg.namespaces import XSD_STRING
-from kg.queries import NamedQuery, Term, all_queries, select_result
+from kg.queries import NamedQuery, Term, all_queries, select_result, without_header
 
 ENCODING = "kept rows 2: a JSON list of cells per row, under a predicate per query"  # change with the encoding
 Kept = Iterable[tuple[str, str]]  # (letter id, that letter's encoded rows of one query), in any order
@@ -70,8 +70,9 @@ def predicate(name: str) -> ox.NamedNode:
 
 
 def definitions() -> dict[str, str]:
-    """What makes kept rows: the queries, and how their rows are encoded."""
-    return {"encoding": ENCODING} | {name: q.sparql for name, q in kept_queries().items()}
+    """What makes kept rows: the queries (not their documentation: a new word in a header does not
+    make every store's rows stale), and how their rows are encoded."""
+    return {"encoding": ENCODING} | {name: without_header(q.sparql) for name, q in kept_queries().items()}
 
 
 def columns(name: str) -> list[str]:

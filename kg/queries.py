@@ -19,7 +19,7 @@ from kg.resources import data_dir
 _HEADER = re.compile(r"^#\s*(?P<key>[a-z-]+):\s*(?P<value>.*)$", re.I)
 _CONTINUATION = re.compile(r"^#\s{2,}(?P<value>\S.*)$")
 # "# param: medication medication required -- a generic name or a brand"
-_PARAM = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*)\s+(?P<type>string|integer|decimal|date|iri|medication)\s+"
+_PARAM = re.compile(r"^(?P<name>[a-z_][a-z0-9_]*)\s+(?P<type>string|words|integer|decimal|date|iri|medication)\s+"
                     r"(?:(?P<required>required)|default=(?P<default>\S+))\s*(?:--\s*(?P<doc>.*))?$", re.I)
 
 
@@ -57,6 +57,8 @@ class Parameter:
                 return ox.Literal(dt.date.fromisoformat(text).isoformat(), datatype=ox.NamedNode(XSD + "date"))
             if self.type == "medication":
                 return ox.Literal(_generic(text))
+            if self.type == "words":  # as the parser writes a label: lowercase, one space between words
+                return ox.Literal(" ".join(text.split()).lower())
         except ValueError as exc:
             raise QueryError(f"parameter {self.name}: {text!r} is not a valid {self.type} ({exc})") from exc
         return ox.Literal(text)
@@ -106,6 +108,13 @@ class NamedQuery:
                 raise QueryError(f"query {self.name!r} needs --param {p.name}=... ({p.doc})")
             out[ox.Variable(p.name)] = p.bind(text)
         return out
+
+
+def without_header(sparql: str) -> str:
+    """The query without its comment header: what it asks, whatever its documentation says."""
+    lines = sparql.splitlines(keepends=True)
+    first = next((i for i, line in enumerate(lines) if not line.startswith("#")), len(lines))
+    return "".join(lines[first:])
 
 
 def _header(sparql: str) -> dict[str, str]:

@@ -10,7 +10,8 @@ from typer.testing import CliRunner
 from kg.answer import run, table_rows
 from kg.build import build
 from kg.cli import app
-from kg.queries import QueryError, TooManyRows, all_queries, named_query, select_result
+from kg.kept import definitions
+from kg.queries import QueryError, TooManyRows, all_queries, named_query, select_result, without_header
 from kg.resources import data_dir
 from kg.store import Store
 
@@ -55,6 +56,22 @@ def test_decisions_for_carisoprodol_with_their_sentences(sample_store):
     letter = next(iter(text))["t"].value
     assert letter[int(got[0][5]):int(got[0][6])] == got[0][4]
     assert " ".join(got[0][4].split()) == "Therefore, the request for Soma tablets 350mg is not medically necessary."
+
+
+def test_a_words_parameter_is_read_as_the_parser_writes_a_label(sample_store):
+    """Lowercase, one space between words: 'Lumbar  Radiculopathy' is the label lumbar radiculopathy."""
+    exact = rows(sample_store, "cases-with-diagnosis", label="lumbar radiculopathy")
+    assert [r[1] for r in exact] == ["004_cb07c567c7678ea3", "CM17-0005412"]
+    assert rows(sample_store, "cases-with-diagnosis", label=" Lumbar  Radiculopathy") == exact
+    assert (rows(sample_store, "cases-by-diagnosis", diagnosis="LUMBAR\tradiculopathy ")
+            == rows(sample_store, "cases-by-diagnosis", diagnosis="lumbar radiculopathy"))
+
+
+def test_what_makes_kept_rows_is_the_queries_not_their_documentation():
+    """A store's kept rows and tallies are stale when a query changes, not when its header does."""
+    assert without_header("# title: T\n# param: x words required -- X\nSELECT ?x WHERE {}\n# end\n") == (
+        "SELECT ?x WHERE {}\n# end\n")
+    assert all(not body.startswith("#") for body in definitions().values())
 
 
 def test_a_medication_parameter_reads_a_brand_as_its_generic(sample_store):
