@@ -251,7 +251,7 @@ def fill(template: str, **parts: str) -> str:
 
 
 async def filtered_page(runner: QueryRunner, index: LetterIndex | None, listing: Listing, filters: Patterns,
-                         offset: int, limit: int, matched: Matched) -> tuple[int, list[dict[str, str]]]:
+                        offset: int, limit: int, matched: Matched) -> tuple[int, list[dict[str, str]]]:
     """How many rows match, and a page of them: counted (or known from an earlier page), then walked
     through the letter index when they are dense enough (see walk), else sorted from every match;
     filters that read every text list their matches first, and sort them here when they are few."""
@@ -287,7 +287,7 @@ async def filtered_page(runner: QueryRunner, index: LetterIndex | None, listing:
 
 
 async def walk(index: LetterIndex | None, matches: int, wanted: int,
-                in_letters: Callable[[list[str], int], Awaitable[list[dict[str, str]]]]) -> list[dict[str, str]] | None:
+               in_letters: Callable[[list[str], int], Awaitable[list[dict[str, str]]]]) -> list[dict[str, str]] | None:
     """The first `wanted` matches in letter order, from the letters of the index a chunk at a time, or
     None (the matches are sorted then) when the walk would read more letters than there are matches
     to sort (0.1 s against 0.03 s for 351 matches among 10k letters), or than WALK_MAX_LETTERS, or

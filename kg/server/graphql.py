@@ -384,13 +384,13 @@ class Query:
         if index is not None and _unfiltered(filter):  # every decision: a page is found through its letters
             letters, before = index.letters_covering(offset, limit)
             page = await select(runner, f"SELECT DISTINCT ?d ?letter ?seq WHERE {{ {letter_values(letters)} "
-                                         f"{DECISION_KEYS} }} ORDER BY ?letter ?seq LIMIT {limit} "
-                                         f"OFFSET {offset - before}") if letters else []
+                                        f"{DECISION_KEYS} }} ORDER BY ?letter ?seq LIMIT {limit} "
+                                        f"OFFSET {offset - before}") if letters else []
             total = index.total_decisions
         else:
             wanted = await patterns(runner, _given(filter))
             total, page = await filtered_page(runner, index, DECISIONS, wanted, offset, limit,
-                                               info.context["matched"])
+                                              info.context["matched"])
         return DecisionPage(total=total, items=await _decisions_by_iri(runner, [r["d"] for r in page]))
 
     @strawberry.field(description="Letters matching every given filter in id order, a page at a time, with the "
