@@ -522,9 +522,9 @@ def test_what_filters_matched_is_forgotten_after_its_time(monkeypatch):
     now = [1000.0]
     monkeypatch.setattr(filtered.time, "monotonic", lambda: now[0])
     matched = filtered.Matched(size=2, seconds=120)
-    matched.put((1, 0, b"count"), 7)
+    matched.put((1, 0, b"count"), filtered.Counted(7))
     now[0] += 119
-    assert matched.get((1, 0, b"count")) == 7
+    assert matched.get((1, 0, b"count")) == filtered.Counted(7)
     now[0] += 2
     assert matched.get((1, 0, b"count")) is None
 
@@ -564,7 +564,7 @@ def test_a_walk_through_the_letters_reads_chunks_until_the_page_is_full(monkeypa
             return [{"id": i} for i in ids if i in matching][:n]
 
         asked.clear()
-        return asyncio.run(filtered.walk(index, matches=matches, wanted=wanted, in_letters=in_letters))
+        return asyncio.run(filtered.walk(index, matches, 0, wanted, in_letters, {0: 0}, "id"))
 
     monkeypatch.setattr(filtered, "WALK_MAX_LETTERS", 300)
     monkeypatch.setattr(filtered, "WALK_CHUNK", 100)
@@ -576,9 +576,34 @@ def test_a_walk_through_the_letters_reads_chunks_until_the_page_is_full(monkeypa
     assert walk(143, 20) is None and asked == []  # 218 letters to read, 143 matches to sort
     assert walk(10, 20) is None and asked == []  # 3,008 letters > 300
     assert walk(0, 20) is None
-    assert asyncio.run(filtered.walk(None, matches=143, wanted=20, in_letters=lambda ids, n: None)) is None
+    assert asyncio.run(filtered.walk(None, 143, 0, 20, lambda ids, n: None, {0: 0}, "id")) is None
 
 
+def test_a_next_page_is_walked_to_from_the_last_mark_before_it(monkeypatch):
+    """A walk leaves marks (how many matches lie before a letter), and the next page starts from the
+    last mark before it: paging on reads a page's letters, not every letter before it."""
+    index = LetterIndex.of([(f"L{i:04}", 2) for i in range(1000)])
+    every_3rd = [f"L{i:04}" for i in range(0, 1000, 3)]  # 334 letters, two matches each: 668
+    read: list[str] = []
+
+    async def in_letters(ids: list[str], n: int) -> list[dict[str, str]]:
+        read.extend(ids)
+        return [{"id": i, "seq": str(k)} for i in ids if i in every_3rd for k in (1, 2)][:n]
+
+    def page(offset: int, limit: int, marks: dict[int, int]) -> list[tuple[str, str]] | None:
+        read.clear()
+        rows = asyncio.run(filtered.walk(index, 668, offset, limit, in_letters, marks, "id"))
+        return None if rows is None else [(r["id"], r["seq"]) for r in rows]
+
+    everything = [(i, str(k)) for i in every_3rd for k in (1, 2)]
+    monkeypatch.setattr(filtered, "WALK_MAX_ROWS", 100)
+    marks: dict[int, int] = {0: 0}
+    for offset in range(0, 600, 50):  # 12 pages of 50, each within the 100 rows a walk may read
+        assert page(offset, 50, marks) == everything[offset:offset + 50], offset
+        assert len(read) < 200, offset  # about the page's 75 letters, not the 75 * k before it
+        assert all(everything.index(next(r for r in everything if r[0] >= f"L{p:04}")) == n
+                   for p, n in marks.items() if p < 1000)  # every mark is right
+    assert page(500, 50, {0: 0}) is None  # without marks, 550 rows are more than a walk may read
 def test_graphql_limits(server):
     aliases = "{ " + " ".join(f"a{i}: medications {{ name }}" for i in range(30)) + " }"
     assert "errors" in _gql(server, aliases)

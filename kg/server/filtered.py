@@ -12,7 +12,7 @@ import time
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import accumulate
 from math import ceil
 from typing import Any
@@ -196,6 +196,11 @@ class Listing:
     order: tuple[tuple[str, type[str] | type[int]], ...]
 
     @property
+    def letter(self) -> str:
+        """The column of a row's letter id: the first that orders a page."""
+        return self.order[0][0]
+
+    @property
     def order_by(self) -> str:
         return "ORDER BY " + " ".join(f"?{name}" for name, _ in self.order)
 
@@ -217,24 +222,38 @@ LETTERS = Listing(
     order=(("id", str),))
 
 
+@dataclass
+class Counted:
+    """How many rows some filters match, and where among the letters: `marks[p]` matches lie in the
+    index's first p letters, as walks found them, so that a next page walks on from the last mark
+    before it instead of from the first letter."""
+
+    total: int
+    marks: dict[int, int] = field(default_factory=lambda: {0: 0})
+
+
+MAX_MARKS = 10_000  # marks kept for one filter (a walk adds one a chunk it reads whole)
+
+
 class Matched:
-    """What filters matched lately, per store generation: their count, or every row when they are
-    few, so the next page of the same filters is not counted again (most of ODG's 1.8 s at 100k
-    letters). Holds at most `size` answers for at most `seconds` each (a remote store changed by
-    another process keeps its generation), the least recently used dropped first."""
+    """What filters matched lately, per store generation: their count and marks, or every row when
+    they are few, so the next page of the same filters is not counted again (most of ODG's 1.8 s at
+    100k letters) and is walked to from near it. Holds at most `size` answers for at most `seconds`
+    each (a remote store changed by another process keeps its generation), the least recently used
+    dropped first."""
 
     def __init__(self, size: int = 64, seconds: float = 120.0) -> None:
-        self._found: OrderedDict[tuple[int, int, bytes], tuple[float, int | list[dict[str, str]]]] = OrderedDict()
+        self._found: OrderedDict[tuple[int, int, bytes], tuple[float, Counted | list[dict[str, str]]]] = OrderedDict()
         self._size, self._seconds = size, seconds
 
-    def get(self, key: tuple[int, int, bytes]) -> int | list[dict[str, str]] | None:
+    def get(self, key: tuple[int, int, bytes]) -> Counted | list[dict[str, str]] | None:
         at, found = self._found.get(key, (0.0, None))
         if found is None or time.monotonic() - at > self._seconds:
             return None
         self._found.move_to_end(key)
         return found
 
-    def put(self, key: tuple[int, int, bytes], found: int | list[dict[str, str]]) -> None:
+    def put(self, key: tuple[int, int, bytes], found: Counted | list[dict[str, str]]) -> None:
         self._found[key] = (time.monotonic(), found)
         self._found.move_to_end(key)
         while len(self._found) > self._size:
@@ -270,9 +289,9 @@ async def filtered_page(runner: QueryRunner, index: LetterIndex | None, listing:
             matched.put(key, rows)
             return len(rows), rows[offset:offset + limit]
     if known is None:
-        known = int((await select(runner, count))[0]["n"])
+        known = Counted(int((await select(runner, count))[0]["n"]))
         matched.put(key, known)
-    total = known
+    total = known.total
     if offset >= total:
         return total, []
 
@@ -280,30 +299,45 @@ async def filtered_page(runner: QueryRunner, index: LetterIndex | None, listing:
         query = fill(listing.in_letters, LETTERS=letter_values(ids), FILTERS=filters.in_letters)
         return await select(runner, f"{query} {listing.order_by} LIMIT {n}")
 
-    walked = await walk(index, total, offset + limit, in_letters)
+    walked = await walk(index, total, offset, limit, in_letters, known.marks, listing.letter)
     if walked is not None:
-        return total, walked[offset:]
+        return total, walked
     return total, await select(runner, f"{every} {listing.order_by} LIMIT {limit} OFFSET {offset}")
 
 
-async def walk(index: LetterIndex | None, matches: int, wanted: int,
-               in_letters: Callable[[list[str], int], Awaitable[list[dict[str, str]]]]) -> list[dict[str, str]] | None:
-    """The first `wanted` matches in letter order, from the letters of the index a chunk at a time, or
-    None (the matches are sorted then) when the walk would read more letters than there are matches
-    to sort (0.1 s against 0.03 s for 351 matches among 10k letters), or than WALK_MAX_LETTERS, or
-    than twice the letters expected to hold the page (the matches lie further on than their share
-    said: later letters, say, for a filter on the decision date)."""
-    if index is None or not matches or wanted > WALK_MAX_ROWS:
+async def walk(index: LetterIndex | None, matches: int, offset: int, limit: int,
+               in_letters: Callable[[list[str], int], Awaitable[list[dict[str, str]]]],
+               marks: dict[int, int], letter: str) -> list[dict[str, str]] | None:
+    """The `limit` matches from `offset` in letter order, read from the letters of the index a chunk
+    at a time from the last of the `marks` before them (which the walk adds to: how many matches lie
+    before the end of each chunk it reads whole, and before the letter of the last row it reads; a
+    row's letter id is its column `letter`). None (the matches are sorted then) when the
+    walk would read more letters than there are matches to sort (0.1 s against 0.03 s for 351
+    matches among 10k letters), or than WALK_MAX_LETTERS, or than twice the letters expected to hold
+    the page (the matches lie further on than their share said: later letters, say, for a filter on
+    the decision date)."""
+    if index is None or not matches:
+        return None
+    start, before = max(((p, n) for p, n in marks.items() if n <= offset), default=(0, 0))
+    wanted = offset + limit - before  # rows to read from the mark on
+    if wanted > WALK_MAX_ROWS:
         return None
     expected = ceil(1.5 * wanted * len(index.ids) / matches) + 8  # letters to hold the page, and a margin
-    if min(expected, len(index.ids)) > min(WALK_MAX_LETTERS, matches):
+    if min(expected, len(index.ids) - start) > min(WALK_MAX_LETTERS, matches):
         return None
     rows: list[dict[str, str]] = []
-    start, size = 0, min(expected, WALK_CHUNK)
-    while len(rows) < wanted and start < len(index.ids):
-        if start >= 2 * expected:
+    at, size = start, min(expected, WALK_CHUNK)
+    while len(rows) < wanted and at < len(index.ids):
+        if at - start >= 2 * expected:
             return None
-        rows += await in_letters(index.ids[start:start + size], wanted - len(rows))
-        start += size
+        asked = wanted - len(rows)
+        found = await in_letters(index.ids[at:at + size], asked)
+        rows += found
+        at = min(at + size, len(index.ids))
+        if len(found) < asked and len(marks) < MAX_MARKS:  # every match of the chunk read: a mark at its end
+            marks[at] = before + len(rows)
         size = min(2 * size, WALK_CHUNK)
-    return rows
+    if rows and len(marks) < MAX_MARKS:  # the rows before the last row's letter are all its matches before it
+        last = rows[-1][letter]
+        marks[bisect_left(index.ids, last)] = before + next(i for i, row in enumerate(rows) if row[letter] == last)
+    return rows[offset - before:]
