@@ -3,7 +3,7 @@ asked (the server counts the matches) and --runs following pages (the count kept
 same page and count asked as plain SPARQL (every match joined to its letter and sorted) of the same
 server, in one run. Prints the best and worst of --runs; the ratio is the first page's.
 
-usage: python benchmarks/graphql_filters.py STORE_DIR [--runs N] [--offset N] [--timeout S]
+usage: python benchmarks/graphql_filters.py STORE_DIR [--runs N] [--offset N] [--timeout S] [--deep ROWS]
 All traffic stays on 127.0.0.1; the server is `kg serve` with --timeout S (default 300).
 """
 
@@ -53,6 +53,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--offset", type=int, default=0)
     parser.add_argument("--timeout", type=float, default=300)
+    parser.add_argument("--deep", type=int, default=0, help="also page through this many matches, 500 at a time")
     args = parser.parse_args()
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -83,9 +84,35 @@ def main() -> None:
                 total = answer["data"]["decisions"]["total"] if answer.get("data") else answer.get("errors")
                 print(f"{flt:44} {first:13.3f} {min(following):9.3f} - {max(following):<8.3f} "
                       f"{min(theirs):9.3f} - {max(theirs):<8.3f} {first / min(theirs):6.2f}  {total}", flush=True)
+            if args.deep:
+                deep_pages(client, base, args.deep)
     finally:
         proc.terminate()
         proc.wait(timeout=60)
+
+
+# filters paged through deeply, a page of 500 at a time, with their SPARQL patterns
+DEEP = [('guideline: "ODG"', '?d imr:citation/imr:guideline/skos:notation "ODG" .'),
+        ('sex: "female"', '?l imr:aboutCase/imr:injuredWorker/imr:sex "female" .')]
+
+
+def deep_pages(client: httpx.Client, base: str, rows: int) -> None:
+    """Seconds for each page of 500 through the first `rows` matches, in order (as a client reading
+    them all would), against the last of those pages as plain SPARQL."""
+    print(f"\n{'paging through':30} {'pages':>5} {'GraphQL per page (s)':>22} {'last page':>10} "
+          f"{'SPARQL last page':>17}")
+    for flt, pattern in DEEP:
+        times = []
+        for offset in range(0, rows, 500):
+            gql = f"{{ decisions(filter: {{{flt}}}, limit: 500, offset: {offset}) {{ total items {{ letterId }} }} }}"
+            times.append(timed(lambda q=gql: client.post(base + "/graphql", json={"query": q}).json())[0])
+        where = f"?l imr:hasDecision ?d ; dcterms:identifier ?letter . ?d imr:sequence ?seq . {pattern}"
+        last = (f"{PREFIXES} SELECT DISTINCT ?d ?letter ?seq WHERE {{ {where} }} ORDER BY ?letter ?seq "
+                f"LIMIT 500 OFFSET {rows - 500}")
+        theirs = timed(lambda q=last: client.post(base + "/sparql", data={"query": q},
+                                           headers={"accept": "application/sparql-results+json"}))[0]
+        print(f"{flt:30} {len(times):5} {min(times):10.3f} - {max(times):<9.3f} {times[-1]:10.3f} {theirs:17.3f}",
+              flush=True)
 
 
 if __name__ == "__main__":
