@@ -20,6 +20,8 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serve_rate import free_port, wait_up
 
+from kg.store import tallies_complete_mark
+
 PREFIXES = "PREFIX imr: <https://w3id.org/imr-kg/ontology#> PREFIX dcterms: <http://purl.org/dc/terms/> " \
            "PREFIX skos: <http://www.w3.org/2004/02/skos/core#> "
 _TEXT = ('?d imr:decides/imr:itemText ?t . OPTIONAL { ?d imr:rationale ?r } '
@@ -64,6 +66,13 @@ def main() -> None:
         wait_up(base + "/health", proc)
         with httpx.Client(timeout=args.timeout + 30) as client:
             client.post(base + "/graphql", json={"query": "{ decisions(limit: 1) { total } }"})  # load the index
+            mark = tallies_complete_mark()
+            ask = f"ASK {{ GRAPH {mark.graph_name} {{ {mark.triple} }} }}"
+            current = client.post(base + "/sparql", data={"query": ask},
+                                  headers={"accept": "application/sparql-results+json"}).json()["boolean"]
+            if not current:
+                print("warning: the store's tallies are not this kg's (run `kg build` on it first): no letter index, "
+                      "so every filtered page is sorted from all its matches")
             print(f"{'filter':44} {'GraphQL first':>13} {'GraphQL next pages':>20} {'SPARQL page+count':>20} "
                   f"{'ratio':>6}  total")
             for flt, pattern in FILTERS:
