@@ -487,6 +487,9 @@ def test_a_filtered_page_is_the_same_sorted_here_walked_or_sorted_by_the_store(s
 
     here = found(2_000, True)
     assert here == found(0, True) == found(0, False)
+    monkeypatch.setattr(filtered, "WALK_MAX_ROWS", 4)  # deep pages: chunks counted to, then walked
+    monkeypatch.setattr(filtered, "WALK_CHUNK", 3)
+    assert found(0, True) == here
     assert here[2][0] == len(here[2][1]) > 2  # every match on the page of 50
     assert [r["letter"] for r in here[2][1]] == sorted(r["letter"] for r in here[2][1])
 
@@ -604,6 +607,40 @@ def test_a_next_page_is_walked_to_from_the_last_mark_before_it(monkeypatch):
         assert all(everything.index(next(r for r in everything if r[0] >= f"L{p:04}")) == n
                    for p, n in marks.items() if p < 1000)  # every mark is right
     assert page(500, 50, {0: 0}) is None  # without marks, 550 rows are more than a walk may read
+
+
+def test_a_page_far_from_any_mark_is_reached_by_counting_chunks(monkeypatch):
+    """Asked for directly, a deep page is reached by counting the matches of chunks of letters (no
+    rows), each count a mark, then walked; not when the matches are too sparse to reach it so."""
+    index = LetterIndex.of([(f"L{i:04}", 2) for i in range(1000)])
+    every_3rd = [f"L{i:04}" for i in range(0, 1000, 3)]  # 668 matches
+    everything = [(i, str(k)) for i in every_3rd for k in (1, 2)]
+    counted: list[int] = []
+
+    async def in_letters(ids: list[str], n: int) -> list[dict[str, str]]:
+        return [{"id": i, "seq": str(k)} for i in ids if i in every_3rd for k in (1, 2)][:n]
+
+    async def count_in(ids: list[str]) -> int:
+        counted.append(len(ids))
+        return 2 * sum(i in every_3rd for i in ids)
+
+    monkeypatch.setattr(filtered, "WALK_MAX_ROWS", 100)
+    monkeypatch.setattr(filtered, "WALK_CHUNK", 100)
+    marks: dict[int, int] = {0: 0}
+    asyncio.run(filtered.skip(index, 668, 500, 50, count_in, marks))
+    assert counted == [100] * 7 and marks[700] == 468  # the 8th chunk holds row 500
+    rows = asyncio.run(filtered.walk(index, 668, 500, 50, in_letters, marks, "id"))
+    assert [(r["id"], r["seq"]) for r in rows] == everything[500:550]
+    monkeypatch.setattr(filtered, "WALK_MAX_ROWS", 60)  # nearer than a chunk: the one holding row 500 is halved
+    marks = {0: 0}
+    asyncio.run(filtered.skip(index, 668, 500, 50, count_in, marks))
+    assert 490 <= max(marks.values()) <= 500
+    rows = asyncio.run(filtered.walk(index, 668, 500, 50, in_letters, marks, "id"))
+    assert [(r["id"], r["seq"]) for r in rows] == everything[500:550]
+    monkeypatch.setattr(filtered, "WALK_MAX_LETTERS", 300)  # 500 rows lie in ~750 letters: not counted to
+    counted.clear()
+    asyncio.run(filtered.skip(index, 668, 500, 50, count_in, {0: 0}))
+    assert counted == []
 def test_graphql_limits(server):
     aliases = "{ " + " ".join(f"a{i}: medications {{ name }}" for i in range(30)) + " }"
     assert "errors" in _gql(server, aliases)

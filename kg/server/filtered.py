@@ -194,6 +194,7 @@ class Listing:
     in_letters: str
     every: str
     order: tuple[tuple[str, type[str] | type[int]], ...]
+    count_in_letters: str
 
     @property
     def letter(self) -> str:
@@ -214,12 +215,14 @@ DECISIONS = Listing(
     # the matches' keys only: joining ?l imr:hasDecision ?d again takes 0.56 s instead of 0.02 s
     every="SELECT ?d ?letter ?seq WHERE { { SELECT DISTINCT ?l ?d WHERE { FILTERS ?l imr:hasDecision ?d . } } "
           "?l dcterms:identifier ?letter . ?d imr:sequence ?seq . }",
-    order=(("letter", str), ("seq", int)))
+    order=(("letter", str), ("seq", int)),
+    count_in_letters=f"SELECT (COUNT(DISTINCT ?d) AS ?n) WHERE {{ LETTERS {DECISION_KEYS} FILTERS }}")
 LETTERS = Listing(
     count="SELECT (COUNT(DISTINCT ?l) AS ?n) WHERE { FILTERS }",
     in_letters="SELECT DISTINCT ?id WHERE { LETTERS ?l dcterms:identifier ?id . FILTERS }",
     every="SELECT ?id WHERE { { SELECT DISTINCT ?l WHERE { FILTERS } } ?l dcterms:identifier ?id }",
-    order=(("id", str),))
+    order=(("id", str),),
+    count_in_letters="SELECT (COUNT(DISTINCT ?l) AS ?n) WHERE { LETTERS ?l dcterms:identifier ?id . FILTERS }")
 
 
 @dataclass
@@ -299,10 +302,46 @@ async def filtered_page(runner: QueryRunner, index: LetterIndex | None, listing:
         query = fill(listing.in_letters, LETTERS=letter_values(ids), FILTERS=filters.in_letters)
         return await select(runner, f"{query} {listing.order_by} LIMIT {n}")
 
+    async def count_in(ids: list[str]) -> int:
+        query = fill(listing.count_in_letters, LETTERS=letter_values(ids), FILTERS=filters.in_letters)
+        return int((await select(runner, query))[0]["n"])
+
+    await skip(index, total, offset, limit, count_in, known.marks)
     walked = await walk(index, total, offset, limit, in_letters, known.marks, listing.letter)
     if walked is not None:
         return total, walked
     return total, await select(runner, f"{every} {listing.order_by} LIMIT {limit} OFFSET {offset}")
+
+
+def _last_mark(marks: dict[int, int], offset: int) -> tuple[int, int]:
+    """The furthest letter position with at most `offset` matches before it, and their number."""
+    return max(((p, n) for p, n in marks.items() if n <= offset), default=(0, 0))
+
+
+async def skip(index: LetterIndex | None, matches: int, offset: int, limit: int,
+               count_in: Callable[[list[str]], Awaitable[int]], marks: dict[int, int]) -> None:
+    """Marks nearer a page too far from the last mark before it for a walk (more than WALK_MAX_ROWS
+    rows): the matches of the next chunks of letters counted, a count a chunk and no rows, halving
+    the chunk that holds the page's first row, until the page is near enough; only when the matches'
+    share says that takes at most WALK_MAX_LETTERS letters (a sparse filter's page is sorted from its
+    few matches instead)."""
+    if index is None or not matches:
+        return
+    at, before = _last_mark(marks, offset)
+    if offset + limit - before <= WALK_MAX_ROWS or (offset - before) * len(index.ids) / matches > WALK_MAX_LETTERS:
+        return
+    start, size = at, WALK_CHUNK
+    while offset + limit - before > WALK_MAX_ROWS and at < len(index.ids) and at - start < WALK_MAX_LETTERS:
+        end = min(at + size, len(index.ids))
+        counted = await count_in(index.ids[at:end])
+        if before + counted > offset:  # the page begins in this chunk: its first half counted next
+            if size == 1:
+                return
+            size //= 2
+            continue
+        at, before = end, before + counted
+        if len(marks) < MAX_MARKS:
+            marks[at] = before
 
 
 async def walk(index: LetterIndex | None, matches: int, offset: int, limit: int,
@@ -318,7 +357,7 @@ async def walk(index: LetterIndex | None, matches: int, offset: int, limit: int,
     the decision date)."""
     if index is None or not matches:
         return None
-    start, before = max(((p, n) for p, n in marks.items() if n <= offset), default=(0, 0))
+    start, before = _last_mark(marks, offset)
     wanted = offset + limit - before  # rows to read from the mark on
     if wanted > WALK_MAX_ROWS:
         return None
