@@ -235,7 +235,7 @@ class Counted:
     marks: dict[int, int] = field(default_factory=lambda: {0: 0})
 
 
-MAX_MARKS = 10_000  # marks kept for one filter (a walk adds one for each chunk it reads whole, one at its end)
+MAX_MARKS = 10_000  # marks kept for one filter (walks and skips add them a chunk at a time)
 
 
 class Matched:
