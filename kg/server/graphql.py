@@ -26,7 +26,6 @@ from kg.server.filtered import (
     LetterIndex,
     Matched,
     Patterns,
-    filter_patterns,
     filtered_page,
     load_letter_index,
     patterns,
@@ -369,10 +368,6 @@ def _given(f: DecisionFilter | LetterFilter | None) -> dict[str, Any]:
     return given
 
 
-def _unfiltered(f: DecisionFilter | LetterFilter | None) -> bool:
-    return not filter_patterns(_given(f))
-
-
 @strawberry.type
 class Query:
     @strawberry.field(description="Decisions matching every given filter, a page at a time, with the total.")
@@ -380,15 +375,15 @@ class Query:
                         limit: int = 50, offset: int = 0) -> DecisionPage:
         limit, offset = _page_args(limit, offset)
         runner = info.context["runner"]
-        index = await _letter_index(info)
-        if index is not None and _unfiltered(filter):  # every decision: a page is found through its letters
+        index, given = await _letter_index(info), _given(filter)  # given once: a medication's name is read
+        if index is not None and not given:  # every decision: a page is found through its letters
             letters, before = index.letters_covering(offset, limit)
             page = await select(runner, f"SELECT DISTINCT ?d ?letter ?seq WHERE {{ {letter_values(letters)} "
                                         f"{DECISION_KEYS} }} ORDER BY ?letter ?seq LIMIT {limit} "
                                         f"OFFSET {offset - before}") if letters else []
             total = index.total_decisions
         else:
-            wanted = await patterns(runner, _given(filter))
+            wanted = await patterns(runner, given)
             total, page = await filtered_page(runner, index, DECISIONS, wanted, offset, limit,
                                               info.context["matched"])
         return DecisionPage(total=total, items=await _decisions_by_iri(runner, [r["d"] for r in page]))
@@ -399,10 +394,10 @@ class Query:
                       offset: int = 0) -> LetterPage:
         limit, offset = _page_args(limit, offset)
         runner = info.context["runner"]
-        index = await _letter_index(info)
-        if index is not None and _unfiltered(filter):
+        index, given = await _letter_index(info), _given(filter)
+        if index is not None and not given:
             return LetterPage(total=len(index.ids), items=await _letters(runner, index.ids[offset:offset + limit]))
-        wanted = await patterns(runner, _given(filter))
+        wanted = await patterns(runner, given)
         if not wanted.first:  # no filter, and no index of the letters
             wanted = Patterns("?l a imr:Letter .", "?l a imr:Letter .")
         total, page = await filtered_page(runner, index, LETTERS, wanted, offset, limit, info.context["matched"])
