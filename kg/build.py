@@ -24,7 +24,7 @@ from kg.memory import collector_paused
 from kg.parallel import CHUNK_SIZE, chunked, ordered_map
 from kg.record import LetterRecord, letter_id_of
 from kg.sources import KnownHashes, collect_inputs, hashing
-from kg.store import Batch, LetterGraph, RejectedFile, Store
+from kg.store import Batch, LetterGraph, RejectedFile, Store, graph_digest
 
 if TYPE_CHECKING:
     from kg.validate import Violation
@@ -90,7 +90,8 @@ def _letter(good: _Good, summary: summaries.Summary) -> Parsed:
     record = good.record
     nquads = ox.serialize(good.quads, format=ox.RdfFormat.N_QUADS)
     key = extraction_key(record.source_sha256, validated=good.checked) if record.source_sha256 else None
-    letter = LetterGraph(record.letter_id, record.sha256, nquads, key, summary.tallies, summary.rows)
+    letter = LetterGraph(record.letter_id, record.sha256, nquads, key, summary.tallies, summary.rows,
+                         graph_digest(nquads))
     return Parsed(good.file, letter, len(record.decisions), warnings=good.warnings)
 
 
@@ -197,7 +198,7 @@ class _Known:
     rejections: dict[str, str]  # extraction key -> reason
     validated: bool  # this build checks letters with SHACL
     file_keys: dict[str, str] = field(default_factory=dict)  # file -> its extraction key
-    hashes: dict[str, str] = field(default_factory=dict)  # letter id -> text SHA-256, of the files to parse
+    digests: dict[str, str] = field(default_factory=dict)  # letter id -> its graph's digest, of the files to parse
 
 
 def _as_good(listed: str | None, key: str, sha: str, validated: bool) -> bool:
@@ -294,7 +295,7 @@ def build_files(files: list[str], store: Store, *, jobs: int = 1, validate: bool
             store.replace_letters([], iter_vocabulary_quads())
             file_hashes, to_keep = hashes()
             files = _skip_known(files, file_hashes, known, report, seen, on_letter)
-            known.hashes = store.letter_hashes(letter_id_of(p) for p in files)
+            known.digests = store.graph_digests(letter_id_of(p) for p in files)
             with _Writer(store) as writer:
                 _consume(_parsed(files, pool, jobs, validate), report, known, seen, writer, on_letter)
             if pool:  # the parsers' memory (~150 MB each) is not needed while the indexes are made
@@ -385,7 +386,7 @@ def _consume(items: Iterable[Parsed], report: BuildReport, known: _Known, seen: 
         report.accepted += 1
         report.decisions += item.decisions
         report.warnings += item.warnings
-        if known.hashes.get(letter.letter_id) != letter.sha256:
+        if known.digests.get(letter.letter_id) != letter.graph_sha256:
             report.triples += letter.quad_count
             report.rewritten += 1
             writer.add(letter)

@@ -23,6 +23,7 @@ from kg.resources import data_dir
 from kg.store import (
     DUMP_FORMATS,
     EXTRACTION_KEY,
+    GRAPH_SHA256,
     LETTER_GRAPH,
     MANIFEST_HEADER,
     QUAD_FORMATS,
@@ -135,6 +136,9 @@ class RemoteStore:
         if letter_ids is None:  # as the manifest lists them, as in the embedded store
             return _by_letter(self._manifest(SHA256))
         return self._manifest_values(SHA256, list(letter_ids))
+
+    def graph_digests(self, letter_ids: Iterable[str]) -> dict[str, str]:
+        return self._manifest_values(GRAPH_SHA256, list(letter_ids))
 
     def _manifest(self, predicate: ox.NamedNode, values: str = "") -> dict[str, str]:
         rows = self._rows(f"SELECT ?s ?o WHERE {{ {values} GRAPH {iris.MANIFEST_GRAPH} {{ ?s {predicate} ?o }} }}")

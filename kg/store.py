@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Callable, Iterable, Iterator
@@ -42,6 +43,7 @@ T = TypeVar("T")
 LETTER_GRAPH = imr("LetterGraph")
 REJECTED_FILE = imr("RejectedFile")
 SHA256 = imr("sha256")
+GRAPH_SHA256 = imr("graphSha256")  # in the manifest: the digest of the letter's graph (see `graph_digest`)
 EXTRACTION_KEY = imr("extractionKey")
 FILE_NAME = imr("fileName")
 REJECTION_REASON = imr("rejectionReason")
@@ -76,6 +78,7 @@ class LetterGraph:
     extraction_key: str | None = None  # see kg.extractor
     tallies: str = "[]"  # its contributions to the decision counts, encoded (see kg.tally)
     rows: dict[str, str] = field(default_factory=dict)  # query name -> its rows of that per-letter query (kg.kept)
+    graph_sha256: str = ""  # `graph_digest(nquads)`, made where the letter is parsed
 
     @property
     def quad_count(self) -> int:
@@ -130,6 +133,12 @@ def joined_parts(parts: list[str]) -> str | None:
     return "".join(found[n] for n in sorted(found))
 
 
+def graph_digest(nquads: bytes) -> str:
+    """The SHA-256 of a letter's N-Quads lines in sorted order: what a rebuild compares to know whether
+    a letter's graph changed (the same text read by an upgraded extractor can make another graph)."""
+    return hashlib.sha256(b"".join(sorted(nquads.splitlines(keepends=True)))).hexdigest()
+
+
 def manifest_entry(graph: ox.NamedNode) -> ox.Quad:
     """The manifest quad saying that letter graph `graph` is written whole."""
     return ox.Quad(graph, RDF_TYPE, LETTER_GRAPH, iris.MANIFEST_GRAPH)
@@ -141,6 +150,8 @@ def manifest_entries(letter: LetterGraph) -> list[ox.Quad]:
     node = iris.letter(letter.letter_id)
     quads = [manifest_entry(iris.letter_graph(letter.letter_id)),
              ox.Quad(node, SHA256, ox.Literal(letter.sha256), iris.MANIFEST_GRAPH)]
+    if letter.graph_sha256:
+        quads.append(ox.Quad(node, GRAPH_SHA256, ox.Literal(letter.graph_sha256), iris.MANIFEST_GRAPH))
     return quads + relisting_entries(letter)
 
 
@@ -250,6 +261,11 @@ class Store:
         else:
             quads = self._manifest(None, SHA256)
         return _by_letter(quads, str)
+
+    def graph_digests(self, letter_ids: Iterable[str]) -> dict[str, str]:
+        """letter id -> the digest of the graph the store holds (`graph_digest`), for those of
+        `letter_ids` whose manifest entry has one (none in a store written before it was kept)."""
+        return _by_letter((q for i in letter_ids for q in self._manifest(iris.letter(i), GRAPH_SHA256)), str)
 
     def extraction_keys(self) -> dict[str, str]:
         """letter id -> the extraction key (kg.extractor) its graph was made under: from the key

@@ -19,13 +19,17 @@ import pytest
 from typer.testing import CliRunner
 
 from kg.cli import app
+from kg.graph import letter_quads
 from kg.kept import kept_queries
 from kg.queries import all_queries, named_query, select_result
+from kg.record import LetterRecord
 from kg.remote import with_values, without_lateral
 from kg.store import DUMP_FORMATS, open_store
 
 from .conftest import LETTERS, free_port, same_as_direct, start_kg_serve
 from .sparql_servers import OXIGRAPH, arq_server, compiled_arq_server, serving
+
+NEW_FACT = ox.NamedNode("https://example.org/read-by-a-newer-extractor")
 
 runner = CliRunner()
 GOLD = [str(p) for p in sorted(LETTERS.glob("0*.txt"))]
@@ -403,7 +407,7 @@ def test_a_changed_letter_replaces_its_manifest_entry(kind, request, tmp_path):
     predicates = ["<http://www.w3.org/1999/02/22-rdf-syntax-ns#type",
                   *(f"<https://w3id.org/imr-kg/id/kept/{name}" for name in sorted(kept_queries())),
                   "<https://w3id.org/imr-kg/ontology#extractionKey",
-                  "<https://w3id.org/imr-kg/ontology#sha256", "<https://w3id.org/imr-kg/ontology#tallies",
+                  "<https://w3id.org/imr-kg/ontology#graphSha256", "<https://w3id.org/imr-kg/ontology#sha256", "<https://w3id.org/imr-kg/ontology#tallies",
                   "<https://w3id.org/imr-kg/ontology#tallyDefinitions"]
     assert manifest_lines("001_31f77f8318a90c33") == predicates
     assert runner.invoke(app, ["remove", "001_31f77f8318a90c33", "--store", store]).exit_code == 0
@@ -416,7 +420,8 @@ def test_rejected_files_are_remembered_and_an_upgrade_reads_every_letter_again(k
                                                                                monkeypatch):
     """A rejected file is reported again from the manifest without being read; once fixed it is read
     and accepted, and its rejection forgotten. A new extractor reads every letter again, rewrites
-    none whose graph is the same, and records the new keys."""
+    none whose graph is the same, and records the new keys; one that makes other graphs of the same
+    texts has them replace the old."""
     store = str(tmp_path / "store") if kind == "embedded" else request.getfixturevalue(f"{kind}_server")
     folder = tmp_path / "in"
     folder.mkdir()
@@ -445,4 +450,16 @@ def test_rejected_files_are_remembered_and_an_upgrade_reads_every_letter_again(k
     with open_store(store) as kg_store:
         new_keys = kg_store.extraction_keys()
     assert set(new_keys) >= {good, bad} and all(new_keys[i] != keys[i] for i in (good, bad))
+
+    def graphs_with_a_fact_more(record: LetterRecord) -> list[ox.Quad]:
+        quads = letter_quads(record)
+        return [*quads, ox.Quad(quads[0].subject, NEW_FACT, ox.Literal(record.letter_id), quads[0].graph_name)]
+
+    monkeypatch.setattr("kg.extractor.fingerprint", lambda: "an extractor that reads more")
+    monkeypatch.setattr("kg.build.letter_quads", graphs_with_a_fact_more)
+    reading_more = runner.invoke(app, ["build", str(folder), "--store", store, "--jobs", "1"])
+    assert "accepted: 2 (0 unchanged)" in reading_more.stderr and "quads written: 0," not in reading_more.stderr
+    with open_store(store) as kg_store:
+        found = kg_store.query(f"SELECT ?id WHERE {{ GRAPH ?g {{ ?s {NEW_FACT} ?id }} }} ORDER BY ?id")
+        assert [s["id"].value for s in found] == sorted([bad, good])
     runner.invoke(app, ["remove", good, bad, "--store", store])

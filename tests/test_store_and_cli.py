@@ -389,10 +389,12 @@ def test_a_build_drops_the_incomplete_letters_of_an_interrupted_one(tmp_path):
 
 def test_a_store_from_before_the_manifest_keeps_its_letters(tmp_path):
     """Stores written before the manifest (one transaction per batch) have whole letters: they are
-    listed. Their extraction keys are unknown, so the next build reads them again but rewrites none."""
+    listed. Their extraction keys and their graphs' digests are unknown, so the next build reads them
+    again and rewrites them; the one after it reads none."""
     letters = [LETTERS / "001_31f77f8318a90c33.txt", LETTERS / "000_ed7318db5454d5ef.txt"]
     with Store(tmp_path / "s") as store:
-        assert build(letters, store).ok
+        first = build(letters, store)
+        assert first.ok
         hashes, keys = store.letter_hashes(), store.extraction_keys()
         store._store.remove_graph(iris.MANIFEST_GRAPH)
         assert store.repair() == []
@@ -407,7 +409,10 @@ def test_a_store_from_before_the_manifest_keeps_its_letters(tmp_path):
         assert store.letter_hashes() == {} and store.repair() == []
         assert store.letter_hashes() == hashes and store.extraction_keys() == {}
         again = build(letters, store)
-        assert (again.unchanged, again.triples, store.extraction_keys()) == (2, 0, keys)
+        assert (again.unchanged, again.rewritten, store.extraction_keys()) == (0, 2, keys)
+        assert again.triples == first.triples == 573
+        last = build(letters, store)
+        assert (last.read, last.unchanged, last.rewritten, last.triples) == (2, 2, 0, 0)
         _partial_letter(store, "ZZ-partial")
         assert store.repair() == ["ZZ-partial"]
         assert store.repair() == []  # the mark is gone once repaired
