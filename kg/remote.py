@@ -137,6 +137,10 @@ class RemoteStore:
             return _by_letter(self._manifest(SHA256))
         return self._manifest_values(SHA256, list(letter_ids))
 
+    def decisions_with_words(self, words: str, cap: int) -> list[str] | None:
+        """No text index: a remote store is searched with SPARQL."""
+        return None
+
     def graph_digests(self, letter_ids: Iterable[str]) -> dict[str, str]:
         return self._manifest_values(GRAPH_SHA256, list(letter_ids))
 

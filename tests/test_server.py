@@ -513,11 +513,26 @@ def test_the_next_page_of_the_same_filters_is_not_counted_again(sample_store):
     assert first[0] == second[0] == 64 and counted() == 1 and first[1] != second[1]
     runner.generation += 1  # the store changed
     assert page(upheld, 0) == first and counted() == 2
-    mri = {"text": "MRI"}
-    asked = len(runner.asked)
-    assert page(mri, 0)[0] == page(mri, 5)[0] == 12 and len(runner.asked) == asked + 1  # its rows, once
+    for text, matches in (("MRI", 12), ("ct", 57)):  # from the text index; too short for it: every text read
+        asked = len(runner.asked)
+        assert page({"text": text}, 0)[0] == page({"text": text}, 5)[0] == matches
+        assert len(runner.asked) == asked + 1  # its few rows, listed once
     page({"sex": "female"}, 0)  # a third filter: the least recently used is dropped
     assert page(upheld, 5) == second and counted() == 4
+
+
+def test_the_text_filter_starts_from_the_decisions_the_text_index_names(sample_store):
+    """Words of three characters or more, held by at most TEXT_DECISIONS_MAX decisions, are looked up
+    in the text index; others are looked for in every text."""
+    runner = _InProcess(sample_store)
+    looked_up = asyncio.run(filtered.patterns(runner, {"text": "wedge pillow", "outcome": "Upheld"}))
+    decisions = ("<https://w3id.org/imr-kg/id/letter/CM16-0248471/decision/3> "
+                 "<https://w3id.org/imr-kg/id/letter/CM16-0248471/decision/4>")
+    lateral = 'LATERAL { ?d imr:outcome "Upheld" . }'
+    assert looked_up.first == f"VALUES ?d {{ {decisions} }} ?l imr:hasDecision ?d . {lateral}"
+    assert looked_up.list_first and looked_up.in_letters == looked_up.first
+    assert asyncio.run(filtered.patterns(runner, {"text": "no such words"})).first == "FILTER(false)"
+    assert "VALUES" not in asyncio.run(filtered.patterns(runner, {"text": "ct"})).first
 
 
 def test_what_filters_matched_is_forgotten_after_its_time(monkeypatch):

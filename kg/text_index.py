@@ -1,0 +1,135 @@
+"""A substring index of every decision's item text and rationale, kept in the embedded store's folder
+as an SQLite FTS5 table with the trigram tokenizer, for the GraphQL `text` filter.
+
+Without it, finding the decisions whose words hold a phrase reads every text of the store (2.7-3.7 s
+at 100k letters, so ~30 s at a million). SQLite's trigram index finds a phrase of three characters
+or more as a case-insensitive substring, as `CONTAINS(LCASE(?text), LCASE(?words))` does, from the
+postings of its trigrams.
+
+The index is made from the store, never from the parser: at the end of a write, the letters it
+wrote or removed have their rows replaced by their texts as the store now holds them. The index and
+the store's manifest each keep a stamp, a new one at each update; a write drops the store's first,
+so they agree only when the index holds the texts of the store's letters, and a reader uses the index
+only then. A write that finds them apart (a first write, an interrupted one) makes the index whole
+from every letter of the store."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+
+FILE = "kg-text-index.sqlite"  # in the store's folder: RocksDB leaves files it does not name alone
+MIN_CHARS = 3  # the trigram tokenizer finds nothing shorter
+LETTERS_A_READ = 500  # letters whose texts are read from the store with one query
+
+# (decision IRI, item text, rationale) of one letter's decisions
+Texts = list[tuple[str, str, str]]
+ReadTexts = Callable[[list[str]], dict[str, Texts]]  # letter ids -> each one's texts
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS letters(letter TEXT PRIMARY KEY, first INTEGER NOT NULL, count INTEGER NOT NULL);
+CREATE VIRTUAL TABLE IF NOT EXISTS texts USING fts5(decision UNINDEXED, item, rationale, tokenize='trigram');
+"""
+
+
+def phrase(words: str) -> str | None:
+    """The FTS5 query for `words` as one substring (None if too short to look up)."""
+    words = words.strip()
+    return f'"{words.replace(chr(34), chr(34) * 2)}"' if len(words) >= MIN_CHARS else None
+
+
+class TextIndex:
+    """The index file of the store in `folder`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / FILE
+
+    def update(self, letter_ids: Iterable[str], read: ReadTexts, *, whole: bool = False) -> str:
+        """Replace the rows of these letters by the texts `read` finds for them (none: a letter the
+        store no longer holds), or, if `whole`, make the index of these letters only; return the
+        index's new stamp."""
+        # a whole index is made aside and moved in at the end, so readers are never locked out of it
+        path = self.path.with_name(FILE + ".new") if whole else self.path
+        if whole:
+            path.unlink(missing_ok=True)  # left by an interrupted write
+        with _writable(path) as db:
+            ids = sorted(set(letter_ids))
+            row = db.execute("SELECT rowid FROM texts ORDER BY rowid DESC LIMIT 1").fetchone()
+            rowid = (row[0] if row else 0) + 1
+            for start in range(0, len(ids), LETTERS_A_READ):
+                chunk = ids[start:start + LETTERS_A_READ]
+                texts = read(chunk)
+                for letter_id in chunk:
+                    self._drop(db, letter_id)
+                    rowid = self._add(db, letter_id, texts.get(letter_id, []), rowid)
+            new_stamp = secrets.token_hex(16)
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (new_stamp,))
+        if whole:
+            os.replace(path, self.path)
+        return new_stamp
+
+    @staticmethod
+    def _drop(db: sqlite3.Connection, letter_id: str) -> None:
+        held = db.execute("SELECT first, count FROM letters WHERE letter = ?", (letter_id,)).fetchone()
+        if held is None:
+            return
+        first, count = held
+        db.execute("DELETE FROM texts WHERE rowid >= ? AND rowid < ?", (first, first + count))
+        db.execute("DELETE FROM letters WHERE letter = ?", (letter_id,))
+
+    @staticmethod
+    def _add(db: sqlite3.Connection, letter_id: str, texts: Texts, first: int) -> int:
+        """Add a letter's texts from rowid `first` on; return the rowid after them."""
+        if not texts:
+            return first
+        db.executemany("INSERT INTO texts(rowid, decision, item, rationale) VALUES (?, ?, ?, ?)",
+                       ((first + n, *row) for n, row in enumerate(texts)))
+        db.execute("INSERT INTO letters VALUES (?, ?, ?)", (letter_id, first, len(texts)))
+        return first + len(texts)
+
+    def stamp(self) -> str | None:
+        """The stamp the index was last brought to (None: no index)."""
+        if not self.path.exists():
+            return None
+        with closing(self._readable()) as db:
+            try:
+                row = db.execute("SELECT value FROM meta WHERE name = 'stamp'").fetchone()
+            except sqlite3.OperationalError:  # made, but not yet written
+                return None
+        return row[0] if row else None
+
+    def decisions(self, words: str, cap: int) -> list[str] | None:
+        """The decisions whose item text or rationale holds `words` (case aside), sorted; None if
+        the words are too short to look up or more than `cap` decisions hold them."""
+        query = phrase(words)
+        if query is None:
+            return None
+        with closing(self._readable()) as db:
+            found = [d for (d,) in db.execute("SELECT decision FROM texts WHERE texts MATCH ? LIMIT ?",
+                                               (query, cap + 1))]
+        return sorted(found) if len(found) <= cap else None
+
+    def _readable(self) -> sqlite3.Connection:
+        return sqlite3.connect(f"{self.path.as_uri()}?mode=ro", uri=True, timeout=5)
+
+
+@contextmanager
+def _writable(path: Path) -> Iterator[sqlite3.Connection]:
+    """A connection to the index file at `path` in one transaction, committed on success."""
+    with closing(sqlite3.connect(path, timeout=30)) as db:
+        db.executescript(_SCHEMA)
+        with db:
+            yield db
+
+
+def letters_texts(rows: Iterable[tuple[str, str, str, str]]) -> dict[str, Texts]:
+    """(letter id, decision IRI, item text, rationale) rows, by letter."""
+    texts: dict[str, Texts] = {}
+    for letter_id, decision, item, rationale in rows:
+        texts.setdefault(letter_id, []).append((decision, item, rationale))
+    return texts

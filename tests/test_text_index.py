@@ -1,0 +1,115 @@
+"""The text index (kg.text_index): it finds what SPARQL's CONTAINS finds, follows every write, and is
+not used while it and the store disagree."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from typer.testing import CliRunner
+
+from kg.build import build
+from kg.cli import app
+from kg.server.selects import PREFIXES, term
+from kg.store import TEXT_INDEX_STAMP, Store
+from kg.text_index import FILE
+
+from .conftest import LETTERS
+
+runner = CliRunner()
+
+
+def contains(store: Store, words: str) -> list[str]:
+    """The decisions whose item text or rationale holds the words, as the SPARQL fallback finds them."""
+    sparql = (f"{PREFIXES} SELECT DISTINCT ?d WHERE {{ {{ ?d imr:decides/imr:itemText ?t . "
+              f"FILTER(CONTAINS(LCASE(?t), LCASE({term(words)}))) }} UNION {{ ?d imr:rationale ?r . "
+              f"FILTER(CONTAINS(LCASE(?r), LCASE({term(words)}))) }} }}")
+    return sorted(s["d"].value for s in store.query(sparql))  # type: ignore[union-attr,index]
+
+
+def indexed(store: Store, words: str, cap: int = 1000) -> list[str] | None:
+    found = store.decisions_with_words(words, cap)
+    return None if found is None else sorted(found)
+
+
+@pytest.mark.parametrize(("words", "count"), [
+    ("wedge pillow", 2), ("WEDGE PILLOW", 2), ("carisoprodol", 4), ("Soma", 4), ("350mg", 3),
+    ("is not medically necessary", 61), ("urine drug", 1), ("Functional Restoration", 2), ("Norco", 0),
+    ("MR", None), ('"', None),
+])
+def test_the_text_index_finds_what_contains_finds(sample_store, words, count):
+    """Counts read off the 28 sample letters; a phrase under three characters is not looked up."""
+    found = indexed(sample_store, words)
+    if count is None:
+        assert found is None
+    else:
+        assert found == contains(sample_store, words) and len(found) == count
+
+
+def _texts(store: Store) -> list[str]:
+    sparql = f"{PREFIXES} SELECT ?t WHERE {{ {{ ?r imr:itemText ?t }} UNION {{ ?d imr:rationale ?t }} }} ORDER BY ?t"
+    return [s["t"].value for s in store.query(sparql)]  # type: ignore[union-attr,index]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_any_piece_of_a_letter_s_text_is_found_as_contains_finds_it(sample_store, data):
+    texts = _texts(sample_store)
+    text = data.draw(st.sampled_from(texts))
+    start = data.draw(st.integers(0, max(0, len(text) - 3)))
+    words = text[start:start + data.draw(st.integers(3, 40))]
+    if words.strip() != words or len(words) < 3:  # the filter strips its words
+        return
+    assert indexed(sample_store, words) == contains(sample_store, words) != []
+
+
+def test_more_matches_than_the_cap_are_not_listed(sample_store):
+    assert indexed(sample_store, "medically necessary", cap=71) is None
+    assert len(indexed(sample_store, "medically necessary", cap=72) or []) == 72
+
+
+@pytest.fixture
+def letters(tmp_path: Path) -> Path:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("000_ed7318db5454d5ef.txt", "CM16-0248471.txt"):
+        shutil.copy(LETTERS / name, folder)
+    return folder
+
+
+def test_the_index_follows_changed_and_removed_letters(tmp_path, letters):
+    with Store(tmp_path / "store") as store:
+        assert build([letters], store).ok
+        assert len(indexed(store, "wedge pillow") or []) == 2 and len(indexed(store, "Soma") or []) == 1
+        changed = letters / "CM16-0248471.txt"
+        changed.write_text(re.sub("(?i)wedge pillow", "wedge cushion", changed.read_text()))
+        assert build([letters], store).ok
+        assert indexed(store, "wedge pillow") == []
+        assert indexed(store, "wedge cushion") == contains(store, "wedge cushion")
+        assert len(indexed(store, "wedge cushion") or []) == 2
+        assert store.remove_letter("000_ed7318db5454d5ef")
+        assert indexed(store, "Soma") == [] and indexed(store, "cushion") == contains(store, "cushion")
+
+
+def test_an_index_that_disagrees_with_the_store_is_not_read_and_the_next_write_makes_it_whole(tmp_path, letters):
+    path = tmp_path / "store"
+    with Store(path) as store:
+        assert build([letters], store).ok
+        soma = indexed(store, "Soma")
+        with pytest.raises(RuntimeError), store.writing():  # a write that fails: the store's stamp is gone
+            raise RuntimeError("interrupted")
+        assert store._index(TEXT_INDEX_STAMP) is None and indexed(store, "Soma") is None
+    result = runner.invoke(app, ["build", str(letters), "--store", str(path)])  # nothing to parse
+    assert "accepted: 2 (2 unchanged)" in result.stderr
+    with Store(path) as store:
+        assert indexed(store, "Soma") == soma == contains(store, "Soma")
+    (path / FILE).unlink()  # an index lost (or a store from before it)
+    with Store(path, read_only=True) as store:
+        assert indexed(store, "Soma") is None
+    assert runner.invoke(app, ["build", str(letters), "--store", str(path)]).exit_code == 0
+    with Store(path, read_only=True) as store:
+        assert indexed(store, "Soma") == soma
