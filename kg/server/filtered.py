@@ -98,7 +98,9 @@ def filter_patterns(given: dict[str, Any], diagnosis_labels: list[str] | None = 
         return _FILTERS[name](value)
 
     names = [n for n in _FILTERS if given.get(n) not in (None, "")]
-    if "text" in names and text_decisions is not None:
+    # a walk's chunk of letters tests their decisions' texts instead (0.09 s a next page of 'mri' at 100k
+    # letters, 0.58 s with its 11,847 decisions named)
+    if "text" in names and text_decisions is not None and not letters_bound:
         return _from_decisions(text_decisions, "\n".join(pattern(n, given[n]) for n in names if n != "text"))
     return "\n".join(pattern(name, given[name]) for name in names)
 
