@@ -38,8 +38,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS texts USING fts5(decision UNINDEXED, item, ra
 
 
 def phrase(words: str) -> str | None:
-    """The FTS5 query for `words` as one substring (None if too short to look up)."""
-    words = words.strip()
+    """The FTS5 query for `words` as one substring, spaces and all (None if too short to look up)."""
     return f'"{words.replace(chr(34), chr(34) * 2)}"' if len(words) >= MIN_CHARS else None
 
 

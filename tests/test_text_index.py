@@ -62,7 +62,7 @@ def test_any_piece_of_a_letter_s_text_is_found_as_contains_finds_it(sample_store
     text = data.draw(st.sampled_from(texts))
     start = data.draw(st.integers(0, max(0, len(text) - 3)))
     words = text[start:start + data.draw(st.integers(3, 40))]
-    if words.strip() != words or len(words) < 3:  # the filter strips its words
+    if len(words) < 3:
         return
     assert indexed(sample_store, words) == contains(sample_store, words) != []
 
