@@ -463,6 +463,10 @@ def test_misspelt_drug_names(item, generics):
                             ("orphenadrine", "DB01173", "muscle relaxant")]),
     ("Percodan 4.8355/325mg #60", [("aspirin", "DB00945", "NSAID"), ("oxycodone", "DB00497", "opioid")]),
     ("Zilretta 32mg injection", [("triamcinolone", "DB00620", "corticosteroid")]),
+    # one drug however named: the dictionary's Miralax is 'Polyethylene Glycol 3350', apart from 'Polyethylene glycol'
+    ("Miralax 17g #30", [("polyethylene glycol", "DB09287", "laxative")]),
+    ("Polyethylene glycol 3350 17gm powder", [("polyethylene glycol", "DB09287", "laxative")]),
+    ("PEG 3350 powder", [("polyethylene glycol", "DB09287", "laxative")]),
     ("Flur-Baclo-Cyclo cream", [("flurbiprofen", "DB00712", "NSAID"), ("baclofen", "DB00181", "muscle relaxant"),
                                 ("cyclobenzaprine", "DB00924", "muscle relaxant")]),
     # classes of generics an injured worker may also take
