@@ -562,7 +562,9 @@ class Store:
         agree with the store when the write began, of every letter."""
         whole = not self._text_index_agreed
         letter_ids = self.letter_hashes() if whole else self._written
-        self._save_index(TEXT_INDEX_STAMP, self._text_index.update(letter_ids, self._letter_texts, whole=whole))
+        stamp = self._text_index.update(letter_ids, self._letter_texts, whole=whole)
+        if stamp is not None:
+            self._save_index(TEXT_INDEX_STAMP, stamp)
         self._written = set()
 
     def _letter_texts(self, letter_ids: list[str]) -> dict[str, text_index.Texts]:

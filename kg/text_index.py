@@ -20,6 +20,7 @@ import secrets
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
+from functools import cache
 from pathlib import Path
 
 FILE = "kg-text-index.sqlite"  # in the store's folder: RocksDB leaves files it does not name alone
@@ -37,6 +38,18 @@ CREATE VIRTUAL TABLE IF NOT EXISTS texts USING fts5(decision UNINDEXED, item, ra
 """
 
 
+@cache
+def available() -> bool:
+    """Whether this Python's SQLite has FTS5 with the trigram tokenizer (SQLite 3.34 on): without it
+    there is no index, and the text filter reads every text."""
+    try:
+        with closing(sqlite3.connect(":memory:")) as db:
+            db.execute("CREATE VIRTUAL TABLE t USING fts5(x, tokenize='trigram')")
+        return True
+    except sqlite3.OperationalError:
+        return False
+
+
 def phrase(words: str) -> str | None:
     """The FTS5 query for `words` as one substring, spaces and all (None if too short to look up)."""
     return f'"{words.replace(chr(34), chr(34) * 2)}"' if len(words) >= MIN_CHARS else None
@@ -48,10 +61,12 @@ class TextIndex:
     def __init__(self, folder: Path) -> None:
         self.path = folder / FILE
 
-    def update(self, letter_ids: Iterable[str], read: ReadTexts, *, whole: bool = False) -> str:
+    def update(self, letter_ids: Iterable[str], read: ReadTexts, *, whole: bool = False) -> str | None:
         """Replace the rows of these letters by the texts `read` finds for them (none: a letter the
         store no longer holds), or, if `whole`, make the index of these letters only; return the
-        index's new stamp."""
+        index's new stamp (None: no index can be made here, see `available`)."""
+        if not available():
+            return None
         # a whole index is made aside and moved in at the end, so readers are never locked out of it
         path = self.path.with_name(FILE + ".new") if whole else self.path
         if whole:

@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
+from kg import text_index
 from kg.build import build
 from kg.cli import app
 from kg.server.selects import PREFIXES, term
@@ -113,3 +114,12 @@ def test_an_index_that_disagrees_with_the_store_is_not_read_and_the_next_write_m
     assert runner.invoke(app, ["build", str(letters), "--store", str(path)]).exit_code == 0
     with Store(path, read_only=True) as store:
         assert indexed(store, "Soma") == soma
+
+
+def test_without_fts5_there_is_no_index_and_nothing_fails(tmp_path, letters, monkeypatch):
+    """A Python whose SQLite lacks FTS5's trigrams builds as usual; the text filter reads every text."""
+    monkeypatch.setattr(text_index, "available", lambda: False)
+    with Store(tmp_path / "store") as store:
+        assert build([letters], store).ok
+        assert not (tmp_path / "store" / FILE).exists() and indexed(store, "Soma") is None
+        assert store.letter_count() == 2
