@@ -279,6 +279,29 @@ def query(
         sys.stdout.write(output)
 
 
+@app.command()
+def search(
+    words: Annotated[str, typer.Argument(help="Words to find in the items' texts and rationales (any case).")],
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, help="At most this many decisions.")] = 50,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="table, csv, tsv or json "
+                                            "(default: table on a terminal, else csv).")] = None,
+    store: StoreOption = DEFAULT_STORE,
+) -> None:
+    """The decisions whose item text or rationale holds WORDS, in letter order, with the words in context."""
+    from kg.search import search as find
+
+    try:
+        found = find(_open(store), words, limit)
+        output = render(found.result, fmt or ("table" if sys.stdout.isatty() else "csv"))
+    except ValueError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from exc
+    if found.total is not None:
+        err.print(f"{found.total} decisions hold {words!r}; {len(found.result.rows)} shown")
+    if output is not None:
+        sys.stdout.write(output)
+
+
 @app.command(name="validate")
 def validate_command(
     files: Annotated[list[Path] | None, typer.Argument(

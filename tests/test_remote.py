@@ -110,6 +110,8 @@ def test_build_tables_and_stats_match_the_embedded_store(remote, tmp_path):
     assert built.exit_code == 0, built.output
     assert _table("decisions", remote) == _table("decisions", local)
     assert _table("cases", remote) == _table("cases", local)
+    search = ["search", "carisoprodol", "-f", "csv", "--store"]  # no text index there: found by SPARQL
+    assert runner.invoke(app, [*search, remote]).stdout == runner.invoke(app, [*search, local]).stdout
     stats = runner.invoke(app, ["stats", "--store", remote]).stdout
     assert "letters: 4" in stats and "Upheld: 9" in stats
     again = runner.invoke(app, ["build", *GOLD, "--store", remote])

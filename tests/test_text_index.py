@@ -3,6 +3,8 @@ not used while it and the store disagree."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 import shutil
 from pathlib import Path
@@ -15,6 +17,7 @@ from typer.testing import CliRunner
 from kg import text_index
 from kg.build import build
 from kg.cli import app
+from kg.search import excerpt
 from kg.server.selects import PREFIXES, term
 from kg.store import TEXT_INDEX_STAMP, Store
 from kg.text_index import FILE
@@ -123,3 +126,45 @@ def test_without_fts5_there_is_no_index_and_nothing_fails(tmp_path, letters, mon
         assert build([letters], store).ok
         assert not (tmp_path / "store" / FILE).exists() and indexed(store, "Soma") is None
         assert store.letter_count() == 2
+
+
+def _search(store: Path, *args: str) -> tuple[list[dict[str, str]], str]:
+    result = runner.invoke(app, ["search", *args, "-f", "csv", "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    return list(csv.DictReader(io.StringIO(result.stdout))), result.stderr
+
+
+def test_kg_search_lists_the_decisions_in_letter_order_with_the_words_in_context(closed_sample_store):
+    rows, said = _search(closed_sample_store, "Carisoprodol", "--limit", "3")
+    assert said == "4 decisions hold 'Carisoprodol'; 3 shown\n"
+    assert [(r["letter"], r["decision"], r["outcome"], r["item"]) for r in rows] == [
+        ("000_ed7318db5454d5ef", "1", "Upheld", "Soma tablets 350mg"),
+        ("001_31f77f8318a90c33", "1", "Upheld", "Soma 350mg one TID #90"),
+        ("002_d7e3603ed8b34fa0", "1", "Upheld", "Soma Unknown prescription")]
+    assert rows[2]["excerpt"] == ("MTUS does not recommend use of Carisoprodol (Soma), particularly for long-term use "
+                                  "or in combination with hydroco…")
+    pillows, _ = _search(closed_sample_store, "wedge  pillow")  # spaces as the letters' texts have them
+    assert [(r["item"], "wedge pillow" in r["excerpt"]) for r in pillows] == [("Cervical pillow", True),
+                                                                              ("Wedge pillow", True)]
+
+
+def test_kg_search_without_the_index_finds_the_same(closed_sample_store, monkeypatch):
+    """As on a remote store, or for words held by too many decisions: SPARQL's CONTAINS."""
+    indexed_rows, said = _search(closed_sample_store, "physical therapy")
+    monkeypatch.setattr(Store, "decisions_with_words", lambda self, words, cap: None)
+    rows, unsaid = _search(closed_sample_store, "physical therapy")
+    assert rows == indexed_rows and len(rows) == 12 and said.startswith("12 decisions") and unsaid == ""
+
+
+def test_kg_search_needs_words(closed_sample_store):
+    result = runner.invoke(app, ["search", "  ", "--store", str(closed_sample_store)])
+    assert result.exit_code == 2 and "no words to look for" in result.stderr
+
+
+@pytest.mark.parametrize(("text", "words", "expected"), [
+    ("Soma is not\n  recommended.", "NOT RECOMMENDED", "Soma is not recommended."),
+    ("x" * 100 + " needle " + "y" * 100, "needle", "…" + "x" * 69 + " needle " + "y" * 69 + "…"),
+    ("no match here", "needle", ""),
+])
+def test_an_excerpt_shows_the_words_with_their_context(text, words, expected):
+    assert excerpt(text, words) == expected

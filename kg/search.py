@@ -1,0 +1,71 @@
+"""kg search: the decisions whose item text or rationale holds some words (any case, as a substring),
+in letter order, each with the words in context. The text index (kg.text_index) names the decisions
+where it can; otherwise (a remote store, words under three characters, a phrase held by very many
+decisions) SPARQL's CONTAINS reads every text, as GraphQL's `text` filter does."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import pyoxigraph as ox
+
+from kg.namespaces import PREFIXES
+from kg.queries import SelectResult
+from kg.store import Store
+
+if TYPE_CHECKING:
+    from kg.remote import RemoteStore
+
+COLUMNS = ["letter", "decision", "outcome", "item", "excerpt"]
+CONTEXT = 70  # characters of text either side of the words in an excerpt
+INDEX_CAP = 20_000  # the most decisions taken from the text index; more are found by SPARQL
+
+_PREFIXES = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
+_DETAILS = """?l imr:hasDecision ?d ; dcterms:identifier ?letter .
+?d imr:sequence ?seq ; imr:outcome ?outcome ; imr:decides/imr:itemText ?item .
+OPTIONAL { ?d imr:rationale ?rationale }"""
+
+
+@dataclass(frozen=True)
+class Found:
+    result: SelectResult
+    total: int | None  # how many decisions hold the words, when the text index said
+
+
+def search(store: Store | RemoteStore, words: str, limit: int) -> Found:
+    """The first `limit` decisions holding `words` (spaces between words made single)."""
+    words = " ".join(words.split())
+    if not words:
+        raise ValueError("no words to look for")
+    named = store.decisions_with_words(words, INDEX_CAP)
+    if named is None:
+        phrase = str(ox.Literal(words.lower()))
+        where = (f"{{ SELECT DISTINCT ?d WHERE {{ {{ ?r imr:itemText ?t . FILTER(CONTAINS(LCASE(?t), {phrase})) "
+                 f"?d imr:decides ?r }} UNION {{ ?d imr:rationale ?x . FILTER(CONTAINS(LCASE(?x), {phrase})) }} }} }}")
+    else:
+        where = f"VALUES ?d {{ {' '.join(str(ox.NamedNode(d)) for d in named)} }}"
+    first = (f"{_PREFIXES}SELECT ?d WHERE {{ {where}\n?l imr:hasDecision ?d ; dcterms:identifier ?letter . "
+             f"?d imr:sequence ?seq }} ORDER BY ?letter ?seq LIMIT {int(limit)}")
+    page = [s["d"] for s in store.query(first)]  # type: ignore[union-attr,index]
+    # their texts read for the page alone: sorting every match with its texts took 50 s at 100k letters
+    details = (f"{_PREFIXES}SELECT ?letter ?seq ?outcome ?item ?rationale WHERE {{ VALUES ?d {{ "
+               f"{' '.join(map(str, page))} }}\n{_DETAILS} }} ORDER BY ?letter ?seq")
+    rows = [_row(s, words) for s in store.query(details)] if page else []  # type: ignore[union-attr]
+    return Found(SelectResult(COLUMNS, rows), None if named is None else len(named))
+
+
+def _row(solution: ox.QuerySolution, words: str) -> list[ox.Literal | None]:
+    item, rationale = solution["item"].value, solution["rationale"].value if solution["rationale"] else ""
+    return [solution["letter"], solution["seq"], solution["outcome"], solution["item"],  # type: ignore[list-item]
+            ox.Literal(excerpt(rationale, words) or excerpt(item, words))]
+
+
+def excerpt(text: str, words: str) -> str:
+    """The words in `text` with up to CONTEXT characters either side, spaces made single ('' if absent)."""
+    flat = " ".join(text.split())
+    at = flat.lower().find(words.lower())
+    if at < 0:
+        return ""
+    start, end = max(0, at - CONTEXT), min(len(flat), at + len(words) + CONTEXT)
+    return ("…" if start else "") + flat[start:end] + ("…" if end < len(flat) else "")
