@@ -13,7 +13,9 @@ usage: python benchmarks/run.py [--letters N] [--changed K] [--oxigraph PATH] [-
 6. time every named query answered as SPARQL JSON (p50/max of 5 runs) in process, and the same
    SPARQL over HTTP in `oxigraph serve-read-only` when --oxigraph is given; for the aggregates read
    from the build-time tallies, also the direct query over every decision (queries/direct/), once;
-7. build the same letters into a remote store: a fresh `oxigraph serve` when --oxigraph is given,
+7. `kg search` of a few phrases from the text index, against SPARQL's CONTAINS over every text; and
+   the whole text index made again from the store, against the first build;
+8. build the same letters into a remote store: a fresh `oxigraph serve` when --oxigraph is given,
    and the server at --remote URL (an empty dataset: Fuseki's, say) when given: letters/s and peak
    RSS of kg, against the embedded build of step 2.
 """
@@ -212,6 +214,48 @@ def table_seconds(store: Path) -> dict[str, float]:
     return seconds
 
 
+SEARCHES = ("opioid", "functional restoration", "urine drug screen", "medically necessary")
+
+
+def search_seconds(store: Path) -> list[tuple[str, int, float, float]]:
+    """Per phrase of SEARCHES: the decisions that hold it, and the seconds (best of 3, in process)
+    for the first 20 of them in order with `kg search`'s code, from the text index and, as the
+    baseline, by SPARQL's CONTAINS over every text (what a remote store does)."""
+    from kg.search import search
+    from kg.store import Store
+
+    def best(kg_store: Store, words: str) -> float:
+        return min(timed(lambda: search(kg_store, words, 20)) for _ in range(3))
+
+    out = []
+    with Store(store, read_only=True) as kg_store:
+        for words in SEARCHES:
+            held = search(kg_store, words, 1).total
+            indexed = best(kg_store, words)
+            kg_store.decisions_with_words = lambda words, cap: None  # type: ignore[method-assign]
+            out.append((words, -1 if held is None else held, indexed, best(kg_store, words)))
+            del kg_store.decisions_with_words
+    return out
+
+
+def timed(call: object) -> float:
+    started = time.perf_counter()
+    call()  # type: ignore[operator]
+    return time.perf_counter() - started
+
+
+def text_index_seconds(letters: Path, store: Path) -> float:
+    """Seconds of a `kg build` with nothing to parse after the text index file was deleted: the whole
+    index made from the store (what the first build after upgrading to it costs)."""
+    from kg.text_index import FILE
+
+    (store / FILE).unlink()
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "kg.cli", "build", str(letters), "--store", str(store)],
+                   capture_output=True, check=False)
+    return time.perf_counter() - started
+
+
 def diagnoses_exact(truth: Path, cases_csv: Path) -> tuple[int, int]:
     """Cases whose diagnoses are the generated ones, no more and no fewer, and how many cases."""
     letters = json.loads(truth.read_text())["letters"]
@@ -279,6 +323,12 @@ def main() -> None:
     for name, p50, worst, base, direct in query_times(store, args.oxigraph):
         print(f"{name:32s} {p50:8.3f} {worst:8.3f} {'' if base is None else f'{base:17.3f}'}"
               f" {'' if direct is None else f'{direct:9.3f}'}")
+    print(f"{'kg search (first 20, in process)':36s} {'decisions':>9s} {'text index s':>13s} {'CONTAINS s':>11s}")
+    for words, held, indexed, contains in search_seconds(store):
+        print(f"{words:36s} {'past the cap' if held < 0 else held:>9} {indexed:13.3f} {contains:11.3f}")
+    remade = text_index_seconds(corpus / "letters", store)
+    print(f"text index made whole again from the store (a `kg build` with nothing to parse): {remade:.1f} s "
+          f"({remade / build_s:.2f}x the first build's time)")
 
 
 if __name__ == "__main__":

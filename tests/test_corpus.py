@@ -66,6 +66,9 @@ def test_benchmark_runner_smoke(tmp_path):
     assert "decisions -f tsv " in out.stdout
     assert "kept-row indexes made again from every letter's rows (an index format upgrade): " in out.stdout
     assert "uphold-rate-by-medication" in out.stdout
+    searched = re.search(r"\nmedically necessary +(\d+) +([\d.]+) +([\d.]+)\n", out.stdout)
+    assert searched and int(searched[1]) > 28, out.stdout  # every decision holds it: found both ways
+    assert "text index made whole again from the store" in out.stdout
     exact = re.search(r"diagnoses exactly the truth's .*: (\d+) of (\d+) cases", out.stdout)
     assert exact and exact[1] == exact[2] and int(exact[2]) >= 28, out.stdout  # every good letter's, no more
     built = re.search(r"kg build into oxigraph serve: +([\d.]+) letters/s, peak RSS (\d+) MiB \(([\d.]+)x the "
