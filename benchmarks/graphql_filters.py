@@ -51,7 +51,7 @@ FILTERS = [
     ('text: "opioid", bodyRegion: "knee"', f"{_KNEE} {_TEXT}"),
     ('text: "opioid", outcome: UPHELD', f'?d imr:outcome "Upheld" . {_TEXT}'),
     ('text: "mri"', _text("mri")),  # 11,847 decisions at 100k letters
-    # held by more decisions than the text index names (kg.server.execute.TEXT_DECISIONS_MAX): every text read
+    # held by more decisions than the text index names (kg.text_index.MOST_DECISIONS): every text read
     ('text: "medically necessary"', _text("medically necessary")),
 ]
 

@@ -13,13 +13,13 @@ import pyoxigraph as ox
 from kg.namespaces import PREFIXES
 from kg.queries import SelectResult
 from kg.store import Store
+from kg.text_index import MOST_DECISIONS
 
 if TYPE_CHECKING:
     from kg.remote import RemoteStore
 
 COLUMNS = ["letter", "decision", "outcome", "item", "excerpt"]
 CONTEXT = 70  # characters of text either side of the words in an excerpt
-INDEX_CAP = 20_000  # the most decisions taken from the text index; more are found by SPARQL
 
 _PREFIXES = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
 _DETAILS = """?l imr:hasDecision ?d ; dcterms:identifier ?letter .
@@ -38,7 +38,7 @@ def search(store: Store | RemoteStore, words: str, limit: int) -> Found:
     words = " ".join(words.split())
     if not words:
         raise ValueError("no words to look for")
-    named = store.decisions_with_words(words, INDEX_CAP)
+    named = store.decisions_with_words(words, MOST_DECISIONS)
     if named is None:
         phrase = str(ox.Literal(words.lower()))
         where = (f"{{ SELECT DISTINCT ?d WHERE {{ {{ ?r imr:itemText ?t . FILTER(CONTAINS(LCASE(?t), {phrase})) "

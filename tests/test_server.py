@@ -522,7 +522,7 @@ def test_the_next_page_of_the_same_filters_is_not_counted_again(sample_store):
 
 
 def test_the_text_filter_starts_from_the_decisions_the_text_index_names(sample_store):
-    """Words of three characters or more, held by at most TEXT_DECISIONS_MAX decisions, are looked up
+    """Words of three characters or more, held by at most kg.text_index.MOST_DECISIONS decisions, are looked up
     in the text index; others are looked for in every text."""
     runner = _InProcess(sample_store)
     looked_up = asyncio.run(filtered.patterns(runner, {"text": "wedge pillow", "outcome": "Upheld"}))

@@ -17,6 +17,7 @@ from kg.namespaces import XSD_STRING
 from kg.queries import QueryError, SelectResult, TooManyRows, named_query
 from kg.results import json_result, sparql_json
 from kg.store import Store
+from kg.text_index import MOST_DECISIONS
 
 SOLUTION_TYPES = {
     "application/sparql-results+json": "json", "application/json": "json",
@@ -33,10 +34,6 @@ _CONTENT_TYPE = {"json": "application/sparql-results+json", "xml": "application/
 
 Reply = tuple[int, str, bytes | Iterator[bytes]]  # an iterator: a large answer, sent as it is read
 DIAGNOSIS_ROWS = "cases-with-diagnosis"  # the kept query whose index is keyed by diagnosis label
-# The most decisions the text index names for a phrase; a phrase held by more is looked for in every text
-# instead. At 100k letters, 'mri' (11,847 decisions): a first page from the index 1.4 s (0.75 s with
-# outcome Overturned, 2.9 s with sex female), 4.3 s reading every text; the queries grow with the names.
-TEXT_DECISIONS_MAX = 20_000
 
 
 class StoreChanged(Exception):
@@ -85,7 +82,7 @@ def execute(store: Store, request: dict[str, Any], max_rows: int) -> Reply:
         if request["kind"] == "diagnosis-labels":
             return _diagnosis_labels(store, str(request["words"]))
         if request["kind"] == "text-decisions":
-            found = store.decisions_with_words(str(request["words"]), TEXT_DECISIONS_MAX)
+            found = store.decisions_with_words(str(request["words"]), MOST_DECISIONS)
             return 200, "application/json", json.dumps(found).encode()
         return _sparql(store, request, max_rows)
     except SyntaxError as exc:
