@@ -816,16 +816,18 @@ def test_the_server_shows_a_build_made_by_another_process_once_it_is_complete(tm
         assert build([letters / "000_ed7318db5454d5ef.txt"], store).ok
     base, proc = _start(store_dir, "--workers", "2")
 
-    def seen() -> set[tuple[int, tuple[str, ...], int]]:
+    def seen() -> set[tuple[int, tuple[str, ...], int, int]]:
         """What 2 requests of each kind (new connections: either process) see: letters, the letters
-        of the decisions table, GraphQL's count of letters."""
+        of the decisions table, GraphQL's count of letters and of the decisions whose item reads
+        'one TID' (the second letter's, found in the text index the build updates)."""
         out = set()
         for _ in range(2):
             count = httpx.get(base + "/sparql", params={"query": f"SELECT (COUNT(?l) AS ?n) {{ ?l a <{IMR}Letter> }}"})
             table = httpx.get(base + "/queries/decisions", params={"format": "csv"})
             letters_total = _gql(base, "{ letters { total } }")["data"]["letters"]["total"]
+            tid = _gql(base, '{ decisions(filter: {text: "one TID"}) { total } }')["data"]["decisions"]["total"]
             rows = tuple(sorted({row["letter"] for row in csv.DictReader(io.StringIO(table.text))}))
-            out.add((int(count.json()["results"]["bindings"][0]["n"]["value"]), rows, letters_total))
+            out.add((int(count.json()["results"]["bindings"][0]["n"]["value"]), rows, letters_total, tid))
         return out
 
     written, finish = threading.Event(), threading.Event()
@@ -843,14 +845,14 @@ def test_the_server_shows_a_build_made_by_another_process_once_it_is_complete(tm
     monkeypatch.setattr(Store, "check_tallies", paused)
     builder = threading.Thread(target=another_build)
     try:
-        assert seen() == {(1, ("000_ed7318db5454d5ef",), 1)}
+        assert seen() == {(1, ("000_ed7318db5454d5ef",), 1, 0)}
         builder.start()
         assert written.wait(60)
         time.sleep(2.5)  # each server process has looked at the store, and found the write going on
-        assert seen() == {(1, ("000_ed7318db5454d5ef",), 1)}  # the last complete state
+        assert seen() == {(1, ("000_ed7318db5454d5ef",), 1, 0)}  # the last complete state
         finish.set()
         builder.join(60)
-        both = (2, ("000_ed7318db5454d5ef", "001_31f77f8318a90c33"), 2)
+        both = (2, ("000_ed7318db5454d5ef", "001_31f77f8318a90c33"), 2, 1)
         deadline = time.time() + 20
         while seen() != {both} and time.time() < deadline:
             time.sleep(0.5)
