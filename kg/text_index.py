@@ -115,11 +115,11 @@ class TextIndex:
         """The stamp the index was last brought to (None: no index)."""
         if not self.path.exists():
             return None
-        with closing(self._readable()) as db:
-            try:
+        try:
+            with closing(self._readable()) as db:
                 row = db.execute("SELECT value FROM meta WHERE name = 'stamp'").fetchone()
-            except sqlite3.OperationalError:  # made, but not yet written
-                return None
+        except sqlite3.Error:  # not yet written, or damaged: the next write makes it whole
+            return None
         return row[0] if row else None
 
     def decisions(self, words: str, cap: int) -> list[str] | None:
@@ -128,9 +128,12 @@ class TextIndex:
         query = phrase(words)
         if query is None:
             return None
-        with closing(self._readable()) as db:
-            found = [d for (d,) in db.execute("SELECT decision FROM texts WHERE texts MATCH ? LIMIT ?",
-                                               (query, cap + 1))]
+        try:
+            with closing(self._readable()) as db:
+                found = [d for (d,) in db.execute("SELECT decision FROM texts WHERE texts MATCH ? LIMIT ?",
+                                                   (query, cap + 1))]
+        except sqlite3.Error:  # replaced or damaged meanwhile: the caller reads every text
+            return None
         return sorted(found) if len(found) <= cap else None
 
     def _readable(self) -> sqlite3.Connection:

@@ -111,6 +111,12 @@ def test_an_index_that_disagrees_with_the_store_is_not_read_and_the_next_write_m
     assert "accepted: 2 (2 unchanged)" in result.stderr
     with Store(path) as store:
         assert indexed(store, "Soma") == soma == contains(store, "Soma")
+    (path / FILE).write_bytes(b"not a database" * 100)  # damaged
+    with Store(path, read_only=True) as store:
+        assert indexed(store, "Soma") is None
+    assert runner.invoke(app, ["build", str(letters), "--store", str(path)]).exit_code == 0
+    with Store(path, read_only=True) as store:
+        assert indexed(store, "Soma") == soma
     (path / FILE).unlink()  # an index lost (or a store from before it)
     with Store(path, read_only=True) as store:
         assert indexed(store, "Soma") is None
