@@ -137,7 +137,7 @@ class RemoteStore:
             return _by_letter(self._manifest(SHA256))
         return self._manifest_values(SHA256, list(letter_ids))
 
-    def decisions_with_words(self, words: str, cap: int) -> list[str] | None:
+    def decisions_with_words(self, words: str, cap: int) -> list[str] | int | None:
         """No text index: a remote store is searched with SPARQL."""
         return None
 

@@ -39,7 +39,7 @@ def search(store: Store | RemoteStore, words: str, limit: int) -> Found:
     if not words:
         raise ValueError("no words to look for")
     named = store.decisions_with_words(words, MOST_DECISIONS)
-    if named is None:
+    if not isinstance(named, list):
         phrase = str(ox.Literal(words.lower()))
         where = (f"{{ SELECT DISTINCT ?d WHERE {{ {{ ?r imr:itemText ?t . FILTER(CONTAINS(LCASE(?t), {phrase})) "
                  f"?d imr:decides ?r }} UNION {{ ?d imr:rationale ?x . FILTER(CONTAINS(LCASE(?x), {phrase})) }} }} }}")
@@ -52,7 +52,7 @@ def search(store: Store | RemoteStore, words: str, limit: int) -> Found:
     details = (f"{_PREFIXES}SELECT ?letter ?seq ?outcome ?item ?rationale WHERE {{ VALUES ?d {{ "
                f"{' '.join(map(str, page))} }}\n{_DETAILS} }} ORDER BY ?letter ?seq")
     rows = [_row(s, words) for s in store.query(details)] if page else []  # type: ignore[union-attr]
-    return Found(SelectResult(COLUMNS, rows), None if named is None else len(named))
+    return Found(SelectResult(COLUMNS, rows), len(named) if isinstance(named, list) else named)
 
 
 def _row(solution: ox.QuerySolution, words: str) -> list[ox.Literal | None]:

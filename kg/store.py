@@ -581,9 +581,10 @@ class Store:
              s["rationale"].value if s["rationale"] else "")  # type: ignore[index,union-attr]
             for s in solutions)  # type: ignore[union-attr]
 
-    def decisions_with_words(self, words: str, cap: int) -> list[str] | None:
-        """The decisions whose item text or rationale holds `words` (case aside), from the text index;
-        None if it does not agree with the store, the words are too short, or more than `cap` hold them."""
+    def decisions_with_words(self, words: str, cap: int) -> list[str] | int | None:
+        """The decisions whose item text or rationale holds `words` (case aside), from the text index, or
+        how many do when more than `cap`; None if it does not agree with the store or the words are too
+        short (see kg.text_index.TextIndex.decisions)."""
         return self._text_index.decisions(words, cap) if self._text_index_agrees() else None
 
     def repair(self) -> list[str]:

@@ -535,6 +535,35 @@ def test_the_text_filter_starts_from_the_decisions_the_text_index_names(sample_s
     assert "VALUES" not in asyncio.run(filtered.patterns(runner, {"text": "ct"})).first
 
 
+def test_words_held_by_more_decisions_than_the_index_names_are_counted_by_it(sample_store, monkeypatch):
+    """Past the cap the index gives the number of matches: a filter of words alone is not counted again
+    (its pages walked as any others'); with another filter the matches are found in every text."""
+    monkeypatch.setattr("kg.server.execute.MOST_DECISIONS", 10)
+    runner, index = _InProcess(sample_store), LetterIndex.of(
+        json.loads(execute(sample_store, {"kind": "letter-index"}, 10_000)[2]))
+
+    def page(flt: dict[str, Any], offset: int) -> tuple[int, list[dict[str, str]]]:
+        async def one() -> tuple[int, list[dict[str, str]]]:
+            patterns = await filtered.patterns(runner, flt)
+            return await filtered.filtered_page(runner, index, filtered.DECISIONS, patterns, offset, 5,
+                                                filtered.Matched())
+        return asyncio.run(one())
+
+    def counted() -> int:
+        return sum("COUNT(DISTINCT ?d)" in q for q in runner.asked)
+
+    assert asyncio.run(filtered.patterns(runner, {"text": "is not medically"})).total == 61
+    pages = [page({"text": "is not medically"}, offset) for offset in (0, 30, 58)]
+    assert counted() == 0 and [total for total, _ in pages] == [61, 61, 61] and len(pages[2][1]) == 3
+    looked_up = Store.decisions_with_words
+    monkeypatch.setattr(Store, "decisions_with_words", lambda self, words, cap: None)  # every text read
+    assert [page({"text": "is not medically"}, offset) for offset in (0, 30, 58)] == pages
+    monkeypatch.setattr(Store, "decisions_with_words", looked_up)
+    asked = len(runner.asked)  # with another filter, the matches are found in every text
+    assert page({"text": "is not medically", "outcome": "Overturned"}, 0) == (0, [])
+    assert len(runner.asked) == asked + 1 and "CONTAINS" in runner.asked[-1]
+
+
 def test_what_filters_matched_is_forgotten_after_its_time(monkeypatch):
     """A remote store changed by another process keeps its generation: a kept count expires."""
     now = [1000.0]

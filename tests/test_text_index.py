@@ -35,9 +35,9 @@ def contains(store: Store, words: str) -> list[str]:
     return sorted(s["d"].value for s in store.query(sparql))  # type: ignore[union-attr,index]
 
 
-def indexed(store: Store, words: str, cap: int = 1000) -> list[str] | None:
+def indexed(store: Store, words: str, cap: int = 1000) -> list[str] | int | None:
     found = store.decisions_with_words(words, cap)
-    return None if found is None else sorted(found)
+    return sorted(found) if isinstance(found, list) else found
 
 
 @pytest.mark.parametrize(("words", "count"), [
@@ -71,9 +71,11 @@ def test_any_piece_of_a_letter_s_text_is_found_as_contains_finds_it(sample_store
     assert indexed(sample_store, words) == contains(sample_store, words) != []
 
 
-def test_more_matches_than_the_cap_are_not_listed(sample_store):
-    assert indexed(sample_store, "medically necessary", cap=71) is None
+def test_more_matches_than_the_cap_are_counted_not_listed(sample_store):
+    assert indexed(sample_store, "medically necessary", cap=71) == 72
+    assert len(contains(sample_store, "medically necessary")) == 72
     assert len(indexed(sample_store, "medically necessary", cap=72) or []) == 72
+    assert indexed(sample_store, "is not medically necessary", cap=10) == 61
 
 
 @pytest.fixture

@@ -139,21 +139,27 @@ class Patterns:
     # costs what listing them does, or start from the few decisions the text index names
     list_first: bool = False
     joined: bool = False  # `first` joins the decisions to their letters (see DECISION_JOIN)
+    total: int | None = None  # the decisions that match, when known without a count (the text index's)
 
 
 async def patterns(runner: QueryRunner, given: dict[str, Any]) -> Patterns:
     """The filters' patterns, a diagnosis's words looked up among the distinct labels first where the
     store keeps them (kg.kept)."""
-    labels = decisions = None
+    labels = decisions = total = None
     if given.get("diagnosis"):
         answer = await runner.ask({"kind": "diagnosis-labels", "words": given["diagnosis"]})
         labels = json.loads(answer.content()) if answer.status == 200 else None
     if given.get("text"):
         answer = await runner.ask({"kind": "text-decisions", "words": given["text"]})
-        decisions = json.loads(answer.content()) if answer.status == 200 else None
+        found = json.loads(answer.content()) if answer.status == 200 else None
+        decisions = found if isinstance(found, list) else None
+        # too many to name: their number is the count of a filter of words alone
+        total = found if isinstance(found, int) and [n for n, v in given.items() if v not in (None, "")] == ["text"] \
+            else None
     return Patterns(filter_patterns(given, labels, text_decisions=decisions),
                     filter_patterns(given, labels, letters_bound=True, text_decisions=decisions),
-                    decisions is not None or _reads_every_text(given), joined=decisions is not None)
+                    decisions is not None or (_reads_every_text(given) and total is None),
+                    joined=decisions is not None, total=total)
 
 
 # seconds to build the letter index (0.7 s at 100k letters from the kept decision counts; ~10 s without them)
@@ -310,6 +316,9 @@ async def filtered_page(runner: QueryRunner, index: LetterIndex | None, listing:
     # the count's digest: a diagnosis's labels can make a query of many kilobytes
     key = (id(runner), runner.generation, hashlib.sha256(count.encode()).digest())
     known = matched.get(key)
+    if known is None and filters.total is not None:
+        known = Counted(filters.total)
+        matched.put(key, known)
     if isinstance(known, list):
         return len(known), known[offset:offset + limit]
     if known is None and filters.list_first:
