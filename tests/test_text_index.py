@@ -164,6 +164,17 @@ def test_kg_search_without_the_index_finds_the_same(closed_sample_store, monkeyp
     assert rows == indexed_rows and len(rows) == 12 and said.startswith("12 decisions") and unsaid == ""
 
 
+def test_kg_search_walks_the_letters_for_words_very_many_decisions_hold(closed_sample_store, monkeypatch):
+    """Past the index's cap, the first rows come from the first letters that hold the words, a chunk at a
+    time: the same rows as sorting every match."""
+    monkeypatch.setattr("kg.search.MOST_DECISIONS", 10)
+    monkeypatch.setattr("kg.search.WALK_CHUNK", 3)  # several chunks to a page
+    walked, said = _search(closed_sample_store, "is not medically", "--limit", "20")
+    monkeypatch.setattr(Store, "decisions_with_words", lambda self, words, cap: None)
+    sorted_rows, _ = _search(closed_sample_store, "is not medically", "--limit", "20")
+    assert walked == sorted_rows and len(walked) == 20 and said == "61 decisions hold 'is not medically'; 20 shown\n"
+
+
 def test_kg_search_needs_words(closed_sample_store):
     result = runner.invoke(app, ["search", "  ", "--store", str(closed_sample_store)])
     assert result.exit_code == 2 and "no words to look for" in result.stderr
