@@ -43,7 +43,8 @@ def search(store: Store | RemoteStore, words: str, limit: int) -> Found:
     named = store.decisions_with_words(words, MOST_DECISIONS)
     if isinstance(named, list):
         page = _first(store, f"VALUES ?d {{ {' '.join(str(ox.NamedNode(d)) for d in named)} }}", limit)
-    elif isinstance(named, int) and isinstance(store, Store):  # many: a few letters hold the first page
+    elif isinstance(named, int) and isinstance(store, Store) and store.tallies_complete():
+        # many: the first letters hold the first page (the tallies' counts list every letter)
         page = _walked(store, words, limit)
     else:
         page = _first(store, f"{{ SELECT DISTINCT ?d WHERE {{ {_holding(words)} }} }}", limit)
@@ -56,7 +57,8 @@ def search(store: Store | RemoteStore, words: str, limit: int) -> Found:
 
 def _holding(words: str, from_decision: bool = False) -> str:
     """The pattern of a decision ?d whose item text or rationale holds the words (any case): from every
-    item text (a whole-store scan), or from ?d (bound already: from every text, a walk's chunk took minutes)."""
+    item text (a whole-store scan), or from ?d when ?d is found first (a walk's chunk of letters tested from
+    every item text took minutes)."""
     phrase = str(ox.Literal(words.lower()))
     item = ("?d imr:decides/imr:itemText ?t ." if from_decision else "?r imr:itemText ?t . ?d imr:decides ?r .")
     return (f"{{ {item} FILTER(CONTAINS(LCASE(?t), {phrase})) }} UNION "
