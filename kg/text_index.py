@@ -64,7 +64,7 @@ class TextIndex:
     """The index file of the store in `folder`."""
 
     def __init__(self, folder: Path) -> None:
-        self.path = folder / FILE
+        self.path = (folder / FILE).absolute()  # read through a file: URI, which a relative path has none of
 
     def update(self, letter_ids: Iterable[str], read: ReadTexts, *, whole: bool = False) -> str | None:
         """Replace the rows of these letters by the texts `read` finds for them (none: a letter the

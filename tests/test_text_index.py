@@ -175,6 +175,14 @@ def test_kg_search_walks_the_letters_for_words_very_many_decisions_hold(closed_s
     assert walked == sorted_rows and len(walked) == 20 and said == "61 decisions hold 'is not medically'; 20 shown\n"
 
 
+def test_the_default_store_a_relative_path_has_its_index_read(tmp_path, letters, monkeypatch):
+    """`kg build` and `kg search` in the folder that holds ./kg-store, the default."""
+    monkeypatch.chdir(tmp_path)
+    assert runner.invoke(app, ["build", str(letters)]).exit_code == 0
+    result = runner.invoke(app, ["search", "wedge pillow", "-f", "csv"])
+    assert result.exit_code == 0 and result.stderr == "2 decisions hold 'wedge pillow'; 2 shown\n"
+
+
 def test_kg_search_needs_words(closed_sample_store):
     result = runner.invoke(app, ["search", "  ", "--store", str(closed_sample_store)])
     assert result.exit_code == 2 and "no words to look for" in result.stderr
