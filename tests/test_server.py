@@ -23,6 +23,7 @@ import rdflib
 from SPARQLWrapper import CSV, JSON, JSONLD, N3, TSV, TURTLE, XML, SPARQLWrapper
 from SPARQLWrapper.SPARQLExceptions import QueryBadFormed
 
+from kg import text_index
 from kg.build import build
 from kg.resources import samples_dir
 from kg.server import filtered
@@ -450,6 +451,10 @@ def test_a_querys_slots_are_filled_once():
     assert filled == '{ VALUES ?l { <http://x/FILTERS> } ?l x ?y . ?y <p> "LETTERS" . }'
 
 
+needs_text_index = pytest.mark.skipif(not text_index.available(),
+                                      reason="this Python's SQLite lacks FTS5's trigram tokenizer (3.34 on)")
+
+
 class _InProcess:
     """A runner that answers in this process, as a server's worker does."""
 
@@ -521,6 +526,7 @@ def test_the_next_page_of_the_same_filters_is_not_counted_again(sample_store):
     assert page(upheld, 5) == second and counted() == 4
 
 
+@needs_text_index
 def test_the_text_filter_starts_from_the_decisions_the_text_index_names(sample_store):
     """Words of three characters or more, held by at most kg.text_index.MOST_DECISIONS decisions, are looked up
     in the text index; others are looked for in every text."""
@@ -535,6 +541,7 @@ def test_the_text_filter_starts_from_the_decisions_the_text_index_names(sample_s
     assert "VALUES" not in asyncio.run(filtered.patterns(runner, {"text": "ct"})).first
 
 
+@needs_text_index
 def test_words_held_by_more_decisions_than_the_index_names_are_counted_by_it(sample_store, monkeypatch):
     """Past the cap the index gives the number of matches: a filter of words alone is not counted again
     (its pages walked as any others'); with another filter the matches are found in every text."""

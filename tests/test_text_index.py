@@ -25,6 +25,9 @@ from kg.text_index import FILE
 from .conftest import LETTERS
 
 runner = CliRunner()
+# what needs the index itself: a Python whose SQLite lacks FTS5's trigram tokenizer builds without one
+needs_index = pytest.mark.skipif(not text_index.available(),
+                                 reason="this Python's SQLite lacks FTS5's trigram tokenizer (3.34 on)")
 
 
 def contains(store: Store, words: str) -> list[str]:
@@ -40,6 +43,7 @@ def indexed(store: Store, words: str, cap: int = 1000) -> list[str] | int | None
     return sorted(found) if isinstance(found, list) else found
 
 
+@needs_index
 @pytest.mark.parametrize(("words", "count"), [
     ("wedge pillow", 2), ("WEDGE PILLOW", 2), ("carisoprodol", 4), ("Soma", 4), ("350mg", 3),
     ("is not medically necessary", 61), ("urine drug", 1), ("Functional Restoration", 2), ("Norco", 0),
@@ -59,6 +63,7 @@ def _texts(store: Store) -> list[str]:
     return [s["t"].value for s in store.query(sparql)]  # type: ignore[union-attr,index]
 
 
+@needs_index
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data())
 def test_any_piece_of_a_letter_s_text_is_found_as_contains_finds_it(sample_store, data):
@@ -71,6 +76,7 @@ def test_any_piece_of_a_letter_s_text_is_found_as_contains_finds_it(sample_store
     assert indexed(sample_store, words) == contains(sample_store, words) != []
 
 
+@needs_index
 def test_more_matches_than_the_cap_are_counted_not_listed(sample_store):
     assert indexed(sample_store, "medically necessary", cap=71) == 72
     assert len(contains(sample_store, "medically necessary")) == 72
@@ -87,6 +93,7 @@ def letters(tmp_path: Path) -> Path:
     return folder
 
 
+@needs_index
 def test_the_index_follows_changed_and_removed_letters(tmp_path, letters):
     with Store(tmp_path / "store") as store:
         assert build([letters], store).ok
@@ -101,6 +108,7 @@ def test_the_index_follows_changed_and_removed_letters(tmp_path, letters):
         assert indexed(store, "Soma") == [] and indexed(store, "cushion") == contains(store, "cushion")
 
 
+@needs_index
 def test_an_index_that_disagrees_with_the_store_is_not_read_and_the_next_write_makes_it_whole(tmp_path, letters):
     path = tmp_path / "store"
     with Store(path) as store:
@@ -142,6 +150,7 @@ def _search(store: Path, *args: str) -> tuple[list[dict[str, str]], str]:
     return list(csv.DictReader(io.StringIO(result.stdout))), result.stderr
 
 
+@needs_index
 def test_kg_search_lists_the_decisions_in_letter_order_with_the_words_in_context(closed_sample_store):
     rows, said = _search(closed_sample_store, "Carisoprodol", "--limit", "3")
     assert said == "4 decisions hold 'Carisoprodol'; 3 shown\n"
@@ -156,6 +165,7 @@ def test_kg_search_lists_the_decisions_in_letter_order_with_the_words_in_context
                                                                               ("Wedge pillow", True)]
 
 
+@needs_index
 def test_kg_search_without_the_index_finds_the_same(closed_sample_store, monkeypatch):
     """As on a remote store, or for words held by too many decisions: SPARQL's CONTAINS."""
     indexed_rows, said = _search(closed_sample_store, "physical therapy")
@@ -164,6 +174,7 @@ def test_kg_search_without_the_index_finds_the_same(closed_sample_store, monkeyp
     assert rows == indexed_rows and len(rows) == 12 and said.startswith("12 decisions") and unsaid == ""
 
 
+@needs_index
 def test_kg_search_walks_the_letters_for_words_very_many_decisions_hold(closed_sample_store, monkeypatch):
     """Past the index's cap, the first rows come from the first letters that hold the words, a chunk at a
     time: the same rows as sorting every match."""
@@ -175,6 +186,7 @@ def test_kg_search_walks_the_letters_for_words_very_many_decisions_hold(closed_s
     assert walked == sorted_rows and len(walked) == 20 and said == "61 decisions hold 'is not medically'; 20 shown\n"
 
 
+@needs_index
 def test_the_default_store_a_relative_path_has_its_index_read(tmp_path, letters, monkeypatch):
     """`kg build` and `kg search` in the folder that holds ./kg-store, the default."""
     monkeypatch.chdir(tmp_path)
