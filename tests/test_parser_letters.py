@@ -473,6 +473,13 @@ def test_misspelt_drug_names(item, generics):
     ("Levorphanol 2mg #60", [("levorphanol", "DB00854", "opioid")]),
     ("Amlodipine 5mg #30", [("amlodipine", "DB00381", "antihypertensive")]),
     ("Estradiol 1mg #30", [("estradiol", None, "hormone")]),  # a drug the dictionary lacks: no DrugBank id
+    ("Doral 15mg #30", [("quazepam", "DB01589", "benzodiazepine")]),
+    ("Ketamine 10% cream 120gm", [("ketamine", "DB01221", "NMDA antagonist")]),
+    ("Losartan 50mg #30", [("losartan", "DB00678", "antihypertensive")]),
+    ("Folic acid 1mg #30", [("folic acid", "DB00158", "dietary supplement")]),
+    # over-the-counter rubs in their classic formulation
+    ("Ben-Gay ointment", [("menthol", None, "topical analgesic"), ("methyl salicylate", "DB09543", "NSAID")]),
+    ("Icy Hot patch #30", [("menthol", None, "topical analgesic"), ("methyl salicylate", "DB09543", "NSAID")]),
 ])
 def test_brand_names_resolve_to_their_generics(item, generics):
     reading = clean(item)
@@ -485,6 +492,10 @@ def test_brand_names_resolve_to_their_generics(item, generics):
     ("Ketorolac tromethamine 10mg #20", ["ketorolac"]), ("Docusate sodium 100mg #60", ["docusate"]),
     ("Levothyroxine sodium 50mcg #30", ["levothyroxine"]), ("Duloxetine hydrochloride 60mg #30", ["duloxetine"]),
     ("Naproxen sodium 550mg #60", ["naproxen"]), ("Magnesium oxide 400mg #30", ["magnesium oxide"]),
+    # a salt the dictionary reads as a drug of its own ('Sulfates', 'Citric Acid') after a drug is its salt
+    ("Glucosamine sulfate 500mg #90", ["glucosamine"]), ("Chondroitin sulfate #90", ["chondroitin"]),
+    ("Glucosamine and chondroitin sulfate #90", ["glucosamine", "chondroitin"]),
+    ("Tolmetin mesylate 400mg", ["tolmetin"]), ("Sildenafil citrate 100mg", ["sildenafil"]),
     # a class of drugs, an enzyme or a protein names no drug ('Analgesics, Opioid' is the dictionary's class)
     ("Topical analgesic cream", []), ("Opioid medication #60", []), ("NSAID #60", []),
     ("Antidepressant medication", []), ("Anticonvulsants", []), ("Antibiotics", []), ("Hypnotics #30", []),

@@ -64,6 +64,7 @@ MISSPELT_MIN = 6  # shorter words are too near each other to tell a misspelling 
 _SALTS = frozenset({"sodium", "potassium", "calcium", "magnesium", "hydrochloride", "hcl", "tromethamine",
                     "sulfate", "citrate", "tartrate", "bitartrate", "besylate", "succinate", "maleate",
                     "mesylate", "phosphate", "acetate", "pamoate", "bromide", "fumarate"})
+SALTS_AFTER = re.compile(r"(?:\s+(?:" + "|".join(sorted(_SALTS)) + r")(?![A-Za-z]))+", re.I)
 # Words the drug dictionary reads as drugs but that name services or body parts in items; 'caps'
 # (capsules, not the buffer CAPS); and compounding bases, which a misspelling would read as a drug
 # ('Lipoderm' is one edit from Lidoderm).
@@ -111,7 +112,8 @@ def find_ingredients(clean: CleanText, start: int, end: int) -> tuple[list[Ingre
     for m in _alias_pattern().finditer(clean.text, start, end):
         for generic in vocab.drug_aliases[m.group(0).lower()]:
             found.append((m.start(), m.end(), generic, _drugbank_id(generic)))
-        taken.append(m.span())
+        salt = SALTS_AFTER.match(clean.text, m.end(), end)  # 'Glucosamine sulfate': not a second drug
+        taken.append((m.start(), salt.end() if salt else m.end()))
     words = [w for w in WORD.finditer(clean.text, start, end)
              if not any(s <= w.start() < e for s, e in taken) and w.group(0).lower() not in _NOT_DRUGS]
     named: set[int] = set()
@@ -216,7 +218,8 @@ def dictionary_drugs(words: list[str]) -> Iterator[tuple[Drug, int, int]]:
     """The drugs of the drug dictionary named by `words`, with the words' index range, as
     drug-named-entity-recognition's exact `find_drugs` finds them: two words that name a drug
     together first, then single words not in such a pair. A drug and its salt ('Ketorolac
-    tromethamine', 'Docusate sodium') is the drug, which the dictionary names otherwise."""
+    tromethamine', 'Docusate sodium') is the drug, which the dictionary names otherwise; a salt
+    the dictionary does not pair with the drug before it ('sulfate', 'citrate') is no drug of its own."""
     names = drug_dictionary()
     lowered = [w.lower() for w in words]
     paired: set[int] = set()
@@ -227,7 +230,8 @@ def dictionary_drugs(words: list[str]) -> Iterator[tuple[Drug, int, int]]:
             paired.update((i, i + 1))
             yield drug, i, i + 2
     for i, word in enumerate(lowered):
-        if i not in paired and (drug := names.get(word)):
+        after_drug = i > 0 and (i - 1 in paired or lowered[i - 1] in names)
+        if i not in paired and (drug := names.get(word)) and not (word in _SALTS and after_drug):
             yield drug, i, i + 1
 
 
