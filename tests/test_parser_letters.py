@@ -589,6 +589,10 @@ def test_a_test_of_a_drug_names_no_drug(item, kind, generics):
     ("Cervical RFA C5-6", "injection"),
     ("Hepatic and renal function tests", "laboratory test"), ("LFTs", "laboratory test"),
     ("Hemoglobin A1c", "laboratory test"),
+    ("Kyphoplasty T12", "surgery"), ("Raised toilet seat", "durable medical equipment"),
+    ("Grab bars for the shower", "durable medical equipment"), ("Reacher", "durable medical equipment"),
+    ("Second opinion with a neurosurgeon", "consultation"), ("Eye exam", "consultation"),
+    ("Speech therapy x 12 sessions", "speech therapy"), ("MRI examination of the knee", "imaging"),
 ])
 def test_service_types(item, kind):
     assert service_type(item) == kind
