@@ -197,7 +197,8 @@ class _Known:
     keys: dict[str, str]  # letter id -> extraction key
     rejections: dict[str, str]  # extraction key -> reason
     validated: bool  # this build checks letters with SHACL
-    file_keys: dict[str, str] = field(default_factory=dict)  # file -> its extraction key
+    file_keys: dict[str, str] = field(default_factory=dict)  # file to parse -> its extraction key
+    rejections_in_use: set[str] = field(default_factory=set)  # keys of rejections some file still has
     digests: dict[str, str] = field(default_factory=dict)  # letter id -> its graph's digest, of the files to parse
 
 
@@ -218,7 +219,9 @@ def _skip_known(files: list[str], hashes: list[str | None], known: _Known, repor
         if sha is None:
             todo.append(file)  # the parser reports it
             continue
-        key = known.file_keys[file] = extraction_key(sha, known.validated)
+        key = extraction_key(sha, known.validated)
+        if key in known.rejections:
+            known.rejections_in_use.add(key)
         if _as_good(known.keys.get(letter_id), key, sha, known.validated) and letter_id not in seen:
             seen[letter_id] = name
             report.accepted += 1
@@ -228,6 +231,7 @@ def _skip_known(files: list[str], hashes: list[str | None], known: _Known, repor
             report.remembered += 1
         else:
             todo.append(file)
+            known.file_keys[file] = key
             continue
         report.read += 1
         if on_letter:
@@ -295,20 +299,23 @@ def build_files(files: list[str], store: Store, *, jobs: int = 1, validate: bool
             store.replace_letters([], iter_vocabulary_quads())
             file_hashes, to_keep = hashes()
             files = _skip_known(files, file_hashes, known, report, seen, on_letter)
+            # Saved now, not after the write: true of the files whatever becomes of the build, and
+            # an entry a file (~0.6 KB) not held while letters are written.
+            store.save_file_hashes(to_keep.encode())
+            del hashes, file_hashes, to_keep
             known.digests = store.graph_digests(letter_id_of(p) for p in files)
             with _Writer(store) as writer:
                 _consume(_parsed(files, pool, jobs, validate), report, known, seen, writer, on_letter)
             if pool:  # the parsers' memory (~150 MB each) is not needed while the indexes are made
                 pool.shutdown()
             store.release_memory()  # nor what the write left in RocksDB and malloc
-            store.forget_rejections(set(known.rejections) - set(known.file_keys.values()))
+            store.forget_rejections(set(known.rejections) - known.rejections_in_use)
             store.check_tallies()
             store.save_key_index(known.keys)
-            store.save_file_hashes(to_keep.encode())
             report.store_letters = len(known.keys)
             # Each holds an entry a letter (~140 MB at 100k letters): not needed while the store
             # makes its indexes, on leaving `writing`.
-            del hashes, file_hashes, to_keep, files, known, seen
+            del files, known, seen
     report.seconds = time.perf_counter() - started
     return report
 
@@ -371,11 +378,12 @@ def _consume(items: Iterable[Parsed], report: BuildReport, known: _Known, seen: 
         report.read += 1
         if on_letter:
             on_letter(item.name)
+        key = known.file_keys.pop(item.file, None)  # dropped once used: not held through the write
         if item.rejected or item.letter is None:
             rejected = item.rejected or Rejected(item.name, "no graph")
             report.rejected.append(rejected)
-            if rejected.lasting and item.file in known.file_keys:
-                writer.reject(RejectedFile(known.file_keys[item.file], item.name, rejected.reason))
+            if rejected.lasting and key is not None:
+                writer.reject(RejectedFile(key, item.name, rejected.reason))
             continue
         letter = item.letter
         if letter.letter_id in seen:

@@ -434,9 +434,10 @@ def test_rejected_files_are_remembered_and_an_upgrade_reads_every_letter_again(k
     runner.invoke(app, ["remove", good, "--store", store])
     first = runner.invoke(app, ["build", str(folder), "--store", store])
     reason = next(line for line in first.stderr.splitlines() if line.startswith(f"  rejected {bad}.txt: "))
-    again = runner.invoke(app, ["build", str(folder), "--store", store])
-    assert "rejected: 1 (1 as in an earlier build, not read again)" in again.stderr
-    assert reason in again.stderr.splitlines() and again.exit_code == first.exit_code == 1
+    for _ in range(2):  # a build that reports it from memory keeps the memory
+        again = runner.invoke(app, ["build", str(folder), "--store", store])
+        assert "rejected: 1 (1 as in an earlier build, not read again)" in again.stderr
+        assert reason in again.stderr.splitlines() and again.exit_code == first.exit_code == 1
 
     shutil.copy(LETTERS / "001_31f77f8318a90c33.txt", folder / f"{bad}.txt")  # fixed
     fixed = runner.invoke(app, ["build", str(folder), "--store", store])
