@@ -99,11 +99,15 @@ DRUGS: list[tuple[str, list[str], str]] = [
     ("Sumatriptan", ["sumatriptan"], "Triptans"), ("Quetiapine", ["quetiapine"], "Atypical antipsychotics"),
     ("Escitalopram", ["escitalopram"], "SSRIs"), ("Bupropion", ["bupropion"], "Bupropion (Wellbutrin)"),
     ("Mirtazapine", ["mirtazapine"], "Antidepressants"), ("Acetaminophen", ["acetaminophen"], "Acetaminophen (APAP)"),
+    ("Glucosamine sulfate", ["glucosamine"], "Glucosamine (and Chondroitin Sulfate)"),
+    ("Doral", ["quazepam"], "Benzodiazepines"), ("Ben-Gay", ["methyl salicylate", "menthol"], "Topical analgesics"),
+    ("Icy Hot", ["methyl salicylate", "menthol"], "Topical analgesics"),
+    ("Losartan", ["losartan"], "Hypertension treatment"),
 ]
 COMPOUND_PARTS = [("Gabapentin", "gabapentin"), ("Amitriptyline", "amitriptyline"), ("Bupivacine", "bupivacaine"),
                   ("Flurbiprofen", "flurbiprofen"), ("Baclofen", "baclofen"), ("Dexamethasone", "dexamethasone"),
                   ("Cyclobenzaprine", "cyclobenzaprine"), ("Lidocaine", "lidocaine"), ("Ketoprofen", "ketoprofen"),
-                  ("Capsaicin", "capsaicin"), ("Menthol", "menthol"), ("Camphor", "camphor")]
+                  ("Capsaicin", "capsaicin"), ("Menthol", "menthol"), ("Camphor", "camphor"), ("Ketamine", "ketamine")]
 SERVICES: list[tuple[str, str, str]] = [  # item, guideline code, section
     ("Urine drug screen", "MTUS-CPMTG", "Drug testing"), ("Urinary Analysis", "MTUS-CPMTG", "Drug testing"),
     ("Lumbar epidural steroid injection at L4-L5", "MTUS-CPMTG", "Epidural steroid injections (ESIs)"),
