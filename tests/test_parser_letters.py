@@ -477,6 +477,8 @@ def test_misspelt_drug_names(item, generics):
     ("Ketamine 10% cream 120gm", [("ketamine", "DB01221", "NMDA antagonist")]),
     ("Losartan 50mg #30", [("losartan", "DB00678", "antihypertensive")]),
     ("Folic acid 1mg #30", [("folic acid", "DB00158", "dietary supplement")]),
+    ("Prochlorperazine 10mg #30", [("prochlorperazine", "DB00433", "antiemetic")]),
+    ("Nicotine gum 2mg", [("nicotine", None, "smoking cessation aid")]),
     # over-the-counter rubs in their classic formulation
     ("Ben-Gay ointment", [("menthol", None, "topical analgesic"), ("methyl salicylate", "DB09543", "NSAID")]),
     ("Icy Hot patch #30", [("menthol", None, "topical analgesic"), ("methyl salicylate", "DB09543", "NSAID")]),
