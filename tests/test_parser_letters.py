@@ -482,6 +482,11 @@ def test_misspelt_drug_names(item, generics):
     # over-the-counter rubs in their classic formulation
     ("Ben-Gay ointment", [("menthol", None, "topical analgesic"), ("methyl salicylate", "DB09543", "NSAID")]),
     ("Icy Hot patch #30", [("menthol", None, "topical analgesic"), ("methyl salicylate", "DB09543", "NSAID")]),
+    # and the brands' lidocaine products, which are not their classic formulation with lidocaine added
+    ("Aspercreme cream", [("trolamine salicylate", "DB11079", "NSAID")]),
+    ("Aspercreme with lidocaine 4% cream", [("lidocaine", "DB00281", "local anesthetic")]),
+    ("Icy Hot Lidocaine patch #15", [("lidocaine", "DB00281", "local anesthetic"),
+                                     ("menthol", None, "topical analgesic")]),
 ])
 def test_brand_names_resolve_to_their_generics(item, generics):
     reading = clean(item)
