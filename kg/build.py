@@ -313,8 +313,8 @@ def build_files(files: list[str], store: Store, *, jobs: int = 1, validate: bool
             store.check_tallies()
             store.save_key_index(known.keys)
             report.store_letters = len(known.keys)
-            # Each holds an entry a letter (~140 MB at 100k letters): not needed while the store
-            # makes its indexes, on leaving `writing`.
+            # Each holds an entry a letter (~50 MB together at 100k letters): not needed while the
+            # store makes its indexes, on leaving `writing`.
             del files, known, seen
     report.seconds = time.perf_counter() - started
     return report

@@ -64,7 +64,7 @@ MISSPELT_MIN = 6  # shorter words are too near each other to tell a misspelling 
 _SALTS = frozenset({"sodium", "potassium", "calcium", "magnesium", "hydrochloride", "hcl", "tromethamine",
                     "sulfate", "citrate", "tartrate", "bitartrate", "besylate", "succinate", "maleate",
                     "mesylate", "phosphate", "acetate", "pamoate", "bromide", "fumarate"})
-SALTS_AFTER = re.compile(r"(?:\s+(?:" + "|".join(sorted(_SALTS)) + r")(?![A-Za-z]))+", re.I)
+_SALTS_AFTER = re.compile(r"(?:\s+(?:" + "|".join(sorted(_SALTS)) + r")(?![A-Za-z]))+", re.I)
 # Words the drug dictionary reads as drugs but that name services or body parts in items; 'caps'
 # (capsules, not the buffer CAPS); and compounding bases, which a misspelling would read as a drug
 # ('Lipoderm' is one edit from Lidoderm).
@@ -112,7 +112,7 @@ def find_ingredients(clean: CleanText, start: int, end: int) -> tuple[list[Ingre
     for m in _alias_pattern().finditer(clean.text, start, end):
         for generic in vocab.drug_aliases[m.group(0).lower()]:
             found.append((m.start(), m.end(), generic, _drugbank_id(generic)))
-        salt = SALTS_AFTER.match(clean.text, m.end(), end)  # 'Glucosamine sulfate': not a second drug
+        salt = _SALTS_AFTER.match(clean.text, m.end(), end)  # 'Glucosamine sulfate': not a second drug
         taken.append((m.start(), salt.end() if salt else m.end()))
     words = [w for w in WORD.finditer(clean.text, start, end)
              if not any(s <= w.start() < e for s, e in taken) and w.group(0).lower() not in _NOT_DRUGS]
