@@ -646,12 +646,12 @@ def test_body_regions_read_off_real_diagnoses():
     ("Other Medical Treatment Guideline or Medical Evidence: Official Disability Guidelines (ODG), Pain Chapter",
      [("ODG", (), ("Pain chapter",))]),
     ("Non-MTUS Citation ODG Low Back Chapter, Lumbar Supports; Other Medical Treatment Guideline or Medical Evidence: "
-     "Medline Plus", [("ODG", (), ("Low back chapter", "Lumbar supports")), ("OTHER", (), ("Medline plus",))]),
+     "Medline Plus", [("ODG", (), ("Low back chapter", "Lumbar supports")), ("OTHER", (), ())]),
     # several sources in one clause: each its own citation
     ("MTUS Chronic Pain Medical Treatment Guidelines, page 29; and ODG Pain Chapter, Carisoprodol",
      [("MTUS-CPMTG", (29,), ()), ("ODG", (), ("Pain chapter", "Carisoprodol"))]),
     ("Non-MTUS Citation ODG, Pain chapter and ACOEM Practice Guidelines, Chapter 12",
-     [("ODG", (), ("Pain chapter",)), ("ACOEM", (), ("ACOEM practice guidelines", "Chapter 12"))]),
+     [("ODG", (), ("Pain chapter",)), ("ACOEM", (), ("Chapter 12",))]),
     ("the MTUS Chronic Pain Medical Treatment Guidelines", [("MTUS-CPMTG", (), ())]),
     # the regulations that adopt an MTUS part: they name the guideline, not a section of it
     ("MTUS Chronic Pain Medical Treatment Guidelines 8 C.C.R. 9792.20 - 9792.26 MTUS (Effective July 18, 2009) "
@@ -665,8 +665,8 @@ def test_body_regions_read_off_real_diagnoses():
      [("MTUS-CPMTG", (29,), ("Soma",)), ("ODG", (), ("Pain chapter", "Soma"))]),
     ("MTUS Chronic Pain Medical Treatment Guidelines, Pages 111-113 of 127", [("MTUS-CPMTG", (111, 112, 113), ())]),
     ("Non -MTUS Citation ODG, Pain Chapter", [("ODG", (), ("Pain chapter",))]),  # a space before the hyphen
-    ("Non-MTUS Citation http://www.drugs.com/pro/soma.html, Soma",  # a web address keeps its case
-     [("OTHER", (), ("http://www.drugs.com/pro/soma.html", "Soma"))]),
+    ("Non-MTUS Citation http://www.drugs.com/pro/soma.html, Soma",  # the address is the source, not a section
+     [("OTHER", (), ("Soma",))]),
     ("MTUS Chronic Pain Medical Treatment Guidelines, When to Continue Opioids topic, page 80.",  # "X topic"
      [("MTUS-CPMTG", (80,), ("When to continue opioids",))]),
     # a section's title with a comma in it is one section (CM16-0249170)
@@ -690,8 +690,8 @@ def test_body_regions_read_off_real_diagnoses():
                                                                ("ODG", (), ("Low back chapter",))]),
     ("Non-MTUS Official Disability Guidelines (ODG), Low Back Chapter, Lumbar supports",  # no 'Citation'
      [("ODG", (), ("Low back chapter", "Lumbar supports"))]),
-    ("ODG-TWC Pain Procedure Summary last updated 11/21/2016", [("ODG", (), ("Pain procedure summary last updated "
-                                                                           "11/21/2016",))]),  # a date keeps its year
+    # its update date is no topic
+    ("ODG-TWC Pain Procedure Summary last updated 11/21/2016", [("ODG", (), ("Pain procedure summary",))]),
     # ODG's longer names, and its publisher's, are no sections
     ("Non-MTUS Citation Official Disability Guidelines-Treatment in Workers Compensation (ODG-TWC), Pain Procedure "
      "Summary", [("ODG", (), ("Pain procedure summary",))]),
@@ -726,7 +726,7 @@ def test_body_regions_read_off_real_diagnoses():
     # a further 'Non-MTUS Citation' is a source of its own
     ("Non-MTUS Citation Official Disability Guidelines (ODG), Pain Chapter, Insomnia Treatment; and Non-MTUS "
      "Citation Ambien Prescribing Information", [("ODG", (), ("Pain chapter", "Insomnia treatment")),
-                                                 ("OTHER", (), ("Ambien prescribing information",))]),
+                                                 ("OTHER", (), ())]),
     # a Non-MTUS source after a Section(s) list is a source of its own, not one more section
     ("MTUS Knee Complaints 2004, Section(s): Summary, and Non-MTUS Official Disability Guidelines (ODG), Knee & Leg, "
      "Online Edition, MRIs", [("MTUS-ACOEM", (), ("Summary",)), ("ODG", (), ("Knee & leg", "MRIs"))]),
@@ -740,9 +740,9 @@ def test_body_regions_read_off_real_diagnoses():
      [("MTUS-CPMTG", (76, 77, 78, 79, 80), ("Opioids",)), ("ODG", (), ("Pain chapter",))]),
     ("California MTUS 2016 Chronic Pain Guidelines, page 113, TENS unit", [("MTUS-CPMTG", (113,), ("TENS unit",))]),
     ("ACOEM Practice Guidelines, Chapter 12, page 303",
-     [("ACOEM", (303,), ("ACOEM practice guidelines", "Chapter 12"))]),
+     [("ACOEM", (303,), ("Chapter 12",))]),
     ("Non-MTUS Chronic Pain Medical Treatment Guidelines page 29",
-     [("OTHER", (29,), ("Chronic pain medical treatment guidelines",))]),
+     [("OTHER", (29,), ())]),
     # an edition's month and year are no section
     ("CA MTUS Chronic Pain Medical Treatment Guidelines (May 2009), Muscle relaxants (for pain), pg. 63-66",
      [("MTUS-CPMTG", (63, 64, 65, 66), ("Muscle relaxants (for pain)",))]),
@@ -755,6 +755,31 @@ def test_body_regions_read_off_real_diagnoses():
      [("MTUS-CPMTG", (78, 79, 80, 113), ())]),
     ("MTUS Chronic Pain Medical Treatment Guidelines, 8 C.C.R. 9792.20 - 9792.26, Opioids",
      [("MTUS-CPMTG", (), ("Opioids",))]),
+    # the source's own name opens its citation; its edition, date and publisher are no sections
+    ("Non-MTUS Citation American College of Occupational and Environmental Medicine (ACOEM), 2nd Edition, (2004) "
+     "Chapter 7, page 127", [("ACOEM", (127,), ("Chapter 7",))]),
+    ("Non-MTUS Citation Official Disability Guidelines, Treatment Index, 11th Edition (web), 2013, Pain Chapter, "
+     "Urine drug testing", [("ODG", (), ("Pain chapter", "Urine drug testing"))]),
+    ("Non-MTUS Citation University of Michigan Health System. Gastroesophageal reflux disease (GERD). Ann Arbor (MI): "
+     "University of Michigan Health System; 2007 Jan. 10.",
+     [("OTHER", (), ("Gastroesophageal reflux disease (GERD)",))]),
+    ("Non-MTUS Citation Medscape, Sleep Disorders", [("OTHER", (), ("Sleep disorders",))]),
+    # ODG named again before a topic (CM17-0019907), and 'X-Ray' (CM16-0232543)
+    ("Non-MTUS Citation Official Disability Guidelines (ODG) Low Back, Physical Therapy. Official Disability "
+     "Guidelines (ODG) Physical Therapy Guidelines.", [("ODG", (), ("Low back", "Physical therapy",
+                                                                   "Physical therapy guidelines"))]),
+    ("Non-MTUS Citation Official Disability Guidelines (ODG) Hips & Pelvis Chapter, X-Ray.",
+     [("ODG", (), ("Hips & pelvis chapter", "X-Ray"))]),
+    # a chapter's update date between it and the topic, without a comma (CM17-0021791), in any written form
+    *[(f"Non-MTUS Citation Official Disability Guidelines (ODG) Chapter: Low Back-Lumbar & Thoracic (Acute & Chronic) "
+       f"{date} MRI (magnetic resonance imaging).",
+       [("ODG", (), ("Low Back-Lumbar & thoracic (Acute & Chronic)", "MRI (magnetic resonance imaging)"))])
+      for date in ("12/20/2016", "December 20, 2016", "Dec. 20, 2016")],
+    ("Non-MTUS Citation ODG, Pain Chapter, updated December 20, 2016, Opioids",
+     [("ODG", (), ("Pain chapter", "Opioids"))]),
+    # the regulation that adopts the guideline, then its title: one citation
+    ("MTUS 2009: 9792.24.2. Chronic Pain Medical Treatment Guidelines, Opioids Page(s): 78",
+     [("MTUS-CPMTG", (78,), ("Opioids",))]),
 ])
 def test_guideline_line_wordings(line, citations):
     reading = clean(f"Decision based on {line}")

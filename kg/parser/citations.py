@@ -50,8 +50,14 @@ ODG_NAME = re.compile(r"\s*(?:Work\s+Loss\s+Data\s+Institute[\s,]*)?(?:Official\
                       r"(?:\s*\((?:ODG|TWC|ODG[-\s]?TWC)\))?(?:\s*-\s*TWC\b)?[\s,:]*", re.I)
 _TOPIC_BREAK = re.compile(r";|\.\s+|\.$|,\s+(?=[A-Z0-9])")
 # an edition's year, its month too ("(May 2009)")
-_NOISE = re.compile(r"^(?:and|or|X)\b\s*|^of\s+\d+$|,?\s+and$|[\s.,:;]+$"
+_NOISE = re.compile(r"^(?:and|or)\b\s*|^X(?=\s|$)\s*|^of\s+\d+$|,?\s+and$|[\s.,:;]+$"  # 'X 2009', not 'X-Ray'
                     rf"|\bX?\s*(?<![/-])(?:{MONTH_NAME}\.?\s+)?(?:2004|2007|2009|2016)\s*:?$"
+                    # a reference's date and publisher: "Ann Arbor (MI): University of Michigan Health System; 2007 Jan"
+                    rf"|^(?:19|20)\d\d\s+{MONTH_NAME}\.?$|^[A-Za-z][A-Za-z .]*\s\((?-i:[A-Z]{{2}})\):\s.*"
+                    # an edition ("11th Edition (web)", "2nd Edition, (2004) Chapter 7"), ODG's 'Treatment Index'
+                    r"|^(?:\d+(?:st|nd|rd|th)|first|second|third|fourth)\s+edition\b(?:[\s,]*\((?:web|online|\d{4})\))*"
+                    r"|^treatment\s+index$|^chapter\s*:\s*"  # "Chapter: Low Back"
+                    r"|(?:^|,?\s+)(?:last\s+)?updated$"  # "Pain Procedure Summary last updated 11/21/2016"
                     r"|\s+topic$|^(?:online|web)\s+edition$|^[-–]\s+", re.I)  # "When to Continue Opioids topic"
 # Words that join one source to the next ("pages 76-80 and on the Non-MTUS ODG"): no topic
 _CONNECTIVE = re.compile(r"(?:(?:and|on|the|in|also|Non\s*-?\s*MTUS|Citation)\b[\s,:]*)+", re.I)
@@ -171,7 +177,7 @@ def _non_overlapping(titles: list[tuple[int, int, str]]) -> list[tuple[int, int,
 
 # What may stand between two titles of one guideline: punctuation ('Clinical Topics: Low Back Complaints'),
 # its edition and year.
-_TITLE_GAP = re.compile(r"[\s,():]*(?:(?:2nd|Second|3rd|Third)\s+Edition[\s,()]*)?(?:2004[\s,()]*)?", re.I)
+_TITLE_GAP = re.compile(r"[\s,():.]*(?:(?:2nd|Second|3rd|Third)\s+Edition[\s,()]*)?(?:2004[\s,()]*)?", re.I)
 
 
 def _merge(titles: list[tuple[int, int, str]], text: str) -> list[tuple[int, int, str]]:
@@ -216,14 +222,30 @@ def _non_mtus(clean: CleanText, start: int, end: int, party: Party) -> list[Cita
 def _citation(clean: CleanText, party: Party, code: str, start: int, body_start: int, end: int,
               source_name: str | None = None) -> Citation:
     body = clean.flat(body_start, end)
+    sections = _sections(body)
+    if sections and _names_the_source(sections[0], code, source_name):
+        sections = sections[1:]
     return Citation(
         party=party,
         guideline=code,
         written=clean.fact(clean.flat(start, end), start, end),
         source_name=source_name,
-        sections=tuple(_sections(body)),
+        sections=tuple(sections),
         pages=tuple(parse_pages(body)),
     )
+
+
+# ACOEM's own name, which opens a Non-MTUS ACOEM citation ("American College of Occupational and Environmental
+# Medicine (ACOEM), 2nd Edition"): the source, not a section of it
+_ACOEM_NAME = re.compile(r"(?:ACOEM|American\s+College\s+of\s+Occupational\s+and\s+Environmental\s+Medicine"
+                         r"(?:\s*\(ACOEM\))?)(?:\s+(?:Occupational\s+Medicine\s+)?(?:Practice\s+)?Guidelines?)?", re.I)
+
+
+def _names_the_source(topic: str, code: str, source_name: str | None) -> bool:
+    """The first topic of a citation is its source's own name ('Medscape', 'ACOEM Practice Guidelines')."""
+    if source_name:
+        return source_name.lower().startswith(topic.lower())
+    return code == "ACOEM" and bool(_ACOEM_NAME.fullmatch(topic))
 
 
 def parse_pages(text: str) -> list[int]:
@@ -251,8 +273,10 @@ def _sections(body: str) -> list[str]:
     text = body[marker.end():] if marker else body
     text = _regulations().sub(";", PAGES.sub(";", OF_PAGES.sub("", _PART_OF_MTUS.sub("", text))))
     out: list[str] = []
-    for piece in _split_topics(text):
+    for piece in _split_topics(_break_at_dates(text)):
         topic = piece.strip(" ,.:;")
+        if (name := ODG_NAME.match(topic)) and name.end() < len(topic):  # "ODG Physical Therapy Guidelines"
+            topic = topic[name.end():]
         previous = None
         while topic != previous:
             previous, topic = topic, _NOISE.sub("", topic).strip(" ,.:;")
@@ -263,6 +287,18 @@ def _sections(body: str) -> list[str]:
                 and topic not in out):
             out.append(topic)
     return out
+
+
+def _break_at_dates(text: str) -> str:
+    """A date outside brackets ends a topic: ODG's chapter and its update date written before the topic
+    without a comma ("Low Back (Acute & Chronic) 12/20/2016 MRI"). A date in brackets stays in its topic."""
+    out: list[str] = []
+    last = 0
+    for m in DATE.finditer(text):
+        if text.count("(", 0, m.start()) == text.count(")", 0, m.start()):
+            out += [text[last:m.start()], ";"]
+            last = m.end()
+    return "".join(out) + text[last:]
 
 
 def _split_topics(text: str) -> list[str]:
