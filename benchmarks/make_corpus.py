@@ -103,6 +103,9 @@ DRUGS: list[tuple[str, list[str], str]] = [
     ("Doral", ["quazepam"], "Benzodiazepines"), ("Ben-Gay", ["methyl salicylate", "menthol"], "Topical analgesics"),
     ("Icy Hot", ["methyl salicylate", "menthol"], "Topical analgesics"),
     ("Losartan", ["losartan"], "Hypertension treatment"),
+    ("Hydrocodone-Acetaminophen", ["hydrocodone", "acetaminophen"], "Opioids, criteria for use"),
+    ("Oxycodone-APAP", ["oxycodone", "acetaminophen"], "Opioids, criteria for use"),
+    ("Tramadol-acetaminophen", ["tramadol", "acetaminophen"], "Tramadol (Ultram)"),
 ]
 COMPOUND_PARTS = [("Gabapentin", "gabapentin"), ("Amitriptyline", "amitriptyline"), ("Bupivacine", "bupivacaine"),
                   ("Flurbiprofen", "flurbiprofen"), ("Baclofen", "baclofen"), ("Dexamethasone", "dexamethasone"),

@@ -512,6 +512,17 @@ def test_brand_names_resolve_to_their_generics(item, generics):
     ("Sprix nasal spray", ["ketorolac"]), ("Omeprazole 20mg caps #60", ["omeprazole"]),
     ("Gabapentin 300mg CAPS #90", ["gabapentin"]),
     ("Ketoprofen 10% in Lipoderm base 120gm", ["ketoprofen"]),  # a compounding base, not a misspelt Lidoderm
+    # a combination's generics joined by hyphens, as a word the dictionary does not name whole
+    ("Hydrocodone-Acetaminophen 10-325mg #90", ["hydrocodone", "acetaminophen"]),
+    ("Hydrocodone-APAP 10/325mg #60", ["hydrocodone", "acetaminophen"]),
+    ("Oxycodone-acetaminophen 10/325mg #120", ["oxycodone", "acetaminophen"]),
+    ("Tramadol-acetaminophen 37.5/325mg #60", ["tramadol", "acetaminophen"]),
+    ("Butalbital-APAP-caffeine #30", ["butalbital", "acetaminophen", "caffeine"]),
+    ("Flurbiprofen-Cyclobenzaprine-Menthol cream", ["flurbiprofen", "cyclobenzaprine", "menthol"]),
+    ("Naproxen-sodium 550mg #60", ["naproxen"]),
+    # hyphenated words of services name no drug
+    ("Sit-stand workstation", []), ("Follow-up visit", []), ("X-ray of the lumbar spine", []),
+    ("Post-operative physical therapy x 12", []), ("Trigger-point injections x 4", []),
 ])
 def test_drug_names_not_classes(item, generics):
     reading = clean(item)

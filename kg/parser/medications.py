@@ -16,6 +16,7 @@ from kg.record import Fact, Ingredient
 from kg.vocab import Drug, drug_dictionary, load
 
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
+_WORD_PART = re.compile(r"[A-Za-z][A-Za-z']*")  # a hyphenated word's parts
 PERCENT_AFTER = re.compile(r"\s*(?P<v>\d+(?:\.\d+)?)\s*%")
 STRENGTH_MG = re.compile(r"(?<![\d.])(?P<v>\d+(?:\.\d+)?)(?:\s*[/-]\s*\d+(?:\.\d+)?)*\s*mg\b", re.I)  # "10-325mg"
 # A strength written without "mg" right after the drug name: "Ambien 12.5 CR", "Norco 10/325",
@@ -114,7 +115,7 @@ def find_ingredients(clean: CleanText, start: int, end: int) -> tuple[list[Ingre
             found.append((m.start(), m.end(), generic, _drugbank_id(generic)))
         salt = _SALTS_AFTER.match(clean.text, m.end(), end)  # 'Glucosamine sulfate': not a second drug
         taken.append((m.start(), salt.end() if salt else m.end()))
-    words = [w for w in WORD.finditer(clean.text, start, end)
+    words = [w for w in _words(clean.text, start, end)
              if not any(s <= w.start() < e for s, e in taken) and w.group(0).lower() not in _NOT_DRUGS]
     named: set[int] = set()
     for drug, first, last in dictionary_drugs([w.group(0) for w in words]):
@@ -128,6 +129,17 @@ def find_ingredients(clean: CleanText, start: int, end: int) -> tuple[list[Ingre
             found.append((word.start(), word.end(), generic, _drugbank_id(generic)))
     last_end = max((e for _, e, _, _ in found), default=start)
     return _ingredients(clean, sorted(found), end), last_end
+
+
+def _words(text: str, start: int, end: int) -> Iterator[re.Match[str]]:
+    """The words of text [start, end); a hyphenated word the drug dictionary does not name whole is read
+    as its parts ('Hydrocodone-acetaminophen', 'Butalbital-APAP-caffeine': a combination's drugs)."""
+    names = drug_dictionary()
+    for word in WORD.finditer(text, start, end):
+        if "-" in word.group(0) and word.group(0).lower() not in names:
+            yield from _WORD_PART.finditer(text, word.start(), word.end())
+        else:
+            yield word
 
 
 def generics_named(name: str) -> tuple[str, ...]:
