@@ -157,6 +157,11 @@ DIAGNOSES = ["cervical radiculopathy", "lumbar radiculopathy", "lumbar degenerat
              "radiculopathy, lumbar region", "sprain of ligaments of lumbar spine, initial encounter",
              "carpal tunnel syndrome, bilateral upper limbs",
              "strain of muscle, fascia and tendon of lower back, initial encounter"]
+# ICD-10 codes a summary may give in brackets after a diagnosis ("Cervicalgia (M54.2)")
+ICD10 = {"cervical radiculopathy": "M54.12", "lumbar radiculopathy": "M54.16", "cervicalgia": "M54.2",
+         "lumbago": "M54.5", "sacroiliitis": "M46.1", "carpal tunnel syndrome": "G56.00", "insomnia": "G47.00",
+         "radiculopathy, lumbar region": "M54.16", "chronic pain syndrome": "G89.4", "depression": "F32.9",
+         "anxiety": "F41.9", "myofascial pain syndrome": "M79.1", "lumbar degenerative disc disease": "M51.36"}
 NO_EVIDENCE = "The Claims Administrator did not cite any medical evidence for its decision."
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
           "November", "December"]
@@ -352,8 +357,10 @@ def make_letter(i: int, rng: random.Random) -> Letter:
                       + ("He reported that his pain persists." if sex == "male" else
                          "She reported that her pain persists.")])
     sep = "; " if rng.random() < 0.4 else ", "
-    dx_text = sep.join(diagnoses[:-1]) + (f"{sep}and " if len(diagnoses) > 1 else "") + diagnoses[-1]
-    numbered = " ".join(f"{n}. {dx}" for n, dx in enumerate(diagnoses, 1))
+    coded = rng.random() < 0.2
+    written_dx = [f"{dx} ({ICD10[dx]})" if coded and dx in ICD10 else dx for dx in diagnoses]
+    dx_text = sep.join(written_dx[:-1]) + (f"{sep}and " if len(diagnoses) > 1 else "") + written_dx[-1]
+    numbered = " ".join(f"{n}. {dx}" for n, dx in enumerate(written_dx, 1))
     dx_sentence = rng.choice([f"The current diagnoses are documented as {dx_text}.",
                               f"Diagnoses included {dx_text}.",
                               f"The injured worker was diagnosed as having {dx_text}.",
@@ -361,7 +368,8 @@ def make_letter(i: int, rng: random.Random) -> Letter:
                               f"Diagnoses include: {numbered}.",
                               f"Diagnoses per the primary treating physician include {dx_text}.",
                               f"The applicant was given diagnoses of {dx_text}.",
-                              f"The diagnoses have been noted as {dx_text}."])
+                              f"The diagnoses have been noted as {dx_text}.",
+                              f"Impression: {'; '.join(written_dx)}."])
     action = rng.choice(["denied", "non-certified", "modified"])
     ur_sentence = rng.choice([f"The Utilization Review (UR) dated {fmt_date(ur, rng)}, {action} the requests.",
                               f"Utilization review from {fmt_date(ur, rng)} {action} the request.",

@@ -257,12 +257,16 @@ def text_index_seconds(letters: Path, store: Path) -> float:
 
 
 def diagnoses_exact(truth: Path, cases_csv: Path) -> tuple[int, int]:
-    """Cases whose diagnoses are the generated ones, no more and no fewer, and how many cases."""
+    """Cases whose diagnoses are the generated ones, no more and no fewer, and how many cases (a diagnosis as
+    written, without the code in brackets the generator may add: the graph's label)."""
+    from kg.parser.summary import ICD_CODE
+
     letters = json.loads(truth.read_text())["letters"]
     with cases_csv.open(newline="") as f:
         rows = [row for row in csv.DictReader(f) if row["letter"] in letters]
     exact = sum({d.lower() for d in letters[row["letter"]]["diagnoses_must_include"]} ==
-                set(filter(None, row["diagnoses"].lower().split(";"))) for row in rows)  # as the scorer: any case
+                set(filter(None, ICD_CODE.sub("", row["diagnoses"]).lower().split(";")))  # as the scorer: any case
+                for row in rows)
     return exact, len(rows)
 
 

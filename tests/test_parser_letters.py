@@ -975,6 +975,18 @@ def test_injury_date_wordings(sentence, day):
       "other intervertebral disc degeneration, lumbar region", "myalgia"]),
     ("The diagnoses included cervicalgia, radiculopathy, cervical region, and carpal tunnel syndrome, bilateral upper "
      "limbs.", ["cervicalgia", "radiculopathy, cervical region", "carpal tunnel syndrome, bilateral upper limbs"]),
+    # codes in brackets after each diagnosis: the list goes on past them, and a label is the words without one
+    ("Diagnoses include Cervicalgia (M54.2), Low back pain (M54.5), and Other intervertebral disc degeneration, "
+     "lumbar region (M51.36). A Request for Authorization was received.",
+     ["cervicalgia", "low back pain", "other intervertebral disc degeneration, lumbar region"]),
+    ("The diagnoses were lumbar disc displacement (ICD-10: M51.26) and lumbar radiculopathy (722.10).",
+     ["lumbar disc displacement", "lumbar radiculopathy"]),
+    ("She was diagnosed with carpal tunnel syndrome (bilateral) and trigger finger.",
+     ["carpal tunnel syndrome (bilateral)", "trigger finger"]),
+    ("(The diagnoses include lumbar strain, sciatica) She was seen.", ["lumbar strain", "sciatica"]),
+    # a progress note's impression
+    ("The patient was seen on 12/01/2016. Impression: Lumbar strain; lumbar facet syndrome. UR denied it.",
+     ["lumbar strain", "lumbar facet syndrome"]),
 ])
 def test_diagnosis_list_wordings(sentence, labels):
     reading = clean(sentence)

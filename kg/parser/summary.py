@@ -53,6 +53,9 @@ _END = r"(?=\.\s|\.$|\.\)|\)|$)"
 _DIAGNOSES = r"(?:diagnos(?:es|is)|diagnostic\s+impressions?)"  # "The diagnostic impression is X"
 # An aside before the list: "include (but are not limited to) X", "diagnosed with (in part) X"
 _ASIDE = r"(?:\((?=[a-z]{2})[^()]{1,40}\)\s*)?"  # words in lower case, never a list's "(1)" or "(A)"
+# The list itself: brackets in it are its own ("Cervicalgia (M54.2), Low back pain (M54.5)"); a closing one
+# that opened before it ends it ("(diagnoses include X, Y)")
+_LIST = r"(?P<v>(?:[^()]|\([^()]*\))+?)"
 DIAGNOSIS_LISTS = (
     re.compile(r"diagnos[ie]s\s*\((?P<v>[^)]+)\)", re.I),
     re.compile(_DIAGNOSES + r"(?:\s+(?:at\s+th(?:at|e|is)\s+(?:time|visit)|on\s+th(?:at|is)\s+(?:date|day|visit)|"
@@ -60,20 +63,21 @@ DIAGNOSIS_LISTS = (
                r"\s+(?:that\s+)?"
                r"(?:was|were|is|are|include[sd]?|included|ha(?:ve|s)\s+included|ha(?:ve|s)\s+been|"
                r"consist(?:s|ed)?\s+of)(?:\s*:\s*|\s+)(?:(?:noted|documented|listed|reported)\s+(?:to\s+(?:be|include)\s+)?)?"
-               r"(?:as\s+)?(?:having\s+)?:?\s*" + _ASIDE + r"(?P<v>.+?)" + _END, re.I | re.S),
-    re.compile(r"\b(?:" + _DIAGNOSES + r"|Dx)\s*:\s*(?P<v>.+?)" + _END, re.I | re.S),  # "Current diagnoses: X, Y."
+               r"(?:as\s+)?(?:having\s+)?:?\s*" + _ASIDE + _LIST + _END, re.I | re.S),
+    re.compile(r"\b(?:" + _DIAGNOSES + r"|Dx)\s*:\s*" + _LIST + _END, re.I | re.S),  # "Current diagnoses: X, Y."
     re.compile(r"\b(?:has|have|had|carries|carried|with|indicate[sd]?|document(?:s|ed)?|note[sd]?|list(?:s|ed)?|"
-               r"reflect(?:s|ed)?|given|received)\s+(?:an?\s+|the\s+)?" + _DIAGNOSES + r"\s+of\s+(?P<v>.+?)"
+               r"reflect(?:s|ed)?|given|received)\s+(?:an?\s+|the\s+)?" + _DIAGNOSES + r"\s+of\s+" + _LIST
                + _END, re.I | re.S),  # "The injured worker has a diagnosis of X", "was given diagnoses of X"
-    re.compile(r"\bAssessments?\s*:\s*(?P<v>.+?)" + _END, re.S),  # a progress note's "Assessment: 1. X 2. Y"
+    # a progress note's "Assessment: 1. X 2. Y", "Impression: X; Y"
+    re.compile(r"\b(?:Assessments?|(?:Clinical\s+)?Impressions?)\s*:\s*" + _LIST + _END, re.S),
     re.compile(r"diagnosed\s+(?:(?:him|her|the\s+(?:patient|claimant|(?:injured\s+)?worker))\s+)?(?:as\s+having|with)\s+"
-               + _ASIDE + r"(?P<v>.+?)" + _END, re.I | re.S),  # "The provider diagnosed her with X"
+               + _ASIDE + _LIST + _END, re.I | re.S),  # "The provider diagnosed her with X"
     re.compile(r"(?:undergoing|being|ha(?:s|ve|d)\s+been)\s+treat(?:ment|ments|ed)\s+for\s+(?:the\s+diagnosis\s+of\s+)?"
                r"(?!\d|about\b|approximately\b|over\b|several\b|many\b|the\s+past\b)"  # not "treated for 3 years"
-               r"(?P<v>.+?)" + _END, re.I | re.S),
+               + _LIST + _END, re.I | re.S),
     # "has submitted / filed a claim for X(,) (reportedly) associated with an industrial injury"; not "for an injury"
-    re.compile(r"(?:submitted|filed)\s+a\s+claim\s+for\s+(?!(?:an?\s+)?(?:[\w-]+\s+)?injur)(?P<v>.+?)"
-               r"(?=,?\s+(?:reportedly\s+)?associated\s+with|" + _END[3:], re.I | re.S),
+    re.compile(r"(?:submitted|filed)\s+a\s+claim\s+for\s+(?!(?:an?\s+)?(?:[\w-]+\s+)?injur)" + _LIST
+               + r"(?=,?\s+(?:reportedly\s+)?associated\s+with|" + _END[3:], re.I | re.S),
 )
 
 # The claims administrator's own words for its UR decision ("the claims administrator denied ...", "the
@@ -199,7 +203,7 @@ def _diagnoses(clean: CleanText, start: int, end: int) -> list[Diagnosis]:
         for m in pattern.finditer(clean.text, start, end):
             for s, e in _list_items(clean.text, m, end):
                 written = clean.flat(s, e)
-                label = written.lower()
+                label = " ".join(ICD_CODE.sub("", written).lower().split())  # the code is kept in its words
                 if label in seen or len(label) < 3:
                     continue
                 seen.add(label)
@@ -311,6 +315,9 @@ _ONE_DIAGNOSIS = re.compile(r"muscles?,\s+fascia\s+and\s+tendons?|\b(?:strains?\
                             r"strains?)\b", re.I)
 
 
+# A diagnosis's code in brackets after it: "Cervicalgia (M54.2)", "(ICD-10: M51.36)", ICD-9's "(722.10)"
+ICD_CODE = re.compile(r"\s*\((?:ICD(?:[- ]?(?:9|10)(?:-CM)?)?\s*(?:code)?\s*:?\s*)?"
+                      r"(?:[A-TV-Z]\d{2}(?:\.[0-9A-Z]{1,4})?|V?\d{3}(?:\.\d{1,2})?)\)", re.I)
 # What ICD-10's descriptions put after a comma: "Radiculopathy, lumbar region", "Sprain of ligaments of
 # lumbar spine, initial encounter", "Carpal tunnel syndrome, bilateral upper limbs"
 _ICD_QUALIFIER = re.compile(
@@ -319,7 +326,7 @@ _ICD_QUALIFIER = re.compile(
     r"(?:initial|subsequent)\s+encounter(?:\s+for\s+\w+(?:\s+\w+)?)?|sequela|unspecified(?:\s+(?:site|side))?|"
     r"not\s+elsewhere\s+classified|(?:right|left|bilateral|unspecified)\s+(?:side|upper\s+limbs?|lower\s+limbs?|"
     r"upper\s+arms?|forearms?|thighs?|lower\s+legs?|shoulders?|elbows?|wrists?|hands?|hips?|knees?|ankles?(?:\s+and\s+toes)?|"
-    r"feet|foot))", re.I)
+    r"feet|foot))(?:" + ICD_CODE.pattern + ")?", re.I)
 
 
 # "1. X 2. Y", "1) X, 2) Y", "(1) X (2) Y", "a. X b. Y", "- X - Y", "• X • Y", or one a line: a number or
