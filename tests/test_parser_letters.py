@@ -1030,6 +1030,7 @@ def test_utilization_review_date_wordings(sentence, day):
     ("A request for physical therapy that was noncertified by Utilization Review on December 20, 2016.",
      dt.date(2016, 12, 20), "non-certified"),
     ("The request was modified by utilization review on 07/07/2014.", dt.date(2014, 7, 7), "modified"),
+    ("The request was partially certified on 12/05/2016 by utilization review.", dt.date(2016, 12, 5), "modified"),
     ("Norco was certified before. Utilization review on 2/2/2015 denied the new request.", dt.date(2015, 2, 2),
      "denied"),
     # the date first, the reviewer after the action (CM17-0006838)

@@ -88,7 +88,7 @@ UR_MENTION = re.compile(
     rf"(?:utilization\s+review|\bUR\b|prior\s+(?:peer\s+)?(?:determination|review)|previous\s+review|peer\s+review|"
     rf"adverse\s+determination|non-?certification\s+(?:letter|notice|determination)|denial\s+(?:letter\s+)?dated)"
     rf"[^.;]{{0,80}}?(?P<v>{_D})"
-    rf"|(?:denied|non-?certified|modified|certified)\s+(?:the\s+requests?\s+)?"
+    rf"|(?:partially\s+)?(?:denied|non-?certified|modified|certified)\s+(?:the\s+requests?\s+)?"
     rf"(?:in\s+an?\s+(?:decision|determination)(?:\s+letter)?\s+)?(?:on|dated)\s+(?P<v2>{_D})"
     # a date first: "12/12/2014 UR", and "On 12/12/2014, the request for Norco was denied by the utilization
     # reviewer" (one alternative: every position of a summary is tried as a date's start)
