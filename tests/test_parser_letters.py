@@ -1216,6 +1216,9 @@ def test_strength_and_quantity_wordings(item, strength, quantity):
     ("Therefore, the request is not recommended as medically necessary.", False),
     ("Medical necessity of the requested Norco has not been established.", False),
     ("Medical necessity for the requested Lorzone has been established.", True),
+    ("In light of the above, the request does not meet medical necessity.", False),
+    ("The request did not meet the criteria for medical necessity.", False),
+    ("The request meets medical necessity guidelines.", True),
 ])
 def test_conclusion_wordings(sentence, necessary):
     text = (LETTERS / "CM17-0005412.txt").read_text()

@@ -35,12 +35,16 @@ PARTIAL = re.compile(
     r"request,?\s*(?P<item>.+)", re.I | re.S)
 # "is (not) medically necessary", and "is deemed not / is not shown to be / cannot be considered /
 # will be considered not / is no longer / is not recommended as medically necessary", "is not medically
-# reasonable or necessary", "is not medically indicated"; and "medical necessity ... has (not) been established".
+# reasonable or necessary", "is not medically indicated"; "medical necessity ... has (not) been established";
+# "does not meet medical necessity".
 CONCLUSION = re.compile(
     r"\b(?P<cannot>cannot\s+|can\s+not\s+)?(?:is|are|was|were|be)\s+"
     r"(?P<words>(?:(?:not|no\s+longer|deemed|determined|considered|shown|found|felt|certified|recommended|therefore|"
     r"thus|also|to|be|as)\s+){0,5})medically\s+(?:reasonable\s+(?:and|or)\s+)?(?:necessary|indicated)[^.]*\.?"
-    r"|\bmedical\s+necessity\b[^.]{0,80}?\b(?:has|have|was|is)\s+(?P<words2>not\s+)?been\s+established[^.]*\.?",
+    r"|\bmedical\s+necessity\b[^.]{0,80}?\b(?:has|have|was|is)\s+(?P<words2>not\s+)?been\s+established[^.]*\.?"
+    # "the request does not meet (the criteria for) medical necessity", "meets medical necessity"
+    r"|\b(?:(?:does|do|did)\s+(?P<words3>not\s+)?)?meets?\s+(?:the\s+)?(?:criteria\s+(?:for|of)\s+)?"
+    r"medical\s+necessity\b[^.]*\.?",
     re.I)
 _NEGATION = re.compile(r"\bnot\b|\bno\s+longer\b", re.I)
 SENTENCE_END = re.compile(r"[.!?)\"']\s*$")
@@ -153,5 +157,6 @@ def _conclusion(clean: CleanText, start: int, end: int) -> Fact[bool] | None:
             start)
     while s < last.end() and not clean.text[s].isalnum():
         s += 1
-    necessary = not (last.group("cannot") or _NEGATION.search(last.group("words") or last.group("words2") or ""))
+    negated = last.group("words") or last.group("words2") or last.group("words3") or ""
+    necessary = not (last.group("cannot") or _NEGATION.search(negated))
     return clean.fact(necessary, s, last.end())
