@@ -487,6 +487,17 @@ def test_misspelt_drug_names(item, generics):
     ("Aspercreme with lidocaine 4% cream", [("lidocaine", "DB00281", "local anesthetic")]),
     ("Icy Hot Lidocaine patch #15", [("lidocaine", "DB00281", "local anesthetic"),
                                      ("menthol", None, "topical analgesic")]),
+    # Soma Compound is carisoprodol with aspirin; Mylanta's three; supplements the dictionary lacks
+    ("Soma Compound #60", [("aspirin", "DB00945", "NSAID"), ("carisoprodol", "DB00395", "muscle relaxant")]),
+    ("Mylanta 30ml", [("aluminum hydroxide", "DB06723", "antacid"), ("magnesium hydroxide", "DB09104", "laxative"),
+                      ("simethicone", "DB09512", "antiflatulent")]),
+    ("Zinc 50mg #30", [("zinc", None, "dietary supplement")]),
+    ("Zinc oxide cream", [("zinc oxide", "DB09321", "skin protectant")]),
+    ("Vitamin B-complex #30", [("vitamin b complex", None, "dietary supplement")]),
+    ("Finasteride 5mg #30", [("finasteride", "DB01216", "5-alpha reductase inhibitor")]),
+    ("Atomoxetine 40mg #30", [("atomoxetine", "DB00289", "norepinephrine reuptake inhibitor")]),
+    ("Quinine sulfate 324mg #30", [("quinine", "DB00468", "antimalarial")]),
+    ("Epipen 0.3mg", [("epinephrine", "DB00668", "sympathomimetic")]),
 ])
 def test_brand_names_resolve_to_their_generics(item, generics):
     reading = clean(item)
