@@ -1247,8 +1247,13 @@ def test_conclusion_wordings(sentence, necessary):
     ("Epidural steroid injection L4-5 \u2013 Overturned", "Epidural steroid injection L4-5", "Overturned"),
     ("Lorzone 750mg #45 -- Upheld", "Lorzone 750mg #45", "Upheld"),
     ("Lorzone 750mg #45 \u2014 Upheld", "Lorzone 750mg #45", "Upheld"),
+    # a list's number before the item is not its words; a count is
+    ("1. Lorzone 750mg #45: Upheld", "Lorzone 750mg #45", "Upheld"),
+    ("(1) Lorzone 750mg #45: Upheld", "Lorzone 750mg #45", "Upheld"),
+    ("1 prescription of Lorzone 750mg #45: Upheld", "1 prescription of Lorzone 750mg #45", "Upheld"),
 ])
-def test_outcome_after_a_period_or_a_dash(line, item, outcome):
+def test_item_line_forms(line, item, outcome):
+    """The outcome after a period or a dash, and a numbered item."""
     d = _with_item(line).decisions[0]
     assert (d.item.value, d.outcome.value) == (item, outcome)
 

@@ -55,6 +55,8 @@ INTRO_END = re.compile(r"below\s*:$")
 ABBREVIATION_END = re.compile(r"(?:\b[a-z]\.){2,}$|\b(?:mg|Dr|No|vs|approx|q|p|e\.g|i\.e)\.$", re.I)
 # The last words of a rationale end its block even when the PDF lost their period.
 CONCLUSION_END = re.compile(r"medically\s+necessary(?:\s+(?:and|or)\s+appropriate)?$", re.I)
+# A number before an item, as a list numbers it ("1. Norco 10/325mg #90: Upheld", "(2) MRI"): not the item's words
+ITEM_NUMBER = re.compile(r"(?:\d{1,2}[.)]|\(\d{1,2}\))[ \t]+(?=\S)")
 PARTIAL_TAIL = re.compile(r"remaining\s+IMR\s+eligible\s+portion", re.I)
 PARTIAL_HEAD = re.compile(r"was\s+the\s+original\s+request\.", re.I)
 
@@ -113,6 +115,8 @@ def _decision(clean: CleanText, number: int, item_start: int, outcome: re.Match[
     if rationale is None:
         raise LetterError(f"{name}: decision {number} has no 'Decision rationale' (letter cut short?)")
     item_end = outcome.start()
+    if numbered := ITEM_NUMBER.match(text, item_start, item_end):
+        item_start = numbered.end()
     partial = PARTIAL.fullmatch(text, item_start, item_end)
     decided = partial.span("item") if partial else (item_start, item_end)
     details = item_details(clean, *decided)
