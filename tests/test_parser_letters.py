@@ -1142,6 +1142,9 @@ def test_utilization_review_wordings(sentence, day, action):
      ["Chiropractic", "Acupuncture"], ["CA"]),
     ("The expert reviewer is Licensed in Chiropractic, has a subspecialty in Acupuncture and is licensed to practice "
      "in California.", ["Chiropractic", "Acupuncture"], ["CA"]),
+    ("The expert reviewer is Board Certified in Neurology, has a subspecialty in Pain Management and Headache "
+     "Medicine and is licensed to practice in California.", ["Neurology", "Pain Management", "Headache Medicine"],
+     ["CA"]),
 
     # the District of Columbia however written, and a state named with its word 'State'
     ("The expert reviewer is Board Certified in Neurology and is licensed to practice in Washington, DC.",
