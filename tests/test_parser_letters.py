@@ -802,6 +802,9 @@ def test_body_regions_read_off_real_diagnoses():
     # the regulation that adopts the guideline, then its title: one citation
     ("MTUS 2009: 9792.24.2. Chronic Pain Medical Treatment Guidelines, Opioids Page(s): 78",
      [("MTUS-CPMTG", (78,), ("Opioids",))]),
+    # a regulation after the pages is none of them
+    ("MTUS Chronic Pain Medical Treatment Guidelines, page(s): 111-113, 9792.26",
+     [("MTUS-CPMTG", (111, 112, 113), ())]),
 ])
 def test_guideline_line_wordings(line, citations):
     reading = clean(f"Decision based on {line}")

@@ -42,6 +42,13 @@ def test_page_lists(pages, label, sep):
     assert parse_pages(label + sep.join(map(str, pages)) + ".") == sorted(pages)
 
 
+@given(st.lists(st.integers(1, 400), min_size=1, max_size=6, unique=True),
+       st.sampled_from(["9792.26", "9792.24.2", "2009", "12.20.2016", "1000"]), st.sampled_from([", ", "; ", " and "]))
+def test_a_regulation_or_a_year_after_pages_is_no_page(pages, number, sep):
+    """'Page(s): 111-113, 9792.26': a number with a decimal part, or past any guideline's length, is no page."""
+    assert parse_pages("Page(s): " + ", ".join(map(str, pages)) + sep + number + ".") == sorted(pages)
+
+
 @given(st.integers(1, 390), st.integers(0, 10), st.sampled_from(["-", " - ", " to ", " through ", " thru "]))
 def test_page_ranges_expand(start, width, to):
     assert parse_pages(f"Page(s): {start}{to}{start + width}") == list(range(start, start + width + 1))

@@ -63,6 +63,9 @@ _NOISE = re.compile(r"^(?:and|or)\b\s*|^X(?=\s|$)\s*|^of\s+\d+$|,?\s+and$|[\s.,:
 _CONNECTIVE = re.compile(r"(?:(?:and|on|the|in|also|Non\s*-?\s*MTUS|Citation)\b[\s,:]*)+", re.I)
 _BRACKETED = re.compile(r"\([^()]*\)")
 MAX_PAGE_RANGE = 60  # wider "ranges" are misread numbers, not pages
+MAX_PAGE = 999  # the longest guideline has some 600 pages: a larger number is a year or a regulation
+# A number with a decimal part ('9792.26', '12.20.2016') is never a page: read as a word, it ends a list of pages
+_DECIMAL = re.compile(r"\d+(?:\.\d+)+")
 # "..., which is (not) part of the MTUS": whether the source is MTUS, which its clause already says
 _PART_OF_MTUS = re.compile(r",?\s*which\s+(?:is|are)\s+(?:not\s+)?(?:a\s+)?part\s+of\s+(?:the\s+)?"
                            r"(?:CA\s+|California\s+)?MTUS(?:\s+guidelines)?", re.I)
@@ -251,7 +254,7 @@ def _names_the_source(topic: str, code: str, source_name: str | None) -> bool:
 def parse_pages(text: str) -> list[int]:
     """Pages named in `text` ("Page(s): 29; 64", "Page 63-65", "pages 29 and 65"), ranges expanded."""
     pages: set[int] = set()
-    text = OF_PAGES.sub("", text)
+    text = _DECIMAL.sub("number", OF_PAGES.sub("", text))
     for m in PAGES.finditer(text):
         for r in PAGE_RANGE.finditer(m.group("v")):
             a = int(r.group("a"))
@@ -264,7 +267,7 @@ def parse_pages(text: str) -> list[int]:
         r = PAGE_RANGE.fullmatch(m.group("v"))
         if r and int(r.group("a")) < int(r.group("b")) <= int(r.group("a")) + MAX_PAGE_RANGE:
             pages.update(range(int(r.group("a")), int(r.group("b")) + 1))
-    return sorted(pages)
+    return sorted(p for p in pages if 0 < p <= MAX_PAGE)
 
 
 def _sections(body: str) -> list[str]:
