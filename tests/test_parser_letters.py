@@ -1244,6 +1244,17 @@ def test_conclusion_wordings(sentence, necessary):
     assert (d.medically_necessary.value, d.medically_necessary.span.quote) == (necessary, sentence)
 
 
+@pytest.mark.parametrize("condition", ["If the patient had improved, Norco would be medically necessary.",
+                                       "With documented benefit, continued use could be medically necessary.",
+                                       "A lower dose may be medically necessary in the future."])
+def test_a_condition_after_the_conclusion_is_not_it(condition):
+    text = (LETTERS / "CM17-0005412.txt").read_text()
+    last = text.rstrip().rfind("Therefore, the request is not medically necessary.")
+    conclusion = "Therefore, the request is not medically necessary."
+    d = parse_text(text[:last] + f"{conclusion} {condition}\n", "x", "x").decisions[0]
+    assert (d.medically_necessary.value, d.medically_necessary.span.quote) == (False, conclusion)
+
+
 @pytest.mark.parametrize("line, item, outcome", [
     ("Lorzone 750mg one by mouth three times a day #45: Upheld.", "Lorzone 750mg one by mouth three times a day #45",
      "Upheld"),
