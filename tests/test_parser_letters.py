@@ -643,6 +643,8 @@ def test_service_types(item, kind):
     ("labral tear of the hip", ("hip",)), ("hip impingement", ("hip",)), ("femoroacetabular impingement", ("hip",)),
     ("shoulder impingement syndrome", ("shoulder",)), ("ac joint arthritis", ("shoulder",)),
     ("si joint dysfunction", ("low back",)), ("whiplash injury", ("neck",)), ("bicipital tendinitis", ("shoulder",)),
+    ("PTSD", ("mental health",)), ("adjustment disorder with mixed anxiety and depressed mood", ("mental health",)),
+    ("sleep disturbance", ("mental health",)), ("panic disorder", ("mental health",)),
 ])
 def test_body_regions_of_a_diagnosis(written, regions):
     assert regions_of(written.lower()) == regions
