@@ -1003,6 +1003,12 @@ def test_injury_date_wordings(sentence, day):
     # a progress note's impression
     ("The patient was seen on 12/01/2016. Impression: Lumbar strain; lumbar facet syndrome. UR denied it.",
      ["lumbar strain", "lumbar facet syndrome"]),
+    # 'as follows', an aside between commas, and when the diagnosis was made after it
+    ("The patient's diagnoses are as follows: 1) lumbar strain, 2) cervical strain. She was seen.",
+     ["lumbar strain", "cervical strain"]),
+    ("Current diagnoses include, but are not limited to, lumbar strain and cervical strain.",
+     ["lumbar strain", "cervical strain"]),
+    ("She was diagnosed with lumbar strain and cervical strain in 2014.", ["lumbar strain", "cervical strain"]),
 ])
 def test_diagnosis_list_wordings(sentence, labels):
     reading = clean(sentence)

@@ -62,8 +62,10 @@ DIAGNOSIS_LISTS = (
                r"then|(?:per|according\s+to|by|as\s+of)\s+[^.;:]{1,60}?|listed|documented|noted|reported))?"
                r"\s+(?:that\s+)?"
                r"(?:was|were|is|are|include[sd]?|included|ha(?:ve|s)\s+included|ha(?:ve|s)\s+been|"
-               r"consist(?:s|ed)?\s+of)(?:\s*:\s*|\s+)(?:(?:noted|documented|listed|reported)\s+(?:to\s+(?:be|include)\s+)?)?"
-               r"(?:as\s+)?(?:having\s+)?:?\s*" + _ASIDE + _LIST + _END, re.I | re.S),
+               r"consist(?:s|ed)?\s+of)"
+               r"(?:,\s*but\s+(?:are|is)\s+not\s+limited\s+to,?\s*|\s*:\s*|\s+)"  # "include, but are not limited to, X"
+               r"(?:(?:noted|documented|listed|reported)\s+(?:to\s+(?:be|include)\s+)?)?"
+               r"(?:as\s+follows\s*:?\s*)?(?:as\s+)?(?:having\s+)?:?\s*" + _ASIDE + _LIST + _END, re.I | re.S),
     re.compile(r"\b(?:" + _DIAGNOSES + r"|Dx)\s*:\s*" + _LIST + _END, re.I | re.S),  # "Current diagnoses: X, Y."
     re.compile(r"\b(?:has|have|had|carries|carried|with|indicate[sd]?|document(?:s|ed)?|note[sd]?|list(?:s|ed)?|"
                r"reflect(?:s|ed)?|given|received)\s+(?:an?\s+|the\s+)?" + _DIAGNOSES + r"\s+of\s+" + _LIST
@@ -449,11 +451,17 @@ def _two_diagnoses(left: str, right: str) -> bool:
 _CONDITIONS = {"mental health", "digestive system"}
 
 
+# When the diagnosis was made, after its words: "cervical strain in 2014", "... since 2012"
+_WHEN_AFTER = re.compile(r"\s+(?:in|since)\s+(?:19|20)\d\d$", re.I)
+
+
 def _trim(text: str, s: int, e: int) -> tuple[int, int]:
     while s < e and text[s] in " \n,.:;":
         s += 1
     while e > s and text[e - 1] in " \n,.:;":
         e -= 1
+    if when := _WHEN_AFTER.search(text, s, e):
+        e = when.start()
     return s, e
 
 
