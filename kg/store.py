@@ -587,6 +587,11 @@ class Store:
         short (see kg.text_index.TextIndex.decisions)."""
         return self._text_index.decisions(words, cap) if self._text_index_agrees() else None
 
+    def count_with_words(self, words: str, among: set[str]) -> int | None:
+        """How many of the decisions `among` (IRIs) hold `words`, from the text index; None as for
+        decisions_with_words."""
+        return self._text_index.count_among(words, among) if self._text_index_agrees() else None
+
     def repair(self) -> list[str]:
         """After an interrupted write (see `writing`), drop every letter graph the manifest does not
         list (a build stopped mid-batch) and return their letter ids. A store written before the

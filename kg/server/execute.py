@@ -84,6 +84,10 @@ def execute(store: Store, request: dict[str, Any], max_rows: int) -> Reply:
         if request["kind"] == "text-decisions":
             found = store.decisions_with_words(str(request["words"]), MOST_DECISIONS)
             return 200, "application/json", json.dumps(found).encode()
+        if request["kind"] == "text-count-among":  # the decisions of a query (?d) that hold the words
+            among = {s["d"].value for s in store.query(request["query"])}  # type: ignore[index,union-attr]
+            counted = store.count_with_words(str(request["words"]), among)
+            return 200, "application/json", json.dumps(counted).encode()
         return _sparql(store, request, max_rows)
     except SyntaxError as exc:
         return _text(400, f"malformed query: {exc}")
