@@ -559,6 +559,9 @@ def test_strength_of_an_item_without_a_known_drug(item, strength):
     ("Anti-inflammatory medication #60", "NSAID", "Anti-inflammatory", None),
     ("Unspecified sleep aid", "sedative-hypnotic", "sleep aid", None),
     ("Proton pump inhibitor #30", "proton pump inhibitor", "Proton pump inhibitor", None),
+    # a medication for opioid-induced constipation is a laxative, not an opioid
+    ("Opioid-induced constipation medication", "laxative", "Opioid-induced constipation", None),
+    ("Medication for opioid induced constipation #30", "laxative", "opioid induced constipation", None),
     # a service's rule comes first: these name a class but request a service
     ("Genetic testing for opioid abuse", None, None, "laboratory test"),
     ("Opioid detoxification program", None, None, "inpatient care"),
