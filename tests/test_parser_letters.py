@@ -494,6 +494,7 @@ def test_misspelt_drug_names(item, generics):
     ("Zinc 50mg #30", [("zinc", None, "dietary supplement")]),
     ("Zinc oxide cream", [("zinc oxide", "DB09321", "skin protectant")]),
     ("Vitamin B-complex #30", [("vitamin b complex", None, "dietary supplement")]),
+    ("Multivitamin #30", [("multivitamin", None, "dietary supplement")]),
     ("Finasteride 5mg #30", [("finasteride", "DB01216", "5-alpha reductase inhibitor")]),
     ("Atomoxetine 40mg #30", [("atomoxetine", "DB00289", "norepinephrine reuptake inhibitor")]),
     ("Quinine sulfate 324mg #30", [("quinine", "DB00468", "antimalarial")]),
@@ -562,6 +563,11 @@ def test_strength_of_an_item_without_a_known_drug(item, strength):
     # a medication for opioid-induced constipation is a laxative, not an opioid
     ("Opioid-induced constipation medication", "laxative", "Opioid-induced constipation", None),
     ("Medication for opioid induced constipation #30", "laxative", "opioid induced constipation", None),
+    ("Anti-anxiety medication", "anxiolytic", "Anti-anxiety medication", None),
+    ("Antispasmodic #60", "muscle relaxant", "Antispasmodic", None),  # as the MTUS groups them
+    ("Blood pressure medication", "antihypertensive", "Blood pressure medication", None),
+    ("Headache medication #30", "antimigraine", "Headache medication", None),
+    ("Antihistamine #30", "antihistamine", "Antihistamine", None),
     # a service's rule comes first: these name a class but request a service
     ("Genetic testing for opioid abuse", None, None, "laboratory test"),
     ("Opioid detoxification program", None, None, "inpatient care"),
