@@ -141,7 +141,7 @@ class TextIndex:
 
     def count_among(self, words: str, among: set[str]) -> int | None:
         """How many of the decisions `among` hold `words` (a word past the cap with another filter: 171,800 of
-        the 342,672 that hold 'medically necessary' at 100k letters, among a female worker's, in ~0.4 s); None
+        the 342,672 that hold 'medically necessary' at 100k letters, among a female worker's, in 0.86 s); None
         if the words are too short to look up."""
         query = phrase(words)
         if query is None:
