@@ -587,10 +587,10 @@ class Store:
         short (see kg.text_index.TextIndex.decisions)."""
         return self._text_index.decisions(words, cap) if self._text_index_agrees() else None
 
-    def count_with_words(self, words: str, among: set[str]) -> int | None:
-        """How many of the decisions `among` (IRIs) hold `words`, from the text index; None as for
-        decisions_with_words."""
-        return self._text_index.count_among(words, among) if self._text_index_agrees() else None
+    def count_with_words(self, words: str, among: set[str], *, letters: bool = False) -> int | None:
+        """How many of the decisions `among` (IRIs), or of the decisions of the letters `among`, hold `words`,
+        from the text index; None as for decisions_with_words."""
+        return self._text_index.count_among(words, among, letters=letters) if self._text_index_agrees() else None
 
     def repair(self) -> list[str]:
         """After an interrupted write (see `writing`), drop every letter graph the manifest does not

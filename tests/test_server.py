@@ -566,13 +566,19 @@ def test_words_held_by_more_decisions_than_the_index_names_are_counted_by_it(sam
     looked_up = Store.decisions_with_words
     monkeypatch.setattr(Store, "decisions_with_words", lambda self, words, cap: None)  # every text read
     assert [page({"text": "is not medically"}, offset) for offset in (0, 30, 58)] == pages
-    every_text = {offset: page({"text": "is not medically", "outcome": "Upheld"}, offset) for offset in (0, 30, 55)}
+    upheld, female = {"text": "is not medically", "outcome": "Upheld"}, {"text": "is not medically", "sex": "female"}
+    every_text = {offset: page(upheld, offset) for offset in (0, 30, 55)}
     assert [total for total, _ in every_text.values()] == [61] * 3 and len(every_text[55][1]) == 5
+    every_text_female = {offset: page(female, offset) for offset in (0, 10)}
+    assert every_text_female[0][0] == 43
     monkeypatch.setattr(Store, "decisions_with_words", looked_up)
     asked = len(runner.asked)  # with another filter, counted by the index among the Upheld decisions
-    assert {offset: page({"text": "is not medically", "outcome": "Upheld"}, offset) for offset in every_text} == \
-        every_text
+    assert {offset: page(upheld, offset) for offset in every_text} == every_text
+    # or among the decisions of the letters of female workers, a filter of the letter
+    assert {offset: page(female, offset) for offset in every_text_female} == every_text_female
     assert counted() == 0 and all("VALUES ?l" in q for q in runner.asked[asked:])  # no count; pages walked
+    assert [asyncio.run(filtered.patterns(runner, f)).words_among[2] for f in (upheld, female)] == [
+        "decisions", "letters"]
     assert page({"text": "is not medically", "outcome": "Overturned"}, 0) == (0, [])
 
 

@@ -94,6 +94,10 @@ def test_the_index_counts_the_words_among_some_decisions(sample_store):
     assert sample_store.count_with_words("is not medically necessary", upheld) == len(holding & upheld) == 61
     assert sample_store.count_with_words("is not medically necessary", set()) == 0
     assert sample_store.count_with_words("ct", upheld) is None  # too short to look up
+    letters = {s["l"].value for s in sample_store.query(
+        'PREFIX imr: <https://w3id.org/imr-kg/ontology#> SELECT ?l WHERE { ?l imr:hasDecision ?d . ?d imr:outcome '
+        '"Upheld" }')}
+    assert sample_store.count_with_words("is not medically necessary", letters, letters=True) == 61
 
 
 @pytest.fixture
