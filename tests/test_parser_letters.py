@@ -1205,13 +1205,17 @@ def test_issues_heading_variants(heading):
 @pytest.mark.parametrize("item, quantity, refills", [
     ("Norco 10/325mg #120 with one refill", 120, 1), ("Norco 10/325mg #120 x2 refills", 120, 2),
     ("Norco 10/325mg #120 RF x 3", 120, 3), ("Norco 10/325mg #120 refills x1", 120, 1),
+    ("Norco 10/325mg #120 RF: 1", 120, 1),
+    # a count of tens at the end of a larger one in words is none ("one hundred twenty" is not twenty)
+    ("Norco 10/325mg one hundred twenty tablets", None, None),
+    ("Norco 10/325mg one hundred and twenty tablets", None, None),
     ("Norco 10/325mg # 120 refills: 1", 120, 1), ("Norco 10/325mg #120, no refills", 120, 0),
     ("Prilosec 20mg #60, 2 RF", 60, 2), ("Prilosec 20mg 1 daily, sixty count with two refills", 60, 2),
 ])
 def test_refill_wordings(item, quantity, refills):
     reading = clean(item)
     details = item_details(reading, 0, len(reading.text))
-    assert (details.quantity.value, details.refills.value) == (quantity, refills)
+    assert tuple(fact.value if fact else None for fact in (details.quantity, details.refills)) == (quantity, refills)
 
 
 @pytest.mark.parametrize("item, strength, quantity", [

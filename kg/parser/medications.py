@@ -31,7 +31,8 @@ QUANTITY = re.compile(r"#\s*(?P<v>\d+(?:\.\d+)?)"
                       r"|\b(?:QTY|quantity)\s*[:.]?\s*(?:(?:[a-z]+[\s-]+){1,3}\(\s*)?(?P<v2>\d+(?:\.\d+)?)"
                       r"|(?<![\d.,/-])(?P<v3>[1-9]\d+)\s+(?:\(\s*[a-z-]+\s*\)\s+)?(?:tablets|tabs|capsules|caps|pills|patches|count)\b"
                       r"|\bNo\.\s*(?P<v4>[1-9]\d*)\b"
-                      rf"|\b(?P<v5>{'|'.join(TENS)})\s+(?:\(\s*\d+\s*\)\s+)?"
+                      # a count of tens in words, never the end of a larger one ("one hundred twenty")
+                      rf"|(?<!hundred\s)(?<!hundred-)(?<!hundred\sand\s)\b(?P<v5>{'|'.join(TENS)})\s+(?:\(\s*\d+\s*\)\s+)?"
                       r"(?:tablets|tabs|capsules|caps|pills|patches|count)\b", re.I)
 # A drug's count written "x 60" ("Xanax 0.25mg x 60"): ten or more, no unit of time or sessions after it
 X_COUNT = re.compile(r"\bx\s*(?P<v>[1-9]\d+)\b(?!\s*(?:days?|weeks?|months?|hours?|hrs?|refills?|sessions?|visits?|"
@@ -42,7 +43,7 @@ _NUMBER_WORDS = {"no": 0, "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, 
                  "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12}
 REFILLS = re.compile(
     r"(?<!#)(?<!#\s)\b(?P<v>\d+|no|zero|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\s+refills?\b"
-    r"|\brefills?\s*[:x]?\s*(?P<v2>\d+)|\bx\s*(?P<v3>\d+)\s+refills?\b|\bRF\s*x?\s*(?P<v4>\d+)\b"
+    r"|\brefills?\s*[:x]?\s*(?P<v2>\d+)|\bx\s*(?P<v3>\d+)\s+refills?\b|\bRF\s*[:x]?\s*(?P<v4>\d+)\b"
     r"|(?<![\w-])(?P<v5>\d)\s*RFs?\b(?!\s*(?:ablation|neurotomy|rhizotomy|lesion|denervation))", re.I)  # "2 RF"
 ASSOCIATED_SERVICE = re.compile(r"^\s*Associated\s+surgical\s+services?:\s*", re.I)
 # Words that make a stretch of an item its directions ("one TID", "1 TAB, PO QHS PRN sleep").
