@@ -499,6 +499,10 @@ def test_misspelt_drug_names(item, generics):
     ("Atomoxetine 40mg #30", [("atomoxetine", "DB00289", "norepinephrine reuptake inhibitor")]),
     ("Quinine sulfate 324mg #30", [("quinine", "DB00468", "antimalarial")]),
     ("Epipen 0.3mg", [("epinephrine", "DB00668", "sympathomimetic")]),
+    # a supplement, a homeopathic injection and a plant extract injected near nerves
+    ("Probiotics #60", [("probiotic", None, "dietary supplement")]),
+    ("Traumeel injection", [("traumeel", None, "homeopathic")]),
+    ("Sarapin injection to the lumbar spine", [("sarracenia purpurea", "DB13965", "analgesic")]),
 ])
 def test_brand_names_resolve_to_their_generics(item, generics):
     reading = clean(item)
@@ -1232,6 +1236,9 @@ def test_refill_wordings(item, quantity, refills):
     ("Norco 10/325mg 1 tab every 6 hours, 120 count", 10, 120), ("Bilateral L4-5 RF ablation", None, None),
     ("Tizanidine 4mg, sixty tablets", 4, 60), ("Norco 10/325mg, sixty (60) tablets", 10, 60),
     ("Norco 10/325mg, 60 (sixty) tablets", 10, 60), ("Physical therapy, twenty sessions", None, None),
+    # a strength with a leading point; a count of tens in words after 'quantity', but not a larger one's start
+    ("Klonopin .5mg #30", 0.5, 30), ("Cyclobenzaprine 7.5mg quantity sixty", 7.5, 60),
+    ("Cyclobenzaprine 7.5mg quantity sixty-two", 7.5, None),
 ])
 def test_strength_and_quantity_wordings(item, strength, quantity):
     reading = clean(item)

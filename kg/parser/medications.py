@@ -18,7 +18,8 @@ from kg.vocab import Drug, drug_dictionary, load
 WORD = re.compile(r"[A-Za-z][A-Za-z'-]*[A-Za-z]|[A-Za-z]")
 _WORD_PART = re.compile(r"[A-Za-z][A-Za-z']*")  # a hyphenated word's parts
 PERCENT_AFTER = re.compile(r"\s*(?P<v>\d+(?:\.\d+)?)\s*%")
-STRENGTH_MG = re.compile(r"(?<![\d.])(?P<v>\d+(?:\.\d+)?)(?:\s*[/-]\s*\d+(?:\.\d+)?)*\s*mg\b", re.I)  # "10-325mg"
+# "10-325mg", and ".5mg" (a leading point: 'Klonopin .5mg')
+STRENGTH_MG = re.compile(r"(?<![\d.])(?P<v>\d+(?:\.\d+)?|\.\d+)(?:\s*[/-]\s*\d+(?:\.\d+)?)*\s*mg\b", re.I)
 # A strength written without "mg" right after the drug name: "Ambien 12.5 CR", "Norco 10/325",
 # "Lyrica 75 #60". Only a release-form code, a combination or a number that cannot be a tablet count
 # (a decimal, or 5 and more, then the end, "#" or a comma) makes a bare number a strength: "Percocet
@@ -29,6 +30,8 @@ BARE_STRENGTH = re.compile(
 # "#90", "QTY: 90", "quantity sixty (60)", "No. 30", and "180 tablets" or "120 count" (ten or more: no dose)
 QUANTITY = re.compile(r"#\s*(?P<v>\d+(?:\.\d+)?)"
                       r"|\b(?:QTY|quantity)\s*[:.]?\s*(?:(?:[a-z]+[\s-]+){1,3}\(\s*)?(?P<v2>\d+(?:\.\d+)?)"
+                      # "quantity sixty": tens alone, never the start of a larger number ("sixty-two")
+                      rf"|\b(?:QTY|quantity)\s*[:.]?\s*(?P<v6>{'|'.join(TENS)})\b(?![\s-]+(?:one|two|three|four|five|six|seven|eight|nine|hundred|\())"
                       r"|(?<![\d.,/-])(?P<v3>[1-9]\d+)\s+(?:\(\s*[a-z-]+\s*\)\s+)?(?:tablets|tabs|capsules|caps|pills|patches|count)\b"
                       r"|\bNo\.\s*(?P<v4>[1-9]\d*)\b"
                       # a count of tens in words, never the end of a larger one ("one hundred twenty")
@@ -356,7 +359,7 @@ def _directions(clean: CleanText, after: int, end: int) -> Fact[str] | None:
     s, e = after, stop.start() if stop else end
     while s < e and clean.text[s] in " ,;-":
         s += 1
-    while e > s and clean.text[e - 1] in " ,;-":
+    while e > s and clean.text[e - 1] in " ,;-(":
         e -= 1
     if e <= s or not DOSING.search(clean.text, s, e):
         return None
