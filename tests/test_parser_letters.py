@@ -158,7 +158,9 @@ def test_citation_kinds_and_no_evidence():
 
 
 @pytest.mark.parametrize("line", ["None cited.", "No guidelines cited", "N/A", "Not provided.",
-                                  "The claims administrator did not cite any guidelines."])
+                                  "The claims administrator did not cite any guidelines.",
+                                  "The Claims Administrator did not cite any evidence-based criteria for its decision.",
+                                  "The claims administrator did not provide any guidelines."])
 def test_a_line_saying_in_few_words_that_nothing_was_cited(line):
     reading = clean(line)
     found = parse_guideline_line(reading, 0, len(reading.text), "administrator")
@@ -788,6 +790,7 @@ def test_body_regions_read_off_real_diagnoses():
      [("MTUS-CPMTG", (16, 17, 18), ("ANTI-EPILEPSY DRUGS (AEDS)",))]),
     ("MTUS: ACOEM, CHAPTER 12, LOW BACK COMPLAINTS, 303-305", [("MTUS-ACOEM", (303, 304, 305), ())]),
     ("ODG, Knee, 7-15-2014", [("ODG", (), ("Knee",))]),
+    ("MTUS Chronic Pain Medical Treatment Guidelines, Opioids (page 78)", [("MTUS-CPMTG", (78,), ("Opioids",))]),
     ("MTUS Chronic Pain Medical Treatment Guidelines, page 78 through 80, page #113",
      [("MTUS-CPMTG", (78, 79, 80, 113), ())]),
     ("MTUS Chronic Pain Medical Treatment Guidelines, 8 C.C.R. 9792.20 - 9792.26, Opioids",

@@ -12,7 +12,9 @@ from kg.parser.text import CleanText
 from kg.record import Citation, Party
 from kg.vocab import load
 
-NO_EVIDENCE = re.compile(r"did\s+not\s+cite\s+any\s+(?:medical\s+evidence|guidelines?)", re.I)
+# "did not cite any medical evidence / guidelines / evidence-based criteria for its decision"
+NO_EVIDENCE = re.compile(r"did\s+not\s+(?:cite|provide|reference)\s+any\s+(?:medical\s+evidence|guidelines?"
+                         r"|evidence[\s-]+based\s+(?:criteria|guidelines?|evidence|medicine)|criteria|evidence)", re.I)
 # A line that says so in fewer words: "None cited.", "No guidelines cited", "N/A"
 NOTHING_CITED = re.compile(r"\s*(?:(?:none|no\s+(?:guidelines?|medical\s+evidence|citations?))(?:\s+(?:was|were))?"
                            r"(?:\s+(?:cited|provided|given))?|N/?A|not\s+(?:cited|provided|applicable))[\s.]*", re.I)
@@ -62,6 +64,7 @@ _NOISE = re.compile(r"^(?:and|or)\b\s*|^X(?=\s|$)\s*|^of\s+\d+$|,?\s+and$|[\s.,:
 # Words that join one source to the next ("pages 76-80 and on the Non-MTUS ODG"): no topic
 _CONNECTIVE = re.compile(r"(?:(?:and|on|the|in|also|Non\s*-?\s*MTUS|Citation)\b[\s,:]*)+", re.I)
 _BRACKETED = re.compile(r"\([^()]*\)")
+_EMPTIED_BRACKETS = re.compile(r"\s*\([\s;,.]*\)")  # what a page in brackets leaves: "Opioids (page 78)"
 MAX_PAGE_RANGE = 60  # wider "ranges" are misread numbers, not pages
 MAX_PAGE = 999  # the longest guideline has some 600 pages: a larger number is a year or a regulation
 # A number with a decimal part ('9792.26', '12.20.2016') is never a page: read as a word, it ends a list of pages
@@ -275,6 +278,7 @@ def _sections(body: str) -> list[str]:
     marker = SECTIONS.search(body)
     text = body[marker.end():] if marker else body
     text = _regulations().sub(";", PAGES.sub(";", OF_PAGES.sub("", _PART_OF_MTUS.sub("", text))))
+    text = _EMPTIED_BRACKETS.sub(";", text)
     out: list[str] = []
     for piece in _split_topics(_break_at_dates(text)):
         topic = piece.strip(" ,.:;")
