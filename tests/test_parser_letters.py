@@ -1267,6 +1267,10 @@ def test_strength_and_quantity_wordings(item, strength, quantity):
     ("In light of the above, the request does not meet medical necessity.", False),
     ("The request did not meet the criteria for medical necessity.", False),
     ("The request meets medical necessity guidelines.", True),
+    ("The medical necessity of the requested Lorzone is established.", True),
+    ("Medical necessity for the request was not established.", False),
+    ("The request is not reasonable and not medically necessary.", False),
+    ("The request is reasonable and medically necessary.", True),
 ])
 def test_conclusion_wordings(sentence, necessary):
     text = (LETTERS / "CM17-0005412.txt").read_text()

@@ -35,13 +35,14 @@ PARTIAL = re.compile(
     r"request,?\s*(?P<item>.+)", re.I | re.S)
 # "is (not) medically necessary", and "is deemed not / is not shown to be / cannot be considered /
 # will be considered not / is no longer / is not recommended as medically necessary", "is not medically
-# reasonable or necessary", "is not medically indicated"; "medical necessity ... has (not) been established";
+# reasonable or necessary", "is not reasonable and not medically necessary", "is not medically indicated";
+# "medical necessity ... has (not) been established", "... is (not) established";
 # "does not meet medical necessity". Not a condition: "... would / could / may be medically necessary".
 CONCLUSION = re.compile(
     r"\b(?P<cannot>cannot\s+|can\s+not\s+)?(?:is|are|was|were|(?<!would\s)(?<!could\s)(?<!might\s)(?<!may\s)be)\s+"
     r"(?P<words>(?:(?:not|no\s+longer|deemed|determined|considered|shown|found|felt|certified|recommended|therefore|"
-    r"thus|also|to|be|as)\s+){0,5})medically\s+(?:reasonable\s+(?:and|or)\s+)?(?:necessary|indicated)[^.]*\.?"
-    r"|\bmedical\s+necessity\b[^.]{0,80}?\b(?:has|have|was|is)\s+(?P<words2>not\s+)?been\s+established[^.]*\.?"
+    r"thus|also|to|be|as|reasonable|appropriate|and)\s+){0,5})medically\s+(?:reasonable\s+(?:and|or)\s+)?(?:necessary|indicated)[^.]*\.?"
+    r"|\bmedical\s+necessity\b[^.]{0,80}?\b(?:has|have|was|is)\s+(?P<words2>not\s+)?(?:been\s+)?established[^.]*\.?"
     # "the request does not meet (the criteria for) medical necessity", "meets medical necessity"
     r"|\b(?:(?:does|do|did)\s+(?P<words3>not\s+)?)?meets?\s+(?:the\s+)?(?:criteria\s+(?:for|of)\s+)?"
     r"medical\s+necessity\b[^.]*\.?",
