@@ -104,6 +104,10 @@ def bom(t: str) -> bytes:
     return b"\xef\xbb\xbf" + t.encode()
 
 
+def utf16(t: str) -> bytes:  # as Windows tools save text: a byte order mark, then UTF-16
+    return t.encode("utf-16")
+
+
 def cp1252(t: str) -> bytes:
     return t.replace("'", "\u2019").encode("cp1252")
 
@@ -131,7 +135,7 @@ def narrower(width: int) -> Callable[[str], bytes]:
 VARIANTS: dict[str, Callable[[str], bytes]] = {
     f.__name__: f for f in (crlf, blank_lines, no_blank_lines, page_furniture, page_numbers, numbers_on_their_own_lines,
                             glued_sentences, ligatures, unicode_hyphens, hyphenation, curly_quotes, nbsp_and_trailing,
-                            zero_width, bom, cp1252, mojibake, narrower(50), narrower(65), narrower(80))
+                            zero_width, bom, utf16, cp1252, mojibake, narrower(50), narrower(65), narrower(80))
 }
 
 
@@ -149,6 +153,7 @@ def test_same_facts_through_artefacts(path, variant):
     (b"", "empty file"),
     (b"   \n\n", "empty file"),
     (bytes(range(256)) * 8, "binary data"),
+    (b"\xff\xfe" + "Case Number".encode("utf-16-le") + b"\x00\xd8", "not UTF-16 text"),
     (b"Dear customer, your order has shipped.\n", "not an IMR determination letter"),
     (b"NOTICE OF INDEPENDENT MEDICAL REVIEW DETERMINATION\n1) MAXIMUS Federal Services, Inc. has "
      b"determined the request for a 28 day functional restoration program is not medically necessary.\n",

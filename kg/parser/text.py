@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import io
 import logging
 import re
@@ -41,7 +42,13 @@ _TRANSLATE = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d
 
 
 def decode(data: bytes, name: str) -> str:
-    """Bytes of a text letter -> str: UTF-8 (BOM dropped), else cp1252; mojibake repaired; LF line ends."""
+    """Bytes of a text letter -> str: UTF-16 with its BOM (as Windows tools save text), else UTF-8 (BOM
+    dropped), else cp1252; mojibake repaired; LF line ends."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            data = data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError as e:
+            raise LetterError(f"{name}: not UTF-16 text after a UTF-16 byte order mark ({e.reason})") from None
     if not data.strip():
         raise LetterError(f"{name}: empty file")
     if b"\x00" in data[:4096] or _binary_share(data[:4096]) > 0.05:
