@@ -96,15 +96,6 @@ def part(letter_id: str, *path: str) -> NamedNode:
     return _iri("letter", letter_id, *path)
 
 
-def letter_of_part(iri: str) -> str | None:
-    """The IRI (as text) of the letter a node of `part` belongs to; None for any other IRI."""
-    prefix = letter("").value
-    if not iri.startswith(prefix):
-        return None
-    quoted_id, slash, _ = iri[len(prefix):].partition("/")
-    return prefix + quoted_id if slash and quoted_id else None
-
-
 def evidence(letter_id: str, start: int, end: int) -> NamedNode:
     return _iri("letter", letter_id, "evidence", f"{start}-{end}")
 

@@ -20,6 +20,7 @@ DRUGBANK = "https://go.drugbank.com/drugs/"
 
 PREFIXES = {"imr": IMR, "rdf": RDF, "rdfs": RDFS, "xsd": XSD, "skos": SKOS, "dcterms": DCTERMS,
             "prov": PROV, "oa": OA}
+SPARQL_PREFIXES = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())  # a query's header
 
 
 @cache

@@ -12,7 +12,7 @@ import io
 import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import IO
+from typing import IO, Any
 
 import httpx
 import pyoxigraph as ox
@@ -139,6 +139,10 @@ class RemoteStore:
 
     def decisions_with_words(self, words: str, cap: int) -> list[str] | int | None:
         """No text index: a remote store is searched with SPARQL."""
+        return None
+
+    def count_matching(self, given: dict[str, Any], of: str) -> int | None:
+        """No index of the filters' values: a remote store is counted with SPARQL."""
         return None
 
     def graph_digests(self, letter_ids: Iterable[str]) -> dict[str, str]:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import pyoxigraph as ox
 
 from kg import iris
-from kg.namespaces import PREFIXES
+from kg.namespaces import SPARQL_PREFIXES
 from kg.queries import SelectResult
 from kg.store import Store
 from kg.text_index import MOST_DECISIONS
@@ -23,7 +23,6 @@ COLUMNS = ["letter", "decision", "outcome", "item", "excerpt"]
 CONTEXT = 70  # characters of text either side of the words in an excerpt
 WALK_CHUNK = 800  # letters whose decisions one query tests, walking through words that very many decisions hold
 
-_PREFIXES = "".join(f"PREFIX {p}: <{iri}>\n" for p, iri in PREFIXES.items())
 _DETAILS = """?l imr:hasDecision ?d ; dcterms:identifier ?letter .
 ?d imr:sequence ?seq ; imr:outcome ?outcome ; imr:decides/imr:itemText ?item .
 OPTIONAL { ?d imr:rationale ?rationale }"""
@@ -49,7 +48,7 @@ def search(store: Store | RemoteStore, words: str, limit: int) -> Found:
     else:
         page = _first(store, f"{{ SELECT DISTINCT ?d WHERE {{ {holding(words)} }} }}", limit)
     # their texts read for the page alone: sorting every match with its texts took 50 s at 100k letters
-    details = (f"{_PREFIXES}SELECT ?letter ?seq ?outcome ?item ?rationale WHERE {{ VALUES ?d {{ "
+    details = (f"{SPARQL_PREFIXES}SELECT ?letter ?seq ?outcome ?item ?rationale WHERE {{ VALUES ?d {{ "
                f"{' '.join(map(str, page))} }}\n{_DETAILS} }} ORDER BY ?letter ?seq")
     rows = [_row(s, words) for s in store.query(details)] if page else []  # type: ignore[union-attr]
     return Found(SelectResult(COLUMNS, rows), len(named) if isinstance(named, list) else named)
@@ -70,7 +69,7 @@ def holding(words: str, from_decision: bool = False) -> str:
 
 def _first(store: Store | RemoteStore, decisions: str, limit: int) -> list[ox.NamedNode]:
     """The first `limit` of these decisions in letter order."""
-    sparql = (f"{_PREFIXES}SELECT ?d WHERE {{ {decisions}\n?l imr:hasDecision ?d ; dcterms:identifier ?letter . "
+    sparql = (f"{SPARQL_PREFIXES}SELECT ?d WHERE {{ {decisions}\n?l imr:hasDecision ?d ; dcterms:identifier ?letter . "
               f"?d imr:sequence ?seq }} ORDER BY ?letter ?seq LIMIT {int(limit)}")
     return [s["d"] for s in store.query(sparql)]  # type: ignore[union-attr,index,misc]
 
@@ -82,7 +81,7 @@ def _walked(store: Store, words: str, limit: int) -> list[ox.NamedNode]:
     page: list[ox.NamedNode] = []
     for start in range(0, len(ids), WALK_CHUNK):
         letters = " ".join(str(iris.letter(i)) for i in ids[start:start + WALK_CHUNK])
-        sparql = (f"{_PREFIXES}SELECT DISTINCT ?d ?letter ?seq WHERE {{ VALUES ?l {{ {letters} }} "
+        sparql = (f"{SPARQL_PREFIXES}SELECT DISTINCT ?d ?letter ?seq WHERE {{ VALUES ?l {{ {letters} }} "
                   f"?l imr:hasDecision ?d ; dcterms:identifier ?letter . ?d imr:sequence ?seq . "
                   f"{holding(words, from_decision=True)} }} ORDER BY ?letter ?seq LIMIT {limit - len(page)}")
         page += [s["d"] for s in store.query(sparql)]  # type: ignore[union-attr,index,misc]

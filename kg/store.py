@@ -9,11 +9,11 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import pyoxigraph as ox
 
-from kg import iris, kept, kept_index, kept_tables, memory, tally, text_index
+from kg import facet_index, iris, kept, kept_index, kept_tables, memory, tally, text_index
 from kg.namespaces import DATA, IMR, PREFIXES, RDF_TYPE, RDFS_LABEL, imr
 from kg.resources import data_dir
 
@@ -562,7 +562,7 @@ class Store:
         agree with the store when the write began, of every letter."""
         whole = not self._text_index_agreed
         letter_ids = self.letter_hashes() if whole else self._written
-        stamp = self._text_index.update(letter_ids, self._letter_texts, whole=whole)
+        stamp = self._text_index.update(letter_ids, self._letter_texts, self._letter_facets, whole=whole)
         if stamp is not None:
             self._save_index(TEXT_INDEX_STAMP, stamp)
         self._written = set()
@@ -581,16 +581,29 @@ class Store:
              s["rationale"].value if s["rationale"] else "")  # type: ignore[index,union-attr]
             for s in solutions)  # type: ignore[union-attr]
 
+    def _letter_facets(self, letter_ids: list[str]) -> dict[str, facet_index.LetterFacets]:
+        """Each letter's decisions and the values GraphQL's filters compare (kg.facet_index), from the
+        letter nodes."""
+        letters = " ".join(str(iris.letter(i)) for i in letter_ids)
+        rows: list[tuple[str, str, str, str]] = []
+        for facet, query in facet_index.read_queries(letters):
+            for s in self._store.query(query, use_default_graph_as_union=True):  # type: ignore[union-attr]
+                d = s["d"]  # type: ignore[index]
+                rows.append((iris.letter_id(s["l"]) or "", facet, d.value if d else "",  # type: ignore[index,arg-type]
+                             s["v"].value if s["v"] else ""))  # type: ignore[index,union-attr]
+        return facet_index.facet_rows(rows)
+
+    def count_matching(self, given: dict[str, Any], of: str) -> int | None:
+        """How many decisions (`of` "decisions") or letters ("letters") GraphQL's filters `given` match, from
+        the text index's facets (kg.facet_index); None if it does not agree with the store or cannot count
+        these filters."""
+        return self._text_index.count_matching(given, of) if self._text_index_agrees() else None
+
     def decisions_with_words(self, words: str, cap: int) -> list[str] | int | None:
         """The decisions whose item text or rationale holds `words` (case aside), from the text index, or
         how many do when more than `cap`; None if it does not agree with the store or the words are too
         short (see kg.text_index.TextIndex.decisions)."""
         return self._text_index.decisions(words, cap) if self._text_index_agrees() else None
-
-    def count_with_words(self, words: str, among: set[str], *, letters: bool = False) -> int | None:
-        """How many of the decisions `among` (IRIs), or of the decisions of the letters `among`, hold `words`,
-        from the text index; None as for decisions_with_words."""
-        return self._text_index.count_among(words, among, letters=letters) if self._text_index_agrees() else None
 
     def repair(self) -> list[str]:
         """After an interrupted write (see `writing`), drop every letter graph the manifest does not

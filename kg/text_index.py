@@ -22,10 +22,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import closing, contextmanager
 from functools import cache
 from pathlib import Path
+from typing import Any
 
-from kg import iris
+from kg import facet_index
 
 FILE = "kg-text-index.sqlite"  # in the store's folder: RocksDB leaves files it does not name alone
+# What the index holds; an index of another format is made whole again by the next write
+FORMAT = "texts, and the filters' values (kg.facet_index) 1"
 MIN_CHARS = 3  # the trigram tokenizer finds nothing shorter
 LETTERS_A_READ = 500  # letters whose texts are read from the store with one query
 # The most decisions a lookup names for its callers (GraphQL's text filter, kg search); a phrase held by
@@ -37,6 +40,7 @@ MOST_DECISIONS = 20_000
 # (decision IRI, item text, rationale) of one letter's decisions
 Texts = list[tuple[str, str, str]]
 ReadTexts = Callable[[list[str]], dict[str, Texts]]  # letter ids -> each one's texts
+ReadFacets = Callable[[list[str]], dict[str, facet_index.LetterFacets]]  # letter ids -> each one's facets
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,10 +72,12 @@ class TextIndex:
     def __init__(self, folder: Path) -> None:
         self.path = (folder / FILE).absolute()  # read through a file: URI, which a relative path has none of
 
-    def update(self, letter_ids: Iterable[str], read: ReadTexts, *, whole: bool = False) -> str | None:
-        """Replace the rows of these letters by the texts `read` finds for them (none: a letter the
-        store no longer holds), or, if `whole`, make the index of these letters only; return the
-        index's new stamp (None: no index can be made here, see `available`)."""
+    def update(self, letter_ids: Iterable[str], read: ReadTexts, read_facets: ReadFacets, *,
+               whole: bool = False) -> str | None:
+        """Replace the rows of these letters by the texts `read` and the filters' values `read_facets`
+        find for them (none: a letter the store no longer holds), or, if `whole`, make the index of
+        these letters only; return the index's new stamp (None: no index can be made here, see
+        `available`)."""
         if not available():
             return None
         # a whole index is made aside and moved in at the end, so readers are never locked out of it
@@ -84,12 +90,15 @@ class TextIndex:
             rowid = (row[0] if row else 0) + 1
             for start in range(0, len(ids), LETTERS_A_READ):
                 chunk = ids[start:start + LETTERS_A_READ]
-                texts = read(chunk)
+                texts, facets = read(chunk), read_facets(chunk)
                 for letter_id in chunk:
                     self._drop(db, letter_id)
                     rowid = self._add(db, letter_id, texts.get(letter_id, []), rowid)
+                    facet_index.drop(db, letter_id)
+                    facet_index.add(db, letter_id, facets.get(letter_id))
             new_stamp = secrets.token_hex(16)
             db.execute("INSERT OR REPLACE INTO meta VALUES ('stamp', ?)", (new_stamp,))
+            db.execute("INSERT OR REPLACE INTO meta VALUES ('format', ?)", (FORMAT,))
         if whole:
             os.replace(path, self.path)
         return new_stamp
@@ -114,15 +123,16 @@ class TextIndex:
         return first + len(texts)
 
     def stamp(self) -> str | None:
-        """The stamp the index was last brought to (None: no index)."""
+        """The stamp the index was last brought to (None: no index, or one of another format)."""
         if not self.path.exists():
             return None
         try:
             with closing(self._readable()) as db:
                 row = db.execute("SELECT value FROM meta WHERE name = 'stamp'").fetchone()
+                kind = db.execute("SELECT value FROM meta WHERE name = 'format'").fetchone()
         except sqlite3.Error:  # not yet written, or damaged: the next write makes it whole
             return None
-        return row[0] if row else None
+        return row[0] if row and kind and kind[0] == FORMAT else None  # another format: made whole again
 
     def decisions(self, words: str, cap: int) -> list[str] | int | None:
         """The decisions whose item text or rationale holds `words` (case aside), sorted, or, when more
@@ -141,19 +151,22 @@ class TextIndex:
             return None
         return sorted(found)
 
-    def count_among(self, words: str, among: set[str], *, letters: bool = False) -> int | None:
-        """How many of the decisions `among` (IRIs), or of the decisions of the letters `among` (`letters`),
-        hold `words` (a word past the cap with another filter: 171,800 of the 342,672 that hold 'medically
-        necessary' at 100k letters, among a female worker's, in 0.86 s); None if the words are too short to
-        look up."""
-        query = phrase(words)
-        if query is None:
+    def count_matching(self, given: dict[str, Any], of: str) -> int | None:
+        """How many decisions (`of` "decisions") or letters ("letters") the GraphQL filters `given` match
+        (kg.facet_index), as the store's SPARQL counts them; None if the index cannot count them (words
+        too short to look up)."""
+        if "text" in given:
+            words = phrase(given["text"])
+            if words is None:
+                return None
+            given = {**given, "text": words}
+        counting = facet_index.count_sql(given, of)
+        if counting is None:
             return None
         try:
             with closing(self._readable()) as db:
-                found = (d for (d,) in db.execute("SELECT decision FROM texts WHERE texts MATCH ?", (query,)))
-                return sum((iris.letter_of_part(d) if letters else d) in among for d in found)
-        except sqlite3.Error:  # replaced or damaged meanwhile: the caller reads every text
+                return int(db.execute(*counting).fetchone()[0])
+        except sqlite3.Error:  # replaced or damaged meanwhile: the caller counts with SPARQL
             return None
 
     def _readable(self) -> sqlite3.Connection:
@@ -164,7 +177,7 @@ class TextIndex:
 def _writable(path: Path) -> Iterator[sqlite3.Connection]:
     """A connection to the index file at `path` in one transaction, committed on success."""
     with closing(sqlite3.connect(path, timeout=30)) as db:
-        db.executescript(_SCHEMA)
+        db.executescript(_SCHEMA + facet_index.SCHEMA)
         with db:
             yield db
 

@@ -118,11 +118,6 @@ def test_letter_ids_round_trip_through_their_iris(letter_id):
     assert iris.letter_graph_id(iris.letter_graph(letter_id)) == letter_id
     assert iris.letter_graph_id(iris.letter(letter_id)) is None
     assert iris.letter_graph_id(iris.VOCABULARY_GRAPH) is None
-    # the letter a part of it belongs to (a decision's, in the text index's counts)
-    decision = iris.part(letter_id, "decision", "3").value
-    assert iris.letter_of_part(decision) == iris.letter(letter_id).value
-    assert iris.letter_of_part(iris.letter(letter_id).value) is None
-    assert iris.letter_of_part(iris.letter_graph(letter_id).value) is None
 
 
 @given(st.text(st.characters(blacklist_categories=("Cs",))) | st.from_regex(r"[A-Za-z0-9._~-]*", fullmatch=True))

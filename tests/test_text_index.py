@@ -85,19 +85,17 @@ def test_more_matches_than_the_cap_are_counted_not_listed(sample_store):
 
 
 @needs_index
-def test_the_index_counts_the_words_among_some_decisions(sample_store):
-    """How many of a set of decisions hold words the index would not name (past its cap): the Upheld
-    decisions that say 'is not medically necessary', as reading their texts finds them."""
+def test_the_index_counts_words_with_another_filter(sample_store):
+    """Words with another filter are counted by the index with the filters' values (kg.facet_index): the
+    Upheld decisions that say 'is not medically necessary', as reading their texts finds them."""
     upheld = {s["d"].value for s in sample_store.query(
         'PREFIX imr: <https://w3id.org/imr-kg/ontology#> SELECT ?d WHERE { ?d imr:outcome "Upheld" }')}
     holding = set(contains(sample_store, "is not medically necessary"))
-    assert sample_store.count_with_words("is not medically necessary", upheld) == len(holding & upheld) == 61
-    assert sample_store.count_with_words("is not medically necessary", set()) == 0
-    assert sample_store.count_with_words("ct", upheld) is None  # too short to look up
-    letters = {s["l"].value for s in sample_store.query(
-        'PREFIX imr: <https://w3id.org/imr-kg/ontology#> SELECT ?l WHERE { ?l imr:hasDecision ?d . ?d imr:outcome '
-        '"Upheld" }')}
-    assert sample_store.count_with_words("is not medically necessary", letters, letters=True) == 61
+    assert sample_store.count_matching({"text": "is not medically necessary", "outcome": "Upheld"},
+                                       "decisions") == len(holding & upheld) == 61
+    assert sample_store.count_matching({"text": "is not medically necessary", "outcome": "Overturned"},
+                                       "decisions") == len(holding - upheld) == 0
+    assert sample_store.count_matching({"text": "ct", "outcome": "Upheld"}, "decisions") is None  # too short
 
 
 @pytest.fixture

@@ -84,11 +84,8 @@ def execute(store: Store, request: dict[str, Any], max_rows: int) -> Reply:
         if request["kind"] == "text-decisions":
             found = store.decisions_with_words(str(request["words"]), MOST_DECISIONS)
             return 200, "application/json", json.dumps(found).encode()
-        if request["kind"] == "text-count-among":  # the decisions (?d) or letters (?l) of a query: how many hold words
-            of_letters = request.get("of") == "letters"
-            among = {s["l" if of_letters else "d"].value  # type: ignore[index,union-attr]
-                     for s in store.query(request["query"])}  # type: ignore[union-attr]
-            counted = store.count_with_words(str(request["words"]), among, letters=of_letters)
+        if request["kind"] == "facet-count":  # GraphQL's filters counted by the store's index of their values
+            counted = store.count_matching(dict(request["given"]), str(request["of"]))
             return 200, "application/json", json.dumps(counted).encode()
         return _sparql(store, request, max_rows)
     except SyntaxError as exc:

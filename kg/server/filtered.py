@@ -5,6 +5,7 @@ says which filters a user gave; this module says how to find their page."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import re
@@ -19,7 +20,7 @@ from typing import Any
 
 from kg.search import holding
 from kg.server.runner import QueryRunner
-from kg.server.selects import PREFIXES, letter_values, select, term, values
+from kg.server.selects import letter_values, select, term, values
 
 # A request's drug classes: its medications' classes, or the class it names instead of a drug
 DRUG_CLASS = "(imr:medication/imr:drugClass|imr:requestedDrugClass)/skos:prefLabel"
@@ -139,9 +140,8 @@ class Patterns:
     list_first: bool = False
     joined: bool = False  # `first` joins the decisions to their letters (see DECISION_JOIN)
     total: int | None = None  # the decisions that match, when known without a count (the text index's)
-    # words too many decisions hold for the text index to name, and a query of the other filters' decisions:
-    # the index counts the words among those
-    words_among: tuple[str, str, str] | None = None  # (words, query, "decisions" or "letters")
+    # the filters as the store's index of their values counts them (kg.facet_index), JSON's types only
+    given: dict[str, Any] | None = None
 
 
 async def patterns(runner: QueryRunner, given: dict[str, Any]) -> Patterns:
@@ -157,34 +157,22 @@ async def patterns(runner: QueryRunner, given: dict[str, Any]) -> Patterns:
         decisions = found if isinstance(found, list) else None
         others = {n: v for n, v in given.items() if v not in (None, "") and n != "text"}
         if isinstance(found, int) and (not others or _reads_every_text(given)):
-            # too many to name: the words alone match that many, or the index counts them among the others'
-            # decisions; a page is walked to through the letters, their decisions' texts tested
+            # too many to name: the words alone match that many, or the index of the filters' values counts
+            # them with the others (kg.facet_index); a page is walked to through the letters, their
+            # decisions' texts tested
             return Patterns(filter_patterns(given, labels), filter_patterns(given, labels, letters_bound=True),
-                            total=None if others else found,
-                            words_among=_among(given["text"], others, labels) if others else None)
+                            total=None if others else found, given=_as_json(given))
     return Patterns(filter_patterns(given, labels, text_decisions=decisions),
                     filter_patterns(given, labels, letters_bound=True, text_decisions=decisions),
-                    decisions is not None or _reads_every_text(given), joined=decisions is not None)
+                    decisions is not None or _reads_every_text(given), joined=decisions is not None,
+                    given=_as_json(given))
 
 
-def _among(words: str, others: dict[str, Any], labels: list[str] | None) -> tuple[str, str, str]:
-    """The words, and the query of the decisions (?d) the other filters match, or of their letters (?l)
-    when they are all the letter's (171,800 decisions of female workers at 100k letters listed in 4.4 s,
-    their 49,144 letters in 1.6 s; workers aged 70 or more: 32,148 decisions in 19 s, 9,207 letters in 0.5 s)."""
-    found = filter_patterns(others, labels)
-    if set(others) <= _OF_LETTER:
-        return words, f"{PREFIXES}SELECT DISTINCT ?l WHERE {{ {found} }}", "letters"
-    return words, f"{PREFIXES}SELECT DISTINCT ?d WHERE {{ {found} {DECISION_JOIN} }}", "decisions"
-
-
-async def _count_among(runner: QueryRunner, words: str, query: str, of: str) -> int | None:
-    """How many decisions hold words that too many decisions hold for the text index to name, among the
-    decisions (or the letters' decisions) a query lists: those listed, the words looked up among them in
-    the index ('medically necessary' with a sex filter at 100k letters: 5.5-6.1 s listing decisions,
-    against 11-16 s reading every text); None without an index."""
-    answer = await runner.ask({"kind": "text-count-among", "words": words, "query": query, "of": of})
-    counted = json.loads(answer.content()) if answer.status == 200 else None
-    return counted if isinstance(counted, int) else None
+def _as_json(given: dict[str, Any]) -> dict[str, Any]:
+    """The filters in JSON's types, for a request to the query processes: a date as ISO text, the
+    generics of a medication as a list."""
+    return {name: v.isoformat() if isinstance(v, dt.date) else list(v) if isinstance(v, tuple) else v
+            for name, v in given.items()}
 
 
 # seconds to build the letter index (0.7 s at 100k letters from the kept decision counts; ~10 s without them)
@@ -249,6 +237,7 @@ class Listing:
     every: str
     order: tuple[tuple[str, type[str] | type[int]], ...]
     count_in_letters: str
+    of: str  # what is listed: "decisions" or "letters"
 
     @property
     def letter(self) -> str:
@@ -273,13 +262,15 @@ DECISIONS = Listing(
     every="SELECT ?d ?letter ?seq WHERE { { SELECT DISTINCT ?l ?d WHERE { FILTERS JOIN } } "
           "?l dcterms:identifier ?letter . ?d imr:sequence ?seq . }",
     order=(("letter", str), ("seq", int)),
-    count_in_letters=f"SELECT (COUNT(DISTINCT ?d) AS ?n) WHERE {{ LETTERS {DECISION_KEYS} FILTERS }}")
+    count_in_letters=f"SELECT (COUNT(DISTINCT ?d) AS ?n) WHERE {{ LETTERS {DECISION_KEYS} FILTERS }}",
+    of="decisions")
 LETTERS = Listing(
     count="SELECT (COUNT(DISTINCT ?l) AS ?n) WHERE { FILTERS }",
     in_letters="SELECT DISTINCT ?id WHERE { LETTERS ?l dcterms:identifier ?id . FILTERS }",
     every="SELECT ?id WHERE { { SELECT DISTINCT ?l WHERE { FILTERS } } ?l dcterms:identifier ?id }",
     order=(("id", str),),
-    count_in_letters="SELECT (COUNT(DISTINCT ?l) AS ?n) WHERE { LETTERS ?l dcterms:identifier ?id . FILTERS }")
+    count_in_letters="SELECT (COUNT(DISTINCT ?l) AS ?n) WHERE { LETTERS ?l dcterms:identifier ?id . FILTERS }",
+    of="letters")
 
 
 @dataclass
@@ -344,11 +335,10 @@ async def filtered_page(runner: QueryRunner, index: LetterIndex | None, listing:
     if known is None and filters.total is not None:
         known = Counted(filters.total)
         matched.put(key, known)
-    if known is None and filters.words_among is not None:
-        counted = await _count_among(runner, *filters.words_among)
-        if counted is not None:
-            known = Counted(counted)
-            matched.put(key, known)
+    # counted by the index of the filters' values first (kg.facet_index), but for a filter that lists its
+    # matches first: its few matches are listed and kept instead
+    if known is None and not filters.list_first:
+        known = await _facet_count(runner, filters, listing.of, matched, key)
     if isinstance(known, list):
         return len(known), known[offset:offset + limit]
     if known is None and filters.list_first:
@@ -358,6 +348,7 @@ async def filtered_page(runner: QueryRunner, index: LetterIndex | None, listing:
             rows = listing.sort(first)
             matched.put(key, rows)
             return len(rows), rows[offset:offset + limit]
+        known = await _facet_count(runner, filters, listing.of, matched, key)
     if known is None:
         known = Counted(int((await select(runner, count))[0]["n"]))
         matched.put(key, known)
@@ -378,6 +369,23 @@ async def filtered_page(runner: QueryRunner, index: LetterIndex | None, listing:
     if walked is not None:
         return total, walked
     return total, await select(runner, f"{every} {listing.order_by} LIMIT {limit} OFFSET {offset}")
+
+
+async def _facet_count(runner: QueryRunner, filters: Patterns, of: str, matched: Matched,
+                       key: tuple[int, int, bytes]) -> Counted | None:
+    """How many decisions or letters the filters match, counted by the store's index of their values
+    (kg.facet_index; Upheld decisions of female workers at 100k letters: ... s, against 12-21 s in
+    SPARQL) and kept for their next pages; None where there is no such index (a remote store) or it
+    cannot count them."""
+    if filters.given is None:
+        return None
+    answer = await runner.ask({"kind": "facet-count", "given": filters.given, "of": of})
+    counted = json.loads(answer.content()) if answer.status == 200 else None
+    if not isinstance(counted, int):
+        return None
+    known = Counted(counted)
+    matched.put(key, known)
+    return known
 
 
 def _last_mark(marks: dict[int, int], offset: int) -> tuple[int, int]:
