@@ -8,8 +8,8 @@ female workers (154,788) in 12-21 s, and no one order suits every pair (the lett
 SQLite's planner has indexes on (facet, value) here.
 
 Each facet is read from the store with the same path as the GraphQL filter of its name
-(kg.server.filtered); a value is kept as the filter compares it: a section's label in lower case
-(the filter compares both in lower case), an age as an integer, a decision date as its ISO text.
+(kg.server.filtered); a value is kept as the filter compares it: an age as an integer, a decision date
+as its ISO text.
 The tables follow the texts: replaced with a letter, made whole with the index."""
 
 from __future__ import annotations
@@ -34,13 +34,13 @@ CREATE INDEX IF NOT EXISTS lvalues_by_value ON lvalues(name, value, letter);
 """
 
 # The path from a decision (?d) or a letter (?l) to each facet's values (?v), as the filter of that name
-# follows it. The guideline section's filter compares sections typed imr:GuidelineSection.
+# follows it. Kept for the filters that match many decisions; a filter of the request itself (medication,
+# service type, guideline section) leaves few, which SPARQL counts fast from them (0.3 s for acupuncture
+# with reviewers licensed in CA at 100k letters), and is not kept: reading each facet of 500 letters from a
+# 100k store takes 0.02-0.18 s (the sections 0.18).
 DECISION_FACETS = {
-    "outcome": "?d imr:outcome ?v .",
-    "medication": "?d imr:decides/imr:medication/skos:prefLabel ?v .",
+    "outcome": "?d imr:outcome ?v .",  # exactly one a decision: its rows list the letter's decisions
     "drug_class": "?d imr:decides/(imr:medication/imr:drugClass|imr:requestedDrugClass)/skos:prefLabel ?v .",
-    "service_type": "?d imr:decides/imr:serviceType/skos:prefLabel ?v .",
-    "guideline_section": "?d imr:citation/imr:section ?s . ?s a imr:GuidelineSection ; skos:prefLabel ?v .",
     "guideline": "?d imr:citation/imr:guideline/skos:notation ?v .",
 }
 LETTER_FACETS = {
@@ -52,22 +52,19 @@ LETTER_FACETS = {
     "sex": "?l imr:aboutCase/imr:injuredWorker/imr:sex ?v .",
     "age": "?l imr:aboutCase/imr:injuredWorker/imr:age ?v . FILTER(DATATYPE(?v) = xsd:integer)",
 }
-_LOWER_CASE = frozenset({"guideline_section"})  # kept in lower case: the filter compares in lower case
 _INTEGER = frozenset({"age"})
 
 
 def kept_value(facet: str, lexical: str) -> str | int:
     """A facet's value as the index keeps it (see the module's docstring)."""
-    if facet in _INTEGER:
-        return int(lexical)
-    return lexical.lower() if facet in _LOWER_CASE else lexical
+    return int(lexical) if facet in _INTEGER else lexical
 
 
 @dataclass
 class LetterFacets:
-    """One letter's decisions (IRIs, in order) and the facets' values of each and of the letter."""
+    """One letter's decisions (IRIs) and the facets' values of each and of the letter."""
 
-    decisions: list[str] = field(default_factory=list)
+    decisions: list[str] = field(default_factory=list)  # each once
     decision_values: set[tuple[str, str, str | int]] = field(default_factory=set)  # (decision, facet, value)
     letter_values: set[tuple[str, str | int]] = field(default_factory=set)  # (facet, value)
 
@@ -103,16 +100,15 @@ def add(db: sqlite3.Connection, letter_id: str, facets: LetterFacets | None) -> 
 # A GraphQL filter's name -> its facet and how it compares (kg.server.filtered's _FILTERS): "=" a value,
 # ">=" / "<=" a bound, "contains" words of the value
 _COMPARED = {
-    "outcome": ("outcome", "="), "drug_class": ("drug_class", "="), "service_type": ("service_type", "="),
-    "guideline_section": ("guideline_section", "="), "guideline": ("guideline", "="),
+    "outcome": ("outcome", "="), "drug_class": ("drug_class", "="), "guideline": ("guideline", "="),
     "specialty": ("specialty", "="), "state": ("state", "="), "sex": ("sex", "="),
     "body_region": ("body_region", "="), "diagnosis": ("diagnosis", "contains"),
     "decided_from": ("decided", ">="), "decided_to": ("decided", "<="),
     "age_from": ("age", ">="), "age_to": ("age", "<="),
 }
 # How each filter's value is compared, as kg.server.filtered's pattern of that name does
-_AS_COMPARED = {"service_type": str.lower, "guideline_section": str.lower, "guideline": str.upper,
-                "state": str.upper, "sex": str.lower, "body_region": str.lower, "diagnosis": str.lower}
+_AS_COMPARED = {"guideline": str.upper, "state": str.upper, "sex": str.lower, "body_region": str.lower,
+                "diagnosis": str.lower}
 
 
 def _value(name: str, value: Any) -> str | int:
@@ -125,17 +121,13 @@ def _value(name: str, value: Any) -> str | int:
 
 def count_sql(given: dict[str, Any], of: str) -> tuple[str, list[Any]] | None:
     """The SQL that counts the decisions (`of` "decisions") or letters ("letters") every given filter
-    matches, and its parameters; None if a filter cannot be counted here (one of another name). The
-    text filter's value is its FTS5 query (kg.text_index.phrase)."""
+    matches, and its parameters; None if a filter cannot be counted here (one whose values are not kept).
+    The text filter's value is its FTS5 query (kg.text_index.phrase)."""
     conditions: list[str] = []
     params: list[Any] = []
     key = "d.letter" if of == "decisions" else "f.letter"
     for name, value in given.items():
-        if name == "medication":  # every generic a name stands for
-            for generic in value:
-                conditions.append("d.id IN (SELECT decision FROM fvalues WHERE name = 'medication' AND value = ?)")
-                params.append(generic)
-        elif name == "text":
+        if name == "text":
             conditions.append("d.decision IN (SELECT decision FROM texts WHERE texts MATCH ?)")
             params.append(value)
         elif name in _COMPARED:
@@ -158,22 +150,21 @@ def count_sql(given: dict[str, Any], of: str) -> tuple[str, list[Any]] | None:
 
 def read_queries(letters: str) -> list[tuple[str, str]]:
     """(facet, SPARQL) of each facet's values of the letters (IRIs, as SPARQL terms), each query selecting
-    ?l, ?d and ?v ("" for ?d of a letter's facet); facet "" lists the letters' decisions in order."""
+    ?l, ?d and ?v (?d unbound for a letter's facet)."""
     head = f"{SPARQL_PREFIXES}SELECT ?l ?d ?v WHERE {{ VALUES ?l {{ {letters} }} "
-    queries = [("", f"{head}?l imr:hasDecision ?d . ?d imr:sequence ?seq . }} ORDER BY ?l ?seq")]
-    queries += [(facet, f"{head}?l imr:hasDecision ?d . {path} }}") for facet, path in DECISION_FACETS.items()]
+    queries = [(facet, f"{head}?l imr:hasDecision ?d . {path} }}") for facet, path in DECISION_FACETS.items()]
     queries += [(facet, f"{head}{path} }}") for facet, path in LETTER_FACETS.items()]
     return queries
 
 
 def facet_rows(rows: Iterable[tuple[str, str, str, str]]) -> dict[str, LetterFacets]:
-    """(letter id, facet, decision IRI or "", value) rows, by letter; facet "" lists a decision."""
+    """(letter id, facet, decision IRI or "", value) rows, by letter; a decision's outcome lists it."""
     out: dict[str, LetterFacets] = {}
     for letter_id, facet, decision, value in rows:
         held = out.setdefault(letter_id, LetterFacets())
-        if not facet:
+        if facet == "outcome":
             held.decisions.append(decision)
-        elif facet in DECISION_FACETS:
+        if facet in DECISION_FACETS:
             held.decision_values.add((decision, facet, kept_value(facet, value)))
         else:
             held.letter_values.add((facet, kept_value(facet, value)))

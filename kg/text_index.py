@@ -28,7 +28,7 @@ from kg import facet_index
 
 FILE = "kg-text-index.sqlite"  # in the store's folder: RocksDB leaves files it does not name alone
 # What the index holds; an index of another format is made whole again by the next write
-FORMAT = "texts, and the filters' values (kg.facet_index) 1"
+FORMAT = "texts, and the filters' values (kg.facet_index) 2"
 MIN_CHARS = 3  # the trigram tokenizer finds nothing shorter
 LETTERS_A_READ = 500  # letters whose texts are read from the store with one query
 # The most decisions a lookup names for its callers (GraphQL's text filter, kg search); a phrase held by

@@ -23,6 +23,9 @@ pytestmark = pytest.mark.skipif(not text_index.available(),
                                 reason="this Python's SQLite lacks FTS5's trigram tokenizer (3.34 on)")
 
 
+_NOT_KEPT = frozenset({"medication", "service_type", "guideline_section"})  # narrowing: counted in SPARQL
+
+
 def _sparql_count(store: Store, given: dict[str, Any], of: str) -> int:
     """The count as the server's SPARQL makes it (kg.server.filtered), every label read."""
     patterns = filtered.filter_patterns(given)
@@ -69,7 +72,10 @@ def test_the_index_counts_every_filter_as_sparql_does(sample_store):
     assert len(of_decision) > 40 and len(of_letter) > 20
     for given in of_decision + of_letter:
         got = sample_store.count_matching(_as_json(given), "decisions")
-        assert got == _sparql_count(sample_store, given, "decisions"), given
+        if _NOT_KEPT.isdisjoint(given):
+            assert got == _sparql_count(sample_store, given, "decisions"), given
+        else:  # a filter of the request itself: counted in SPARQL
+            assert got is None, given
     for given in of_letter:
         assert sample_store.count_matching(_as_json(given), "letters") == _sparql_count(sample_store, given, "letters")
     # the values read off the letters: 64 Upheld decisions, 15 letters of female workers, 44 decisions both
@@ -80,7 +86,7 @@ def test_the_index_counts_every_filter_as_sparql_does(sample_store):
 
 def test_the_index_counts_pairs_of_filters_as_sparql_does(sample_store):
     of_decision, of_letter = _filters(sample_store)
-    for a, b in product(of_decision[::4], of_letter[::3]):
+    for a, b in product([f for f in of_decision if _NOT_KEPT.isdisjoint(f)], of_letter[::3]):
         given = {**a, **b}
         assert sample_store.count_matching(_as_json(given), "decisions") == _sparql_count(
             sample_store, given, "decisions"), given
