@@ -53,6 +53,15 @@ FILTERS = [
     ('text: "mri"', _text("mri")),  # 11,847 decisions at 100k letters
     # held by more decisions than the text index names (kg.text_index.MOST_DECISIONS): every text read
     ('text: "medically necessary"', _text("medically necessary")),
+    # a decision's filter with a letter's: counted by the index of the filters' values (kg.facet_index)
+    ('outcome: UPHELD, sex: "female"',
+     '?d imr:outcome "Upheld" . ?l imr:aboutCase/imr:injuredWorker/imr:sex "female" .'),
+    ('guideline: "ODG", sex: "female"',
+     '?d imr:citation/imr:guideline/skos:notation "ODG" . ?l imr:aboutCase/imr:injuredWorker/imr:sex "female" .'),
+    ('outcome: OVERTURNED, ageFrom: 70',
+     '?d imr:outcome "Overturned" . ?l imr:aboutCase/imr:injuredWorker/imr:age ?a . FILTER(?a >= 70)'),
+    ('serviceType: "acupuncture", state: "CA"', '?d imr:decides/imr:serviceType/skos:prefLabel "acupuncture" . '
+                                                '?l imr:reviewedBy/imr:licensedIn/skos:notation "CA" .'),
 ]
 
 

@@ -374,9 +374,9 @@ async def filtered_page(runner: QueryRunner, index: LetterIndex | None, listing:
 async def _facet_count(runner: QueryRunner, filters: Patterns, of: str, matched: Matched,
                        key: tuple[int, int, bytes]) -> Counted | None:
     """How many decisions or letters the filters match, counted by the store's index of their values
-    (kg.facet_index; Upheld decisions of female workers at 100k letters: ... s, against 12-21 s in
-    SPARQL) and kept for their next pages; None where there is no such index (a remote store) or it
-    cannot count them."""
+    (kg.facet_index; the Upheld decisions of female workers at 100k letters: a first page with its count
+    in 0.59 s, against 12-21 s counting in SPARQL) and kept for their next pages; None where there is no
+    such index (a remote store) or it cannot count them."""
     if filters.given is None:
         return None
     answer = await runner.ask({"kind": "facet-count", "given": filters.given, "of": of})
