@@ -106,6 +106,8 @@ _COMPARED = {
     "decided_from": ("decided", ">="), "decided_to": ("decided", "<="),
     "age_from": ("age", ">="), "age_to": ("age", "<="),
 }
+COUNTED = frozenset(_COMPARED) | {"text"}  # the filters the index counts
+
 # How each filter's value is compared, as kg.server.filtered's pattern of that name does
 _AS_COMPARED = {"guideline": str.upper, "state": str.upper, "sex": str.lower, "body_region": str.lower,
                 "diagnosis": str.lower}
