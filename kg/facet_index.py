@@ -24,7 +24,9 @@ from kg.namespaces import SPARQL_PREFIXES
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS fletters(letter TEXT PRIMARY KEY, first INTEGER NOT NULL, count INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS fdecisions(id INTEGER PRIMARY KEY, letter TEXT NOT NULL, decision TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fdecisions(id INTEGER PRIMARY KEY, letter TEXT NOT NULL, seq INTEGER NOT NULL,
+                                      decision TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS fdecisions_in_order ON fdecisions(letter, seq);
 CREATE TABLE IF NOT EXISTS fvalues(name TEXT NOT NULL, value NOT NULL, decision INTEGER NOT NULL,
                                    PRIMARY KEY(decision, name, value)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS fvalues_by_value ON fvalues(name, value, decision);
@@ -39,7 +41,8 @@ CREATE INDEX IF NOT EXISTS lvalues_by_value ON lvalues(name, value, letter);
 # with reviewers licensed in CA at 100k letters), and is not kept: reading each facet of 500 letters from a
 # 100k store takes 0.02-0.18 s (the sections 0.18).
 DECISION_FACETS = {
-    "outcome": "?d imr:outcome ?v .",  # exactly one a decision: its rows list the letter's decisions
+    # exactly one a decision: its rows list the letter's decisions, with their sequence (?seq)
+    "outcome": "?d imr:outcome ?v ; imr:sequence ?seq .",
     "drug_class": "?d imr:decides/(imr:medication/imr:drugClass|imr:requestedDrugClass)/skos:prefLabel ?v .",
     "guideline": "?d imr:citation/imr:guideline/skos:notation ?v .",
 }
@@ -64,7 +67,7 @@ def kept_value(facet: str, lexical: str) -> str | int:
 class LetterFacets:
     """One letter's decisions (IRIs) and the facets' values of each and of the letter."""
 
-    decisions: list[str] = field(default_factory=list)  # each once
+    decisions: list[tuple[str, int]] = field(default_factory=list)  # (IRI, sequence), each once
     decision_values: set[tuple[str, str, str | int]] = field(default_factory=set)  # (decision, facet, value)
     letter_values: set[tuple[str, str | int]] = field(default_factory=set)  # (facet, value)
 
@@ -88,8 +91,9 @@ def add(db: sqlite3.Connection, letter_id: str, facets: LetterFacets | None) -> 
         return
     row = db.execute("SELECT id FROM fdecisions ORDER BY id DESC LIMIT 1").fetchone()
     first = (row[0] if row else 0) + 1
-    ids = {iri: first + n for n, iri in enumerate(facets.decisions)}
-    db.executemany("INSERT INTO fdecisions VALUES (?, ?, ?)", ((i, letter_id, iri) for iri, i in ids.items()))
+    ids = {iri: first + n for n, (iri, _) in enumerate(facets.decisions)}
+    db.executemany("INSERT INTO fdecisions VALUES (?, ?, ?, ?)",
+                   ((ids[iri], letter_id, seq, iri) for iri, seq in facets.decisions))
     db.executemany("INSERT INTO fvalues VALUES (?, ?, ?)",
                    ((name, value, ids[d]) for d, name, value in facets.decision_values if d in ids))
     db.executemany("INSERT INTO lvalues VALUES (?, ?, ?)", ((name, value, letter_id) for name, value in
@@ -121,10 +125,11 @@ def _value(name: str, value: Any) -> str | int:
     return _AS_COMPARED.get(name, lambda v: v)(str(value))
 
 
-def count_sql(given: dict[str, Any], of: str) -> tuple[str, list[Any]] | None:
-    """The SQL that counts the decisions (`of` "decisions") or letters ("letters") every given filter
-    matches, and its parameters; None if a filter cannot be counted here (one whose values are not kept).
-    The text filter's value is its FTS5 query (kg.text_index.phrase)."""
+def _where(given: dict[str, Any], of: str) -> tuple[str, list[Any]] | None:
+    """The FROM and WHERE clauses that keep the decisions (`of` "decisions", table d) or letters ("letters",
+    table f) every given filter matches, and their parameters; None if a filter cannot be counted here
+    (one whose values are not kept, or a decision's filter for letters). The text filter's value is its
+    FTS5 query (kg.text_index.phrase)."""
     conditions: list[str] = []
     params: list[Any] = []
     key = "d.letter" if of == "decisions" else "f.letter"
@@ -141,31 +146,47 @@ def count_sql(given: dict[str, Any], of: str) -> tuple[str, list[Any]] | None:
             params += [facet, _value(name, value)]
         else:
             return None
-    if of == "decisions":
-        sql = "SELECT count(*) FROM fdecisions d"
-    elif any(c.startswith("d.") for c in conditions):
+    if of == "letters" and any(c.startswith("d.") for c in conditions):
         return None  # the letters listing takes the letter's filters only
-    else:
-        sql = "SELECT count(*) FROM fletters f"
-    return (sql + (" WHERE " + " AND ".join(conditions) if conditions else ""), params)
+    table = "fdecisions d" if of == "decisions" else "fletters f"
+    return f"FROM {table}" + (" WHERE " + " AND ".join(conditions) if conditions else ""), params
+
+
+def count_sql(given: dict[str, Any], of: str) -> tuple[str, list[Any]] | None:
+    """The SQL that counts the decisions (`of` "decisions") or letters ("letters") every given filter
+    matches, and its parameters (see _where)."""
+    where = _where(given, of)
+    return None if where is None else (f"SELECT count(*) {where[0]}", where[1])
+
+
+def page_sql(given: dict[str, Any], of: str, offset: int, limit: int) -> tuple[str, list[Any]] | None:
+    """The SQL of a page of the decisions (decision IRI, letter id, sequence; in letter order, then
+    sequence) or the letters (letter id, in order) every given filter matches (see _where)."""
+    where = _where(given, of)
+    if where is None:
+        return None
+    columns, order = ("d.decision, d.letter, d.seq", "d.letter, d.seq") if of == "decisions" else ("f.letter",
+                                                                                                 "f.letter")
+    return f"SELECT {columns} {where[0]} ORDER BY {order} LIMIT ? OFFSET ?", [*where[1], limit, offset]
 
 
 def read_queries(letters: str) -> list[tuple[str, str]]:
     """(facet, SPARQL) of each facet's values of the letters (IRIs, as SPARQL terms), each query selecting
-    ?l, ?d and ?v (?d unbound for a letter's facet)."""
-    head = f"{SPARQL_PREFIXES}SELECT ?l ?d ?v WHERE {{ VALUES ?l {{ {letters} }} "
+    ?l, ?d, ?v and ?seq (?d unbound for a letter's facet; ?seq bound for the outcome only)."""
+    head = f"{SPARQL_PREFIXES}SELECT ?l ?d ?v ?seq WHERE {{ VALUES ?l {{ {letters} }} "
     queries = [(facet, f"{head}?l imr:hasDecision ?d . {path} }}") for facet, path in DECISION_FACETS.items()]
     queries += [(facet, f"{head}{path} }}") for facet, path in LETTER_FACETS.items()]
     return queries
 
 
-def facet_rows(rows: Iterable[tuple[str, str, str, str]]) -> dict[str, LetterFacets]:
-    """(letter id, facet, decision IRI or "", value) rows, by letter; a decision's outcome lists it."""
+def facet_rows(rows: Iterable[tuple[str, str, str, str, str]]) -> dict[str, LetterFacets]:
+    """(letter id, facet, decision IRI or "", value, sequence or "") rows, by letter; a decision's outcome
+    lists it."""
     out: dict[str, LetterFacets] = {}
-    for letter_id, facet, decision, value in rows:
+    for letter_id, facet, decision, value, seq in rows:
         held = out.setdefault(letter_id, LetterFacets())
         if facet == "outcome":
-            held.decisions.append(decision)
+            held.decisions.append((decision, int(seq)))
         if facet in DECISION_FACETS:
             held.decision_values.add((decision, facet, kept_value(facet, value)))
         else:

@@ -141,8 +141,9 @@ class RemoteStore:
         """No text index: a remote store is searched with SPARQL."""
         return None
 
-    def count_matching(self, given: dict[str, Any], of: str) -> int | None:
-        """No index of the filters' values: a remote store is counted with SPARQL."""
+    def page_matching(self, given: dict[str, Any], of: str, offset: int, limit: int,
+                      count: bool = True) -> tuple[int | None, list[list[Any]]] | None:
+        """No index of the filters' values: a remote store is counted and paged with SPARQL."""
         return None
 
     def graph_digests(self, letter_ids: Iterable[str]) -> dict[str, str]:

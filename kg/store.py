@@ -585,19 +585,22 @@ class Store:
         """Each letter's decisions and the values GraphQL's filters compare (kg.facet_index), from the
         letter nodes."""
         letters, ids = _letters_named(letter_ids)
-        rows: list[tuple[str, str, str, str]] = []
+        rows: list[tuple[str, str, str, str, str]] = []
         for facet, query in facet_index.read_queries(letters):
             for s in self._store.query(query, use_default_graph_as_union=True):  # type: ignore[union-attr]
-                d = s["d"]  # type: ignore[index]
+                d, seq = s["d"], s["seq"]  # type: ignore[index]
                 rows.append((ids[s["l"].value], facet, d.value if d else "",  # type: ignore[index,union-attr]
-                             s["v"].value if s["v"] else ""))  # type: ignore[index,union-attr]
+                             s["v"].value, seq.value if seq else ""))  # type: ignore[index,union-attr]
         return facet_index.facet_rows(rows)
 
-    def count_matching(self, given: dict[str, Any], of: str) -> int | None:
-        """How many decisions (`of` "decisions") or letters ("letters") GraphQL's filters `given` match, from
-        the text index's facets (kg.facet_index); None if it does not agree with the store or cannot count
-        these filters."""
-        return self._text_index.count_matching(given, of) if self._text_index_agrees() else None
+    def page_matching(self, given: dict[str, Any], of: str, offset: int, limit: int,
+                      count: bool = True) -> tuple[int | None, list[list[Any]]] | None:
+        """How many decisions (`of` "decisions") or letters ("letters") GraphQL's filters `given` match, and a
+        page of them, from the text index's copy of the filters' values (kg.facet_index); None if it does
+        not agree with the store or cannot tell for these filters (see TextIndex.page_matching)."""
+        if not self._text_index_agrees():
+            return None
+        return self._text_index.page_matching(given, of, offset, limit, count)
 
     def decisions_with_words(self, words: str, cap: int) -> list[str] | int | None:
         """The decisions whose item text or rationale holds `words` (case aside), from the text index, or

@@ -28,7 +28,7 @@ from kg import facet_index
 
 FILE = "kg-text-index.sqlite"  # in the store's folder: RocksDB leaves files it does not name alone
 # What the index holds; an index of another format is made whole again by the next write
-FORMAT = "texts, and the filters' values (kg.facet_index) 2"
+FORMAT = "texts, and the filters' values (kg.facet_index) 3"
 MIN_CHARS = 3  # the trigram tokenizer finds nothing shorter
 LETTERS_A_READ = 500  # letters whose texts are read from the store with one query
 # The most decisions a lookup names for its callers (GraphQL's text filter, kg search); a phrase held by
@@ -151,21 +151,24 @@ class TextIndex:
             return None
         return sorted(found)
 
-    def count_matching(self, given: dict[str, Any], of: str) -> int | None:
+    def page_matching(self, given: dict[str, Any], of: str, offset: int, limit: int,
+                      count: bool = True) -> tuple[int | None, list[list[Any]]] | None:
         """How many decisions (`of` "decisions") or letters ("letters") the GraphQL filters `given` match
-        (kg.facet_index), as the store's SPARQL counts them; None if the index cannot count them (words
-        too short to look up)."""
+        (kg.facet_index), as the store's SPARQL counts them (if `count`), and a page of them in letter
+        order: [decision IRI, letter id, sequence] or [letter id]. None if the index cannot tell (a filter
+        whose values it does not keep, words too short to look up)."""
         if "text" in given:
             words = phrase(given["text"])
             if words is None:
                 return None
             given = {**given, "text": words}
-        counting = facet_index.count_sql(given, of)
-        if counting is None:
+        counting, paging = facet_index.count_sql(given, of), facet_index.page_sql(given, of, offset, limit)
+        if counting is None or paging is None:
             return None
         try:
             with closing(self._readable()) as db:
-                return int(db.execute(*counting).fetchone()[0])
+                total = int(db.execute(*counting).fetchone()[0]) if count else None
+                return total, [list(row) for row in db.execute(*paging)]
         except sqlite3.Error:  # replaced or damaged meanwhile: the caller counts with SPARQL
             return None
 

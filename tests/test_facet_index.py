@@ -26,6 +26,12 @@ pytestmark = pytest.mark.skipif(not text_index.available(),
 _NOT_KEPT = frozenset({"medication", "service_type", "guideline_section"})  # narrowing: counted in SPARQL
 
 
+def _counted(store: Store, given: dict[str, Any], of: str) -> int | None:
+    """The count the index gives with a page (None: it cannot tell)."""
+    found = store.page_matching(given, of, 0, 1)
+    return None if found is None else found[0]
+
+
 def _sparql_count(store: Store, given: dict[str, Any], of: str) -> int:
     """The count as the server's SPARQL makes it (kg.server.filtered), every label read."""
     patterns = filtered.filter_patterns(given)
@@ -71,34 +77,63 @@ def test_the_index_counts_every_filter_as_sparql_does(sample_store):
     of_decision, of_letter = _filters(sample_store)
     assert len(of_decision) > 40 and len(of_letter) > 20
     for given in of_decision + of_letter:
-        got = sample_store.count_matching(_as_json(given), "decisions")
+        got = _counted(sample_store, _as_json(given), "decisions")
         if _NOT_KEPT.isdisjoint(given):
             assert got == _sparql_count(sample_store, given, "decisions"), given
         else:  # a filter of the request itself: counted in SPARQL
             assert got is None, given
     for given in of_letter:
-        assert sample_store.count_matching(_as_json(given), "letters") == _sparql_count(sample_store, given, "letters")
+        assert _counted(sample_store, _as_json(given), "letters") == _sparql_count(sample_store, given, "letters")
     # the values read off the letters: 64 Upheld decisions, 15 letters of female workers, 44 decisions both
-    assert sample_store.count_matching({"outcome": "Upheld"}, "decisions") == 64
-    assert sample_store.count_matching({"sex": "female"}, "letters") == 15
-    assert sample_store.count_matching({"outcome": "Upheld", "sex": "female"}, "decisions") == 44
+    assert _counted(sample_store, {"outcome": "Upheld"}, "decisions") == 64
+    assert _counted(sample_store, {"sex": "female"}, "letters") == 15
+    assert _counted(sample_store, {"outcome": "Upheld", "sex": "female"}, "decisions") == 44
 
 
 def test_the_index_counts_pairs_of_filters_as_sparql_does(sample_store):
     of_decision, of_letter = _filters(sample_store)
     for a, b in product([f for f in of_decision if _NOT_KEPT.isdisjoint(f)], of_letter[::3]):
         given = {**a, **b}
-        assert sample_store.count_matching(_as_json(given), "decisions") == _sparql_count(
+        assert _counted(sample_store, _as_json(given), "decisions") == _sparql_count(
             sample_store, given, "decisions"), given
     for a, b in product(of_letter[::4], of_letter[1::5]):
         given = {**a, **b}
-        assert sample_store.count_matching(_as_json(given), "letters") == _sparql_count(
+        assert _counted(sample_store, _as_json(given), "letters") == _sparql_count(
             sample_store, given, "letters"), given
 
 
+def _sparql_page(store: Store, given: dict[str, Any], of: str) -> list[list[Any]]:
+    """Every match in letter order (then sequence), as the server's SPARQL sorts them."""
+    patterns = filtered.filter_patterns(given)
+    if of == "decisions":
+        query = (f"{PREFIXES} SELECT DISTINCT ?d ?letter ?seq WHERE {{ {patterns} {filtered.DECISION_JOIN} "
+                 f"?l dcterms:identifier ?letter . ?d imr:sequence ?seq }} ORDER BY ?letter ?seq")
+        return [[s["d"].value, s["letter"].value, int(s["seq"].value)]  # type: ignore[index,union-attr]
+                for s in store.query(query)]  # type: ignore[union-attr]
+    query = f"{PREFIXES} SELECT DISTINCT ?letter WHERE {{ {patterns} ?l dcterms:identifier ?letter }} ORDER BY ?letter"
+    return [[s["letter"].value] for s in store.query(query)]  # type: ignore[index,union-attr]
+
+
+@pytest.mark.parametrize("given", [
+    {"outcome": "Upheld"}, {"sex": "female"}, {"outcome": "Upheld", "sex": "female", "age_from": 40},
+    {"guideline": "ODG", "body_region": "knee"}, {"diagnosis": "pain", "text": "physical therapy"},
+    {"decided_from": dt.date(2017, 1, 1), "guideline": "MTUS-CPMTG"}, {"state": "CA", "specialty": "Internal Medicine"},
+])
+def test_the_index_pages_the_matches_in_letter_order(sample_store, given):
+    for of in ("decisions", "letters"):
+        if sample_store.page_matching(_as_json(given), of, 0, 1) is None:
+            assert of == "letters"  # letters are listed by the letter's filters only
+            continue
+        every = _sparql_page(sample_store, given, of)
+        assert len(every) >= 2, (given, of)
+        for offset, limit in [(0, 3), (2, 4), (0, 100), (len(every) - 1, 5), (len(every) + 3, 5)]:
+            assert sample_store.page_matching(_as_json(given), of, offset, limit) == (
+                len(every), every[offset:offset + limit]), (given, of, offset)
+
+
 def test_what_the_index_cannot_count_is_counted_in_sparql(sample_store):
-    assert sample_store.count_matching({"text": "ct"}, "decisions") is None  # too short for the text index
-    assert sample_store.count_matching({"outcome": "Upheld"}, "letters") is None  # letters take their own filters
+    assert _counted(sample_store, {"text": "ct"}, "decisions") is None  # too short for the text index
+    assert _counted(sample_store, {"outcome": "Upheld"}, "letters") is None  # letters take their own filters
 
 
 def test_the_index_follows_the_letters_written_and_removed(tmp_path):
@@ -107,15 +142,15 @@ def test_the_index_follows_the_letters_written_and_removed(tmp_path):
     female_upheld = {"outcome": "Upheld", "sex": "female"}
     with Store(tmp_path / "s") as store:
         assert build([letters], store).ok
-        assert store.count_matching(female_upheld, "decisions") == 44
+        assert _counted(store, female_upheld, "decisions") == 44
         # a worker read as male now: her letter's rows are replaced
         path = letters / "CM16-0248655.txt"
         path.write_text(path.read_text().replace("61 year old female", "61 year old male"))
         assert build([letters], store).ok
-        assert store.count_matching(female_upheld, "decisions") == _sparql_count(
+        assert _counted(store, female_upheld, "decisions") == _sparql_count(
             store, female_upheld, "decisions") == 43
         assert store.remove_letter("CM16-0248655")
-        assert store.count_matching({"outcome": "Upheld"}, "decisions") == _sparql_count(
+        assert _counted(store, {"outcome": "Upheld"}, "decisions") == _sparql_count(
             store, {"outcome": "Upheld"}, "decisions") == 63
 
 
@@ -129,7 +164,7 @@ def test_an_index_without_the_filters_values_is_made_whole_again(tmp_path):
         db.execute("DELETE FROM meta WHERE name = 'format'")
         db.execute("DROP TABLE lvalues")
     with Store(tmp_path / "s") as store:
-        assert store.count_matching({"sex": "female"}, "letters") is None
+        assert _counted(store, {"sex": "female"}, "letters") is None
         assert store.decisions_with_words("mri", 100) is None
         assert build([samples_dir()], store).ok
-        assert store.count_matching({"sex": "female"}, "letters") == 15
+        assert _counted(store, {"sex": "female"}, "letters") == 15

@@ -413,11 +413,13 @@ def test_graphql_filtered_pages_are_the_sorted_matches(server, flt, sparql):
 
 def test_graphql_filters_without_the_stores_indexes_answer_the_same(server, tmp_path):
     """A store whose letters do not all keep their tallies and rows (built before they existed) has
-    no letter index and no index of diagnosis labels: its filtered pages are sorted from every match
-    and its diagnoses' labels compared one by one, with the same answers."""
+    no letter index and no index of diagnosis labels, and one without its text index no copy of the
+    filters' values: its filtered pages are sorted from every match and its diagnoses' labels compared
+    one by one, with the same answers."""
     with Store(tmp_path / "s") as store:
         assert build([samples_dir()], store).ok
         store._store.remove(tallies_complete_mark())
+    (tmp_path / "s" / text_index.FILE).unlink()
     base, proc = _start(tmp_path / "s")
     try:
         for flt in ('diagnosis: "Radiculopathy"', 'diagnosis: "radiculopathy", sex: "female", ageFrom: 40',
@@ -464,12 +466,14 @@ class _InProcess:
         self.store = store
         self.generation = 0
         self.asked: list[str] = []  # the SPARQL queries asked
-        self.facet_counts = 0  # the counts asked of the index of the filters' values
+        self.facet_counts = 0  # the counts made by the index of the filters' values
 
     async def ask(self, request: dict[str, Any], timeout: float | None = None) -> Answer:
         self.asked += [request["query"]] if request["kind"] == "sparql" else []
-        self.facet_counts += request["kind"] == "facet-count"
-        return Answer(*execute(self.store, request, self.max_rows))
+        answer = Answer(*execute(self.store, request, self.max_rows))
+        # a count made by the index of the filters' values (null: it could not tell)
+        self.facet_counts += request["kind"] == "facet-page" and request["count"] and answer.content() != b"null"
+        return answer
 
 
 @pytest.mark.parametrize("flt", [
@@ -478,7 +482,7 @@ class _InProcess:
 ])
 def test_a_filtered_page_is_the_same_sorted_here_walked_or_sorted_by_the_store(sample_store, monkeypatch, flt):
     """Few matches are sorted here; more are counted, then walked through the letter index or
-    sorted by the store: the three give the same pages."""
+    sorted by the store: the three give the same pages, as SQLite's from the filters' values do."""
     runner = _InProcess(sample_store)
     index = LetterIndex.of(json.loads(execute(sample_store, {"kind": "letter-index"}, 10_000)[2]))
 
@@ -492,8 +496,9 @@ def test_a_filtered_page_is_the_same_sorted_here_walked_or_sorted_by_the_store(s
                     for limit, offset in [(3, 0), (4, 5), (50, 0), (2, 20), (5, 1000)]]
         return asyncio.run(every_page())
 
-    here = found(2_000, True)
-    assert here == found(0, True) == found(0, False)
+    here = found(2_000, True)  # paged by SQLite where the store's index keeps the filters' values
+    monkeypatch.setattr(Store, "page_matching", lambda self, *args: None)  # in SPARQL
+    assert here == found(2_000, True) == found(0, True) == found(0, False)
     monkeypatch.setattr(filtered, "WALK_MAX_ROWS", 4)  # deep pages: chunks counted to, then walked
     monkeypatch.setattr(filtered, "WALK_CHUNK", 3)
     assert found(0, True) == here
@@ -520,12 +525,15 @@ def test_the_next_page_of_the_same_filters_is_not_counted_again(sample_store):
     assert first[0] == second[0] == 64 and counted() == 1 and first[1] != second[1]
     runner.generation += 1  # the store changed
     assert page(upheld, 0) == first and counted() == 2
-    for text, matches in (("MRI", 12), ("ct", 57)):  # from the text index; too short for it: every text read
-        asked = len(runner.asked)
-        assert page({"text": text}, 0)[0] == page({"text": text}, 5)[0] == matches
-        assert len(runner.asked) == asked + 1  # its few rows, listed once
+    # words the text index finds: counted once and paged by SQLite with the filters' values
+    asked = len(runner.asked)
+    assert page({"text": "MRI"}, 0)[0] == page({"text": "MRI"}, 5)[0] == 12
+    assert len(runner.asked) == asked and counted() == 3
+    asked = len(runner.asked)  # too short for it: every text read, its few rows listed once
+    assert page({"text": "ct"}, 0)[0] == page({"text": "ct"}, 5)[0] == 57
+    assert len(runner.asked) == asked + 1 and counted() == 3
     page({"sex": "female"}, 0)  # a third filter: the least recently used is dropped
-    assert page(upheld, 5) == second and counted() == 4
+    assert page(upheld, 5) == second and counted() == 5
 
 
 @needs_text_index
@@ -545,9 +553,9 @@ def test_the_text_filter_starts_from_the_decisions_the_text_index_names(sample_s
 
 @needs_text_index
 def test_words_held_by_more_decisions_than_the_index_names_are_counted_by_it(sample_store, monkeypatch):
-    """Past the cap the index gives the number of matches: a filter of words alone is not counted again
-    (its pages walked as any others'); with another filter that narrows nothing, the index counts them
-    with the other filter's values (kg.facet_index), and its pages are those of reading every text."""
+    """Past the cap the index gives the number of matches: a filter of words alone is not counted again;
+    with another filter that narrows nothing, the index counts and pages them with the other filter's
+    values (kg.facet_index), and its pages are those of reading every text."""
     monkeypatch.setattr("kg.server.execute.MOST_DECISIONS", 10)
     runner, index = _InProcess(sample_store), LetterIndex.of(
         json.loads(execute(sample_store, {"kind": "letter-index"}, 10_000)[2]))
@@ -565,8 +573,9 @@ def test_words_held_by_more_decisions_than_the_index_names_are_counted_by_it(sam
     assert asyncio.run(filtered.patterns(runner, {"text": "is not medically"})).total == 61
     pages = [page({"text": "is not medically"}, offset) for offset in (0, 30, 58)]
     assert counted() == 0 and [total for total, _ in pages] == [61, 61, 61] and len(pages[2][1]) == 3
-    looked_up = Store.decisions_with_words
+    looked_up, paged = Store.decisions_with_words, Store.page_matching
     monkeypatch.setattr(Store, "decisions_with_words", lambda self, words, cap: None)  # every text read
+    monkeypatch.setattr(Store, "page_matching", lambda self, *args: None)
     assert [page({"text": "is not medically"}, offset) for offset in (0, 30, 58)] == pages
     upheld, female = {"text": "is not medically", "outcome": "Upheld"}, {"text": "is not medically", "sex": "female"}
     every_text = {offset: page(upheld, offset) for offset in (0, 30, 55)}
@@ -574,10 +583,11 @@ def test_words_held_by_more_decisions_than_the_index_names_are_counted_by_it(sam
     every_text_female = {offset: page(female, offset) for offset in (0, 10)}
     assert every_text_female[0][0] == 43
     monkeypatch.setattr(Store, "decisions_with_words", looked_up)
-    asked = len(runner.asked)  # with another filter, counted by the index with the filters' values
+    monkeypatch.setattr(Store, "page_matching", paged)
+    asked = len(runner.asked)  # with another filter, counted and paged by the index with the filters' values
     assert {offset: page(upheld, offset) for offset in every_text} == every_text
     assert {offset: page(female, offset) for offset in every_text_female} == every_text_female
-    assert runner.facet_counts == 5 and all("VALUES ?l" in q for q in runner.asked[asked:])  # pages walked
+    assert runner.facet_counts == 5 and all("COUNT" not in q for q in runner.asked[asked:])
     assert page({"text": "is not medically", "outcome": "Overturned"}, 0) == (0, [])
 
 

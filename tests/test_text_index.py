@@ -91,11 +91,12 @@ def test_the_index_counts_words_with_another_filter(sample_store):
     upheld = {s["d"].value for s in sample_store.query(
         'PREFIX imr: <https://w3id.org/imr-kg/ontology#> SELECT ?d WHERE { ?d imr:outcome "Upheld" }')}
     holding = set(contains(sample_store, "is not medically necessary"))
-    assert sample_store.count_matching({"text": "is not medically necessary", "outcome": "Upheld"},
-                                       "decisions") == len(holding & upheld) == 61
-    assert sample_store.count_matching({"text": "is not medically necessary", "outcome": "Overturned"},
-                                       "decisions") == len(holding - upheld) == 0
-    assert sample_store.count_matching({"text": "ct", "outcome": "Upheld"}, "decisions") is None  # too short
+    total, page = sample_store.page_matching({"text": "is not medically necessary", "outcome": "Upheld"},
+                                             "decisions", 0, 100)
+    assert total == len(holding & upheld) == 61 and {d for d, _, _ in page} == holding & upheld
+    assert sample_store.page_matching({"text": "is not medically necessary", "outcome": "Overturned"},
+                                      "decisions", 0, 5) == (len(holding - upheld), []) == (0, [])
+    assert sample_store.page_matching({"text": "ct", "outcome": "Upheld"}, "decisions", 0, 5) is None  # too short
 
 
 @pytest.fixture

@@ -84,9 +84,10 @@ def execute(store: Store, request: dict[str, Any], max_rows: int) -> Reply:
         if request["kind"] == "text-decisions":
             found = store.decisions_with_words(str(request["words"]), MOST_DECISIONS)
             return 200, "application/json", json.dumps(found).encode()
-        if request["kind"] == "facet-count":  # GraphQL's filters counted by the store's index of their values
-            counted = store.count_matching(dict(request["given"]), str(request["of"]))
-            return 200, "application/json", json.dumps(counted).encode()
+        if request["kind"] == "facet-page":  # GraphQL's filters: a count and a page from the index of their values
+            found = store.page_matching(dict(request["given"]), str(request["of"]), int(request["offset"]),
+                                        int(request["limit"]), bool(request.get("count", True)))
+            return 200, "application/json", json.dumps(found).encode()
         return _sparql(store, request, max_rows)
     except SyntaxError as exc:
         return _text(400, f"malformed query: {exc}")
