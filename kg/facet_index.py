@@ -1,5 +1,6 @@
 """The values GraphQL's filters compare, per decision and per letter, kept in the text index's SQLite file
-(kg.text_index) beside the texts, so that a filtered list is counted by SQLite instead of by Oxigraph.
+(kg.text_index) beside the texts, so that a filtered list is counted and paged (in letter order, then
+each decision's sequence) by SQLite instead of by Oxigraph.
 
 Oxigraph joins a filter of the decision with a filter of its letter in the order the patterns are
 written, with no statistics to choose another: at 100k letters it counted the Upheld decisions of
