@@ -10,8 +10,11 @@ The index is made from the store, never from the parser: at the end of a write, 
 wrote or removed have their rows replaced by their texts as the store now holds them. The index and
 the store's manifest each keep a stamp, a new one at each update; a write drops the store's first,
 so they agree only when the index holds the texts of the store's letters, and a reader uses the index
-only then. A write that finds them apart (a first write, an interrupted one) makes the index whole
-from every letter of the store."""
+only then. A write that finds them apart (a first write, an interrupted one, an index of another
+FORMAT) makes the index whole from every letter of the store.
+
+The same file keeps the values GraphQL's other filters compare (kg.facet_index), replaced with the
+texts, so that SQLite counts and pages a filtered list, the text filter with the others."""
 
 from __future__ import annotations
 
