@@ -42,11 +42,6 @@ def _sparql_count(store: Store, given: dict[str, Any], of: str) -> int:
     return int(next(iter(store.query(query)))["n"].value)  # type: ignore[index,union-attr,call-overload]
 
 
-def _as_json(given: dict[str, Any]) -> dict[str, Any]:
-    return {k: v.isoformat() if isinstance(v, dt.date) else list(v) if isinstance(v, tuple) else v
-            for k, v in given.items()}
-
-
 def _values(store: Store, path: str) -> list[str]:
     rows = store.query(f"{PREFIXES} SELECT DISTINCT ?v WHERE {{ {path} }} ORDER BY ?v")
     return [s["v"].value for s in rows]  # type: ignore[index,union-attr]
@@ -77,13 +72,14 @@ def test_the_index_counts_every_filter_as_sparql_does(sample_store):
     of_decision, of_letter = _filters(sample_store)
     assert len(of_decision) > 40 and len(of_letter) > 20
     for given in of_decision + of_letter:
-        got = _counted(sample_store, _as_json(given), "decisions")
+        got = _counted(sample_store, filtered._as_json(given), "decisions")
         if _NOT_KEPT.isdisjoint(given):
             assert got == _sparql_count(sample_store, given, "decisions"), given
         else:  # a filter of the request itself: counted in SPARQL
             assert got is None, given
     for given in of_letter:
-        assert _counted(sample_store, _as_json(given), "letters") == _sparql_count(sample_store, given, "letters")
+        assert _counted(sample_store, filtered._as_json(given), "letters") == _sparql_count(
+            sample_store, given, "letters"), given
     # the values read off the letters: 64 Upheld decisions, 15 letters of female workers, 44 decisions both
     assert _counted(sample_store, {"outcome": "Upheld"}, "decisions") == 64
     assert _counted(sample_store, {"sex": "female"}, "letters") == 15
@@ -94,11 +90,11 @@ def test_the_index_counts_pairs_of_filters_as_sparql_does(sample_store):
     of_decision, of_letter = _filters(sample_store)
     for a, b in product([f for f in of_decision if _NOT_KEPT.isdisjoint(f)], of_letter[::3]):
         given = {**a, **b}
-        assert _counted(sample_store, _as_json(given), "decisions") == _sparql_count(
+        assert _counted(sample_store, filtered._as_json(given), "decisions") == _sparql_count(
             sample_store, given, "decisions"), given
     for a, b in product(of_letter[::4], of_letter[1::5]):
         given = {**a, **b}
-        assert _counted(sample_store, _as_json(given), "letters") == _sparql_count(
+        assert _counted(sample_store, filtered._as_json(given), "letters") == _sparql_count(
             sample_store, given, "letters"), given
 
 
@@ -121,13 +117,13 @@ def _sparql_page(store: Store, given: dict[str, Any], of: str) -> list[list[Any]
 ])
 def test_the_index_pages_the_matches_in_letter_order(sample_store, given):
     for of in ("decisions", "letters"):
-        if sample_store.page_matching(_as_json(given), of, 0, 1) is None:
+        if sample_store.page_matching(filtered._as_json(given), of, 0, 1) is None:
             assert of == "letters"  # letters are listed by the letter's filters only
             continue
         every = _sparql_page(sample_store, given, of)
         assert len(every) >= 2, (given, of)
         for offset, limit in [(0, 3), (2, 4), (0, 100), (len(every) - 1, 5), (len(every) + 3, 5)]:
-            assert sample_store.page_matching(_as_json(given), of, offset, limit) == (
+            assert sample_store.page_matching(filtered._as_json(given), of, offset, limit) == (
                 len(every), every[offset:offset + limit]), (given, of, offset)
 
 
